@@ -1,0 +1,1 @@
+"""Dataset recipes (YAML), shipped with canvas_data as package data."""

@@ -1,0 +1,187 @@
+"""Recipes: YAML files in ``builders/`` that say what a build contains and how it is made."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from canvas_data.taxonomy import SEED_STYLE, Taxonomy
+
+RECIPE_FILE = "recipe.yaml"  # the resolved recipe a workspace keeps
+
+
+@dataclass(frozen=True)
+class StyleSpec:
+    """One style of a recipe: a prompt for diffusion stylizers, a filter chain for the CPU one."""
+
+    name: str
+    prompt: str
+    negative_prompt: str | None = None
+    procedural: tuple[dict[str, Any], ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A resolved recipe (``extends`` merged in)."""
+
+    name: str
+    data: dict[str, Any]
+    source: str
+
+    @property
+    def sha256(self) -> str:
+        blob = json.dumps(self.data, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        tax = self.data.get("taxonomy", {})
+        return Taxonomy.from_spec(tax.get("styles", "release-61"), tax.get("objects", "release-20"))
+
+    @property
+    def build(self) -> dict[str, Any]:
+        return self.data.get("build", {})
+
+    @property
+    def resolution(self) -> int:
+        return int(self.build.get("resolution", 1024))
+
+    @property
+    def photos_per_object(self) -> int:
+        return int(self.build.get("photos_per_object", 20))
+
+    @property
+    def min_photo_side(self) -> int:
+        return int(self.build.get("min_photo_side", 256))
+
+    @property
+    def jpeg_quality(self) -> int:
+        return int(self.build.get("jpeg_quality", 95))
+
+    @property
+    def seed(self) -> int:
+        return int(self.data.get("seed", 0))
+
+    @property
+    def test_per_object(self) -> int:
+        """How many photos of each object (the highest idx) go to the test split."""
+        return int(self.data.get("split", {}).get("test_per_object", 2))
+
+    @property
+    def objects(self) -> tuple[str, ...]:
+        """The objects this build makes, in class order."""
+        return _select(self.build.get("objects", "all"), self.taxonomy.objects, "object")
+
+    @property
+    def styles(self) -> tuple[str, ...]:
+        """The painted styles this build makes, in class order."""
+        return _select(self.build.get("styles", "all"), self.taxonomy.painted_styles, "style")
+
+    def style(self, name: str) -> StyleSpec:
+        """The spec of one style; raises ``KeyError`` naming the recipe when it has none."""
+        spec = self.data.get("styles", {}).get(name)
+        if spec is None:
+            raise KeyError(f"recipe {self.name!r} defines no style {name!r}")
+        known = {"prompt", "negative_prompt", "procedural"}
+        return StyleSpec(
+            name=name,
+            prompt=spec.get("prompt", f"a painting in {name.replace('_', ' ')} style"),
+            negative_prompt=spec.get("negative_prompt"),
+            procedural=tuple(spec.get("procedural", ())),
+            extra={k: v for k, v in spec.items() if k not in known},
+        )
+
+    def stylizer_options(self, backend: str) -> dict[str, Any]:
+        return dict(self.data.get("stylizers", {}).get(backend, {}))
+
+    def split_of(self, idx: int, photo_indices: list[int]) -> str:
+        """``train`` or ``test`` for photo ``idx`` of a cell whose photos are ``photo_indices``.
+
+        The split is by seed photo: the highest ``test_per_object`` indices are test, so a photo
+        and all of its stylizations always land in the same split.
+        """
+        n_test = min(self.test_per_object, max(len(photo_indices) - 1, 0))
+        test = set(sorted(photo_indices)[len(photo_indices) - n_test :]) if n_test else set()
+        return "test" if idx in test else "train"
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _select(spec: Any, universe: tuple[str, ...], kind: str) -> tuple[str, ...]:
+    if spec in (None, "all"):
+        return tuple(universe)
+    unknown = [n for n in spec if n not in universe]
+    if unknown:
+        raise ValueError(f"build {kind}s not in the taxonomy: {unknown}")
+    wanted = set(spec)
+    return tuple(n for n in universe if n in wanted)
+
+
+def builtin_recipes() -> list[str]:
+    """Names of the recipes shipped in ``builders/``."""
+    root = resources.files("canvas_data.builders")
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def _read(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
+    path = Path(name_or_path)
+    if path.is_file():
+        return yaml.safe_load(path.read_text()) or {}, str(path)
+    name = str(name_or_path).removesuffix(".yaml")
+    res = resources.files("canvas_data.builders").joinpath(f"{name}.yaml")
+    if not res.is_file():
+        known = ", ".join(builtin_recipes())
+        raise FileNotFoundError(f"no recipe {name_or_path!r}: not a file, nor a built-in ({known})")
+    return yaml.safe_load(res.read_text()) or {}, f"builders/{name}.yaml"
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """Load a recipe by built-in name (``demo``, ``unlearncanvas``) or path, resolving ``extends``."""
+    data, source = _read(name_or_path)
+    seen = {source}
+    while "extends" in data:
+        parent, parent_source = _read(data.pop("extends"))
+        if parent_source in seen:
+            raise ValueError(f"recipe {source} extends itself through {parent_source}")
+        seen.add(parent_source)
+        data = _merge(parent, data)
+    recipe = Recipe(name=data.get("name", Path(source).stem), data=data, source=source)
+    missing = [s for s in recipe.styles if s not in data.get("styles", {})]
+    if missing:
+        raise ValueError(f"recipe {source} builds styles it does not define: {missing}")
+    if SEED_STYLE in data.get("styles", {}):
+        raise ValueError(f"recipe {source}: {SEED_STYLE} is the photo class, not a style to paint")
+    return recipe
+
+
+def save_recipe(recipe: Recipe, work: Path) -> Path:
+    """Keep the resolved recipe in the workspace so later stages build the same thing."""
+    from canvas_data.atomic import write_text
+
+    path = work / RECIPE_FILE
+    write_text(path, recipe.to_yaml())
+    return path
+
+
+def workspace_recipe(work: Path, override: str | Path | None = None) -> Recipe:
+    """The recipe a workspace was made with; the full UnlearnCanvas recipe for a bare release copy."""
+    if override is not None:
+        return load_recipe(override)
+    kept = work / RECIPE_FILE
+    return load_recipe(kept if kept.is_file() else "unlearncanvas")

@@ -1,0 +1,1 @@
+"""Dataset card templates, shipped with canvas_data as package data."""
