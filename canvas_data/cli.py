@@ -1,0 +1,261 @@
+"""``canvas-build``: a thin command line over the stage functions of canvas_data."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import click
+
+from canvas_data import __version__
+
+EXPECTED_ERRORS = (FileNotFoundError, NotADirectoryError, ValueError, KeyError)
+
+
+def _one_line_errors(fn):
+    """Turn expected failures (bad paths, bad recipes, bad names) into a one-line error."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except EXPECTED_ERRORS as err:
+            message = err.args[0] if isinstance(err, KeyError) and err.args else err
+            raise click.ClickException(str(message)) from err
+
+    return wrapper
+
+
+def _names(ctx, param, value: str | None) -> list[str] | None:
+    """Parse a comma-separated list of names."""
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+WORK = click.option(
+    "--work",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Workspace folder, in the release's layout: {Style}/{Object}/{idx}.jpg.",
+)
+RECIPE = click.option(
+    "--recipe",
+    default=None,
+    help="Built-in recipe name (see `canvas-build recipes`) or a YAML path. "
+    "Default: the recipe kept in the workspace, else `unlearncanvas`.",
+)
+PROGRESS = click.option("--progress/--no-progress", default=True, help="Show progress bars.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="canvas-build")
+def main() -> None:
+    """Build, pack and check UnlearnCanvas datasets.
+
+    \b
+    Stages, in order:
+      sources   seed photos into WORK/Seed_Images/{Object}/{idx}.jpg
+      stylize   paint them: WORK/{Style}/{Object}/{idx}.jpg
+      shards    pack WORK into WebDataset tars + a dataset card
+      verify    check a packed folder against its manifest
+    `canvas-build demo` runs all four offline on bundled photos.
+    """
+
+
+@main.command()
+@click.option(
+    "--photos",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Folder with one sub-folder of photos per object, named like the object (e.g. Cats/).",
+)
+@WORK
+@click.option(
+    "--recipe",
+    default="unlearncanvas",
+    show_default=True,
+    help="Built-in recipe name (see `canvas-build recipes`) or a YAML path.",
+)
+@PROGRESS
+@_one_line_errors
+def sources(photos: Path, work: Path, recipe: str, progress: bool) -> None:
+    """Take seed photos from a folder into the workspace.
+
+    Applies EXIF orientation, converts to RGB, crops the centre square and resizes to the recipe's
+    resolution. Unusable files are named with the reason and skipped; the input is never modified,
+    and a rerun changes nothing.
+    """
+    from canvas_data.photos import intake_photos
+    from canvas_data.recipe import load_recipe
+
+    report = intake_photos(photos, work, load_recipe(recipe), progress=progress)
+    click.echo(report.summary())
+
+
+@main.command()
+@WORK
+@click.option(
+    "--backend",
+    default="procedural",
+    show_default=True,
+    help="Stylizer: `procedural` (built-in, CPU).",
+)
+@RECIPE
+@click.option("--styles", callback=_names, help="Comma-separated styles to build (default: all).")
+@click.option("--objects", callback=_names, help="Comma-separated objects (default: all).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes for CPU stylizers (default: number of cores).",
+)
+@click.option(
+    "--num-shards",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Split the work into K deterministic shares (default: WORLD_SIZE or 1).",
+)
+@click.option(
+    "--shard-index",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Which share this process builds (default: RANK or 0).",
+)
+@PROGRESS
+@_one_line_errors
+def stylize(work, backend, recipe, styles, objects, workers, num_shards, shard_index, progress):
+    """Paint every seed photo of WORK in every style of the recipe.
+
+    Finished images are skipped, so a killed run resumes where it stopped. Each image gets a
+    provenance sidecar ({idx}.json) and a per-item seed from (recipe seed, style, object, idx).
+    """
+    from canvas_data.recipe import workspace_recipe
+    from canvas_data.stylize import stylize_workspace
+
+    report = stylize_workspace(
+        work,
+        backend=backend,
+        recipe=workspace_recipe(work, recipe),
+        styles=styles,
+        objects=objects,
+        workers=workers,
+        num_shards=num_shards or int(os.environ.get("WORLD_SIZE", 1)),
+        shard_index=shard_index if shard_index is not None else int(os.environ.get("RANK", 0)),
+        progress=progress,
+    )
+    for key, reason in report.failed:
+        click.echo(f"failed {key}: {reason}", err=True)
+    click.echo(report.summary())
+    if report.failed:
+        raise SystemExit(1)
+
+
+@main.command()
+@WORK
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output folder: data/*.tar, manifest.json, README.md (the dataset card).",
+)
+@RECIPE
+@click.option("--max-samples", type=click.IntRange(min=1), help="Samples per shard at most.")
+@click.option("--max-bytes", type=click.IntRange(min=1), help="Image bytes per shard at most.")
+@PROGRESS
+@_one_line_errors
+def shards(work, out, recipe, max_samples, max_bytes, progress):
+    """Pack WORK into WebDataset shards with train/test splits by seed photo.
+
+    Image bytes are copied as they are (no re-encoding). The dataset card makes
+    `load_dataset(OUT)` return labelled splits; manifest.json lists every shard with its sha256.
+    Shards whose inputs did not change are kept on a rerun.
+    """
+    from canvas_data.recipe import workspace_recipe
+    from canvas_data.shards import pack_shards
+
+    report = pack_shards(
+        work,
+        out,
+        recipe=workspace_recipe(work, recipe),
+        max_samples=max_samples,
+        max_bytes=max_bytes,
+        progress=progress,
+    )
+    if report.missing:
+        shown = ", ".join(report.missing[:10]) + (" ..." if len(report.missing) > 10 else "")
+        click.echo(f"missing {len(report.missing)} images: {shown}", err=True)
+    if report.unknown_folders:
+        click.echo(f"ignored folders outside the taxonomy: {report.unknown_folders}", err=True)
+    click.echo(report.summary())
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@PROGRESS
+def verify(folder: Path, progress: bool) -> None:
+    """Check a packed FOLDER: re-hash shards, decode samples, compare counts.
+
+    Exits non-zero and names the offending shard when anything differs from manifest.json.
+    """
+    from canvas_data.verify import verify_shards
+
+    report = verify_shards(folder, progress=progress)
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    click.echo(report.summary())
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("unlearncanvas"),
+    show_default=True,
+    help="Where the packed dataset goes.",
+)
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Workspace folder (default: OUT-work beside OUT).",
+)
+@click.option("--recipe", default="demo", show_default=True, help="Recipe name or YAML path.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Stylizer processes.")
+@PROGRESS
+@_one_line_errors
+def demo(out, work, recipe, workers, progress):
+    """Build a small UnlearnCanvas offline on a CPU and check it.
+
+    All 60 styles over bundled real photos, 512 px: sources, stylize, shards, verify.
+    """
+    from canvas_data.demo import run_demo
+
+    result = run_demo(out, work=work, recipe=recipe, workers=workers, progress=progress, echo=click.echo)
+    if not result.ok:
+        raise SystemExit(1)
+    load_from = "" if result.out.resolve().parent == Path.cwd() else f"cd {result.out.parent} && "
+    click.echo(f"\nBuilt {result.out}/ (workspace in {result.work}/). Load it with:")
+    click.echo(
+        f'  {load_from}python -c "from datasets import load_dataset; '
+        f"print(load_dataset('{result.out.name}'))\""
+    )
+
+
+@main.command()
+@_one_line_errors
+def recipes() -> None:
+    """List the built-in recipes."""
+    from canvas_data.recipe import builtin_recipes, load_recipe
+
+    for name in builtin_recipes():
+        r = load_recipe(name)
+        click.echo(
+            f"{name:15s} {len(r.styles)} styles x {len(r.objects)} objects x "
+            f"{r.photos_per_object} photos at {r.resolution} px"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""The stylize stage: paint every seed photo of the workspace in every style of the recipe.
+
+Each output is written under a temporary name and renamed, the image first and its provenance
+sidecar last, so the sidecar is the done-marker: a killed run resumes with nothing lost,
+repeated or half-written.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from tqdm.auto import tqdm
+
+from canvas_data import __version__
+from canvas_data.atomic import remove_partials, write_bytes, write_json
+from canvas_data.recipe import Recipe, workspace_recipe
+from canvas_data.stylizers import Stylizer, get_stylizer
+from canvas_data.taxonomy import SEED_STYLE
+from canvas_data.workspace import (
+    Item,
+    image_path,
+    item_seed,
+    seed_photo_path,
+    seed_photos,
+    sha256_file,
+    sidecar_path,
+)
+
+
+@dataclass
+class StylizeReport:
+    """What a stylize run did."""
+
+    planned: int = 0
+    written: int = 0
+    already_done: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        rate = self.written / self.seconds if self.seconds else 0.0
+        return (
+            f"stylized {self.written} images ({rate:.1f}/s), {self.already_done} already done, "
+            f"{len(self.failed)} failed, of {self.planned} planned"
+        )
+
+
+def plan_items(
+    recipe: Recipe,
+    work: Path,
+    styles: Sequence[str] | None = None,
+    objects: Sequence[str] | None = None,
+) -> list[Item]:
+    """Every (style, object, idx) to paint: the recipe's styles over the seed photos present."""
+    styles = _subset(styles, recipe.styles, "style")
+    objects = _subset(objects, recipe.objects, "object")
+    photos = seed_photos(work, objects)
+    return sorted(Item(s, o, i) for s in styles for o in objects for i in photos[o])
+
+
+def shard_of_work(items: list[Item], num_shards: int, shard_index: int) -> list[Item]:
+    """A deterministic 1/K share of ``items``: every item lands in exactly one of K shares."""
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"shard index {shard_index} is not in 0..{num_shards - 1}")
+    return [it for n, it in enumerate(sorted(items)) if n % num_shards == shard_index]
+
+
+def is_done(work: Path, item: Item) -> bool:
+    """An item is done when its image and (written last) its provenance sidecar exist."""
+    image = image_path(work, item)
+    return image.is_file() and sidecar_path(image).is_file()
+
+
+def stylize_workspace(
+    work: Path,
+    *,
+    backend: str = "procedural",
+    recipe: Recipe | None = None,
+    styles: Sequence[str] | None = None,
+    objects: Sequence[str] | None = None,
+    workers: int | None = None,
+    num_shards: int = 1,
+    shard_index: int = 0,
+    progress: bool = True,
+    **options: Any,
+) -> StylizeReport:
+    """Paint the workspace's seed photos in the recipe's styles, skipping finished items."""
+    work = Path(work)
+    recipe = recipe or workspace_recipe(work)
+    started = time.perf_counter()
+    remove_partials(work)
+    items = shard_of_work(plan_items(recipe, work, styles, objects), num_shards, shard_index)
+    todo = [it for it in items if not is_done(work, it)]
+    report = StylizeReport(planned=len(items), already_done=len(items) - len(todo))
+    by_photo: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for it in todo:
+        by_photo[(it.obj, it.idx)].append(it.style)
+    tasks = [(obj, idx, sts) for (obj, idx), sts in sorted(by_photo.items())]
+    bar = tqdm(total=len(todo), desc="stylize", unit="img", disable=not progress)
+    for failures, count in _run(tasks, work, recipe, backend, options, workers):
+        report.written += count - len(failures)
+        report.failed.extend(failures)
+        bar.update(count)
+    bar.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _subset(wanted: Sequence[str] | None, universe: tuple[str, ...], kind: str) -> tuple[str, ...]:
+    if not wanted:
+        return universe
+    unknown = [w for w in wanted if w not in universe]
+    if unknown:
+        raise ValueError(f"{kind}s not in this build: {', '.join(unknown)}")
+    return tuple(w for w in universe if w in set(wanted))
+
+
+def _run(tasks, work, recipe, backend, options, workers):
+    """Yield ``(failures, count)`` per finished photo task, in processes where that helps."""
+    workers = workers or os.cpu_count() or 1
+    if workers <= 1 or len(tasks) <= 1:
+        _init_worker(recipe, backend, options)
+        for task in tasks:
+            yield _paint_photo(work, *task), len(task[2])
+        return
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(recipe, backend, options)) as pool:
+        futures = {pool.submit(_paint_photo, work, *task): len(task[2]) for task in tasks}
+        for fut in as_completed(futures):
+            yield fut.result(), futures[fut]
+
+
+_STYLIZER: Stylizer | None = None
+
+
+def _init_worker(recipe: Recipe, backend: str, options: dict[str, Any]) -> None:
+    global _STYLIZER
+    _STYLIZER = get_stylizer(backend, recipe, **options)
+
+
+def _paint_photo(work: Path, obj: str, idx: int, styles: list[str]) -> list[tuple[str, str]]:
+    """Paint one seed photo in ``styles``; returns ``(key, reason)`` for each item that failed."""
+    assert _STYLIZER is not None
+    stylizer, recipe = _STYLIZER, _STYLIZER.recipe
+    source = seed_photo_path(work, obj, idx)
+    try:
+        with Image.open(source) as im:
+            photo = im.convert("RGB")
+        photo_sha = sha256_file(source)
+    except (OSError, ValueError) as err:
+        return [(Item(s, obj, idx).key, f"{source}: cannot read seed photo ({err})") for s in styles]
+    failures = []
+    for style in styles:
+        item = Item(style, obj, idx)
+        try:
+            spec = recipe.style(style)
+            seed = item_seed(recipe.seed, item)
+            painted = stylizer.stylize(photo, spec, seed)
+            buf = io.BytesIO()
+            painted.save(buf, "JPEG", quality=recipe.jpeg_quality)
+            out = image_path(work, item)
+            write_bytes(out, buf.getvalue())
+            write_json(sidecar_path(out), _provenance(stylizer, spec, item, seed, photo_sha))
+        except Exception as err:  # one bad item must not stop the run; it is reported
+            failures.append((item.key, f"{type(err).__name__}: {err}"))
+    return failures
+
+
+def _provenance(stylizer: Stylizer, spec, item: Item, seed: int, photo_sha: str) -> dict[str, Any]:
+    recipe = stylizer.recipe
+    return {
+        "key": item.key,
+        "style": item.style,
+        "object": item.obj,
+        "idx": item.idx,
+        "seed_photo": f"{SEED_STYLE}/{item.obj}/{item.idx}.jpg",
+        "seed_photo_sha256": photo_sha,
+        "seed": seed,
+        "recipe": recipe.name,
+        "recipe_sha256": recipe.sha256,
+        "toolkit_version": __version__,
+        **stylizer.describe(spec),
+    }

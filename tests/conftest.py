@@ -1,0 +1,63 @@
+"""Shared fixtures: a tiny recipe and a tiny workspace built from real bundled photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from canvas_data.recipe import load_recipe, save_recipe
+from canvas_data.workspace import seed_photo_path
+
+TINY_STYLES = ["Monet", "Pencil_Drawing", "Van_Gogh", "Winter"]
+TINY_OBJECTS = ["Cats", "Human"]
+
+
+def write_recipe(folder: Path, **build) -> Path:
+    """A small recipe extending the demo: 4 styles x 2 objects x 3 photos at 64 px."""
+    data = {
+        "extends": "demo",
+        "name": "tiny",
+        "build": {
+            "styles": TINY_STYLES,
+            "objects": TINY_OBJECTS,
+            "photos_per_object": 3,
+            "resolution": 64,
+            "min_photo_side": 32,
+            **build,
+        },
+        "shards": {"max_samples": 10},
+        "photos": {"source": "folder", "licence": "made by the test"},
+    }
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path):
+    return load_recipe(write_recipe(tmp_path))
+
+
+def fill_seed_photos(work: Path, recipe, seed: int = 0) -> None:
+    """Random smooth seed photos for every object and idx of the recipe."""
+    rng = np.random.default_rng(seed)
+    size = recipe.resolution
+    for obj in recipe.objects:
+        for idx in range(1, recipe.photos_per_object + 1):
+            small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+            img = Image.fromarray(small).resize((size, size), Image.BICUBIC)
+            path = seed_photo_path(work, obj, idx)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            img.save(path, quality=90)
+    save_recipe(recipe, work)
+
+
+@pytest.fixture
+def tiny_work(tmp_path, tiny_recipe):
+    work = tmp_path / "work"
+    fill_seed_photos(work, tiny_recipe)
+    return work

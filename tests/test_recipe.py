@@ -1,0 +1,90 @@
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from canvas_data.recipe import builtin_recipes, load_recipe, workspace_recipe
+from canvas_data.taxonomy import OBJECTS_20, STYLES_60, STYLES_61
+
+
+def test_full_recipe_is_the_release():
+    r = load_recipe("unlearncanvas")
+    assert r.styles == STYLES_60
+    assert r.objects == OBJECTS_20
+    assert r.taxonomy.styles == STYLES_61
+    assert (r.photos_per_object, r.resolution, r.test_per_object) == (20, 1024, 2)
+
+
+def test_every_style_has_a_prompt_and_a_cpu_chain():
+    r = load_recipe("unlearncanvas")
+    for name in STYLES_60:
+        spec = r.style(name)
+        assert len(spec.prompt.split()) >= 5, name
+        assert spec.procedural, name
+
+
+def test_demo_extends_the_full_recipe():
+    demo, full = load_recipe("demo"), load_recipe("unlearncanvas")
+    assert builtin_recipes() == ["demo", "unlearncanvas"]
+    assert demo.styles == STYLES_60
+    assert demo.resolution == 512 and set(demo.objects) < set(OBJECTS_20)
+    assert demo.style("Van_Gogh") == full.style("Van_Gogh")
+    assert demo.sha256 != full.sha256
+
+
+def test_split_is_by_photo_and_keeps_18_2():
+    r = load_recipe("unlearncanvas")
+    photos = list(range(1, 21))
+    assert [r.split_of(i, photos) for i in photos] == ["train"] * 18 + ["test"] * 2
+    assert r.split_of(1, [1]) == "train"  # a lone photo is never all test
+
+
+def test_custom_taxonomy_without_code(tmp_path):
+    path = tmp_path / "cars.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "taxonomy": {"styles": ["Seed_Images", "Glitch"], "objects": ["Cars", "Boats"]},
+                "styles": {"Glitch": {"prompt": "glitch art", "procedural": [{"op": "invert"}]}},
+            }
+        )
+    )
+    r = load_recipe(path)
+    assert r.styles == ("Glitch",) and r.objects == ("Cars", "Boats")
+
+
+def test_bad_recipes_say_why(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no recipe 'nope'"):
+        load_recipe("nope")
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({"extends": "demo", "build": {"objects": ["Unicorns"]}}))
+    with pytest.raises(ValueError, match="Unicorns"):
+        load_recipe(path).objects
+
+
+def test_workspace_keeps_its_recipe(tiny_work, tiny_recipe):
+    assert workspace_recipe(tiny_work).sha256 == tiny_recipe.sha256
+    assert workspace_recipe(tiny_work / "elsewhere").name == "unlearncanvas"
+
+
+def test_recipes_found_after_a_plain_install(tmp_path):
+    """Recipes and card templates are package data, not files of the source tree."""
+    repo = __import__("pathlib").Path(__file__).resolve().parents[1]
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(repo)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    code = (
+        "import canvas_data, canvas_data.recipe as r, importlib.resources as ir;"
+        "assert 'site' in canvas_data.__file__, canvas_data.__file__;"
+        "print(r.builtin_recipes(), len(r.load_recipe('demo').styles),"
+        " ir.files('canvas_data.cards').joinpath('unlearncanvas.md').is_file())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(target)},
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == "['demo', 'unlearncanvas'] 60 True"

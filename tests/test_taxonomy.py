@@ -1,0 +1,86 @@
+import pytest
+
+from canvas_data.taxonomy import (
+    OBJECTS_20,
+    SEED_STYLE,
+    STYLES_50,
+    STYLES_51,
+    STYLES_60,
+    STYLES_61,
+    Taxonomy,
+    caption,
+    parse_caption,
+)
+
+
+def test_release_orders():
+    assert len(STYLES_61) == 61 and len(set(STYLES_61)) == 61
+    assert len(STYLES_60) == 60 and SEED_STYLE not in STYLES_60
+    assert STYLES_61.index("Palette_Knife") == 30
+    assert STYLES_61.index(SEED_STYLE) == 47
+    assert STYLES_61[0] == "Abstractionism" and STYLES_61[-1] == "Winter"
+    others = [s for s in STYLES_61 if s not in ("Palette_Knife", SEED_STYLE)]
+    assert others == sorted(others)
+
+
+def test_benchmark_subset_order():
+    assert len(STYLES_51) == 51 and len(STYLES_50) == 50
+    assert STYLES_51.index(SEED_STYLE) == 38
+    for gone in ("Blue_Blooming", "Palette_Knife", "Pointillism", "Techno", "Impasto"):
+        assert gone not in STYLES_51
+    assert [s for s in STYLES_61 if s in STYLES_51] == list(STYLES_51)
+
+
+def test_objects_order():
+    assert len(OBJECTS_20) == 20
+    assert list(OBJECTS_20) == sorted(OBJECTS_20)
+    assert OBJECTS_20.index("Cats") == 4 and OBJECTS_20[-1] == "Waterfalls"
+
+
+def test_canonical_caption():
+    assert caption("Van_Gogh", "Cats") == "A Cats image in Van Gogh style"
+    assert caption("Ukiyoe", "Architectures") == "An Architectures image in Ukiyoe style"
+    assert caption(SEED_STYLE, "Dogs") == "A Dogs image in photo style"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("A Cats image in Van Gogh style", ("Van_Gogh", "Cats")),
+        ("A Cats image in Van Gogh style.", ("Van_Gogh", "Cats")),
+        ("a cats image in van_gogh style", ("Van_Gogh", "Cats")),
+        ("An Architectures image in Ukiyoe style.", ("Ukiyoe", "Architectures")),
+        ("A Dogs image in photo style", (SEED_STYLE, "Dogs")),
+        ("A Dogs image in Photo style.", (SEED_STYLE, "Dogs")),
+        ("A Dogs image in Seed Images style", (SEED_STYLE, "Dogs")),
+        ("  A Human image in Pop Art style  ", ("Pop_Art", "Human")),
+    ],
+)
+def test_parse_every_caption_variant(text, expected):
+    assert parse_caption(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["A Cats photo in Van Gogh style", "A Unicorns image in Monet style", "A Cats image"]
+)
+def test_parse_rejects_other_text(text):
+    with pytest.raises(ValueError):
+        parse_caption(text)
+
+
+def test_round_trip_every_cell():
+    for style in STYLES_61:
+        for obj in OBJECTS_20:
+            assert parse_caption(caption(style, obj)) == (style, obj)
+
+
+def test_custom_taxonomy():
+    tax = Taxonomy.from_spec(["Seed_Images", "Glitch", "Stained_Glass"], ["Cars", "Boats"])
+    assert tax.painted_styles == ("Glitch", "Stained_Glass")
+    assert tax.parse_caption("A Boats image in Stained Glass style") == ("Stained_Glass", "Boats")
+    with pytest.raises(ValueError, match="duplicate"):
+        Taxonomy(("A", "A"), ("B",))
+    with pytest.raises(ValueError, match="letters"):
+        Taxonomy(("bad.name",), ("B",))
+    with pytest.raises(ValueError, match="unknown style order"):
+        Taxonomy.from_spec("release-62", "release-20")
