@@ -159,15 +159,12 @@ def _photo_credits(recipe: Recipe) -> str:
         "The demo's seed photos are sample images shipped inside scikit-image and scikit-learn,",
         "mapped to the official object they show; crops of a photo serve as extra photos.",
         "",
-        "| photo | package | shows | object | licence |",
+        "| photo | object | shows | credit | licence |",
         "|---|---|---|---|---|",
     ]
-    seen = set()
     for c in bundled_credits():
-        key = (c["file"], c["object"])
-        if key not in seen:
-            seen.add(key)
-            rows.append(
-                f"| {c['file']} | {c['package']} | {c['shows']} | {c['object']} | {c['licence']} |"
-            )
+        rows.append(
+            f"| `{c['photo']}` (`{c['file']}`, {c['package']}) | {c['object']} | {c['shows']} "
+            f"| {c['credit']} | {c['licence']} |"
+        )
     return "\n".join(rows)

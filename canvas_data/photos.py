@@ -261,8 +261,8 @@ def square_box(width: int, height: int) -> tuple[int, int, int, int]:
 
 def square_resize(img: Image.Image, resolution: int) -> Image.Image:
     """Centre square crop, then a LANCZOS resize to ``resolution`` x ``resolution``."""
-    box = square_box(*img.size)
-    return img.resize((resolution, resolution), Image.Resampling.LANCZOS, box=box)
+    square = img.crop(square_box(*img.size))  # crop first: no pixel outside it bleeds in
+    return square.resize((resolution, resolution), Image.Resampling.LANCZOS)
 
 
 def encode_jpeg(img: Image.Image, quality: int) -> bytes:
@@ -305,12 +305,17 @@ class IntakeReport:
             parts.append(f"unknown folders: {', '.join(self.unknown_folders)}")
         if self.skipped_objects:
             parts.append(f"not in this build: {', '.join(self.skipped_objects)}")
+        if self.duplicate_folders:
+            parts.append(f"duplicate folders ignored: {', '.join(self.duplicate_folders)}")
         if self.stale:
             parts.append(f"{len(self.stale)} stale outputs left")
         return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """What the photos folder holds; the write counts of this run are left out."""
+        data = asdict(self)
+        del data["written"], data["unchanged"]
+        return data
 
 
 def intake_photos(
@@ -363,7 +368,7 @@ def _object_folders(photos_dir: Path, recipe: Recipe, report: IntakeReport) -> d
 
 def _natural_key(name: str) -> tuple[list[Any], str]:
     parts = re.split(r"(\d+)", name)
-    return [int(p) if p.isdigit() else p.lower() for p in parts], name
+    return [int(p) if p.isdecimal() else p.lower() for p in parts], name
 
 
 def _candidates(folder: Path) -> list[Path]:
@@ -397,12 +402,17 @@ def _intake_object(
     report.accepted[obj] = idx
     if idx < recipe.photos_per_object:
         report.short_objects[obj] = idx
+        _warn(f"{obj} has {idx} usable photos; the recipe wants {recipe.photos_per_object}")
     report.stale.extend(_stale_outputs(work, obj, idx))
 
 
 def _reject(report: IntakeReport, path: Path, reason: str) -> None:
     report.rejected[str(path)] = reason
     tqdm.write(f"skipped {path}: {reason}", file=sys.stderr)
+
+
+def _warn(message: str) -> None:
+    tqdm.write(f"warning: {message}", file=sys.stderr)
 
 
 def _write_seed(
