@@ -257,5 +257,9 @@ def recipes() -> None:
         )
 
 
+# Commands of other modules register here, one import each (they import `main` from this module).
+# --- registered commands ---
+
+
 if __name__ == "__main__":
     main()
