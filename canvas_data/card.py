@@ -122,7 +122,9 @@ def _fields(manifest: dict[str, Any], recipe: Recipe, load_path: str) -> dict[st
         "toolkit_version": manifest["toolkit_version"],
         "photo_source": _photo_source(recipe),
         "photo_credits": _photo_credits(recipe),
-        "style_rows": "\n".join(f"| {i} | {s} | {per_style[s]:,} |" for i, s in enumerate(tax.styles)),
+        "style_rows": "\n".join(
+            f"| {i} | {s} | {per_style[s]:,} |" for i, s in enumerate(tax.styles)
+        ),
         "object_rows": "\n".join(
             f"| {i} | {o} | {per_object[o]:,} |" for i, o in enumerate(tax.objects)
         ),

@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 
 import click
 
 from canvas_data import __version__
-
-EXPECTED_ERRORS = (FileNotFoundError, NotADirectoryError, ValueError, KeyError)
-
-
-def _one_line_errors(fn):
-    """Turn expected failures (bad paths, bad recipes, bad names) into a one-line error."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except EXPECTED_ERRORS as err:
-            message = err.args[0] if isinstance(err, KeyError) and err.args else err
-            raise click.ClickException(str(message)) from err
-
-    return wrapper
-
-
-def _names(ctx, param, value: str | None) -> list[str] | None:
-    """Parse a comma-separated list of names."""
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
-WORK = click.option(
-    "--work",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Workspace folder, in the release's layout: {Style}/{Object}/{idx}.jpg.",
-)
-RECIPE = click.option(
-    "--recipe",
-    default=None,
-    help="Built-in recipe name (see `canvas-build recipes`) or a YAML path. "
-    "Default: the recipe kept in the workspace, else `unlearncanvas`.",
-)
-PROGRESS = click.option("--progress/--no-progress", default=True, help="Show progress bars.")
+from canvas_data.cli_common import PROGRESS, RECIPE, WORK, names, one_line_errors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,7 +41,7 @@ def main() -> None:
     help="Built-in recipe name (see `canvas-build recipes`) or a YAML path.",
 )
 @PROGRESS
-@_one_line_errors
+@one_line_errors
 def sources(photos: Path, work: Path, recipe: str, progress: bool) -> None:
     """Take seed photos from a folder into the workspace.
 
@@ -101,8 +65,8 @@ def sources(photos: Path, work: Path, recipe: str, progress: bool) -> None:
     help="Stylizer: `procedural` (built-in, CPU).",
 )
 @RECIPE
-@click.option("--styles", callback=_names, help="Comma-separated styles to build (default: all).")
-@click.option("--objects", callback=_names, help="Comma-separated objects (default: all).")
+@click.option("--styles", callback=names, help="Comma-separated styles to build (default: all).")
+@click.option("--objects", callback=names, help="Comma-separated objects (default: all).")
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -122,7 +86,7 @@ def sources(photos: Path, work: Path, recipe: str, progress: bool) -> None:
     help="Which share this process builds (default: RANK or 0).",
 )
 @PROGRESS
-@_one_line_errors
+@one_line_errors
 def stylize(work, backend, recipe, styles, objects, workers, num_shards, shard_index, progress):
     """Paint every seed photo of WORK in every style of the recipe.
 
@@ -162,7 +126,7 @@ def stylize(work, backend, recipe, styles, objects, workers, num_shards, shard_i
 @click.option("--max-samples", type=click.IntRange(min=1), help="Samples per shard at most.")
 @click.option("--max-bytes", type=click.IntRange(min=1), help="Image bytes per shard at most.")
 @PROGRESS
-@_one_line_errors
+@one_line_errors
 def shards(work, out, recipe, max_samples, max_bytes, progress):
     """Pack WORK into WebDataset shards with train/test splits by seed photo.
 
@@ -224,7 +188,7 @@ def verify(folder: Path, progress: bool) -> None:
 @click.option("--recipe", default="demo", show_default=True, help="Recipe name or YAML path.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Stylizer processes.")
 @PROGRESS
-@_one_line_errors
+@one_line_errors
 def demo(out, work, recipe, workers, progress):
     """Build a small UnlearnCanvas offline on a CPU and check it.
 
@@ -232,7 +196,9 @@ def demo(out, work, recipe, workers, progress):
     """
     from canvas_data.demo import run_demo
 
-    result = run_demo(out, work=work, recipe=recipe, workers=workers, progress=progress, echo=click.echo)
+    result = run_demo(
+        out, work=work, recipe=recipe, workers=workers, progress=progress, echo=click.echo
+    )
     if not result.ok:
         raise SystemExit(1)
     load_from = "" if result.out.resolve().parent == Path.cwd() else f"cd {result.out.parent} && "
@@ -244,7 +210,7 @@ def demo(out, work, recipe, workers, progress):
 
 
 @main.command()
-@_one_line_errors
+@one_line_errors
 def recipes() -> None:
     """List the built-in recipes."""
     from canvas_data.recipe import builtin_recipes, load_recipe
@@ -257,7 +223,8 @@ def recipes() -> None:
         )
 
 
-# Commands of other modules register here, one import each (they import `main` from this module).
+# Commands defined in other modules (which import from cli_common, never from here) register
+# below: `from canvas_data.cli_x import command` then `main.add_command(command)`.
 # --- registered commands ---
 
 

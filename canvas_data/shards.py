@@ -279,7 +279,9 @@ def build_manifest(entries: list[dict], recipe: Recipe, inv: Inventory) -> dict[
         "taxonomy": {"styles": list(tax.styles), "objects": list(tax.objects)},
         "splits": {s: n for s, n in splits.items() if n},
         "backends": dict(backends),
-        "shards": [{k: v for k, v in e.items() if k not in ("fingerprint", "backends")} for e in entries],
+        "shards": [
+            {k: v for k, v in e.items() if k not in ("fingerprint", "backends")} for e in entries
+        ],
         "counts": counts,
         "missing": inv.missing,
     }

@@ -132,7 +132,9 @@ def _run(tasks, work, recipe, backend, options, workers):
         for task in tasks:
             yield _paint_photo(work, *task), len(task[2])
         return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(recipe, backend, options)) as pool:
+    with ProcessPoolExecutor(
+        workers, initializer=_init_worker, initargs=(recipe, backend, options)
+    ) as pool:
         futures = {pool.submit(_paint_photo, work, *task): len(task[2]) for task in tasks}
         for fut in as_completed(futures):
             yield fut.result(), futures[fut]
@@ -156,7 +158,9 @@ def _paint_photo(work: Path, obj: str, idx: int, styles: list[str]) -> list[tupl
             photo = im.convert("RGB")
         photo_sha = sha256_file(source)
     except (OSError, ValueError) as err:
-        return [(Item(s, obj, idx).key, f"{source}: cannot read seed photo ({err})") for s in styles]
+        return [
+            (Item(s, obj, idx).key, f"{source}: cannot read seed photo ({err})") for s in styles
+        ]
     failures = []
     for style in styles:
         item = Item(style, obj, idx)

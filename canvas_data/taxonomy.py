@@ -93,7 +93,9 @@ class Taxonomy:
     @classmethod
     def from_spec(cls, styles: str | Sequence[str], objects: str | Sequence[str]) -> Taxonomy:
         """Build from a named order (``release-61``, ``release-51``, ``release-20``) or a list."""
-        return cls(_resolve(styles, STYLE_ORDERS, "style"), _resolve(objects, OBJECT_ORDERS, "object"))
+        return cls(
+            _resolve(styles, STYLE_ORDERS, "style"), _resolve(objects, OBJECT_ORDERS, "object")
+        )
 
     @property
     def painted_styles(self) -> tuple[str, ...]:

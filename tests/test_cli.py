@@ -24,7 +24,9 @@ def test_top_level_help_lists_the_stages():
 def test_recipes_lists_the_builtins():
     result = CliRunner().invoke(main, ["recipes"])
     assert result.exit_code == 0
-    assert "demo" in result.output and "60 styles x 20 objects x 20 photos at 1024 px" in result.output
+    assert (
+        "demo" in result.output and "60 styles x 20 objects x 20 photos at 1024 px" in result.output
+    )
 
 
 def test_bad_recipe_is_a_one_line_error(tmp_path):
@@ -42,5 +44,7 @@ def test_verify_of_a_folder_without_manifest_fails(tmp_path):
 
 
 def test_stylize_a_missing_workspace_says_so(tmp_path):
-    result = CliRunner().invoke(main, ["shards", "--work", str(tmp_path), "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(
+        main, ["shards", "--work", str(tmp_path), "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 1 and "no images" in result.output
