@@ -152,7 +152,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_recipe(name_or_path: str | Path) -> Recipe:
-    """Load a recipe by built-in name (``demo``, ``unlearncanvas``) or path, resolving ``extends``."""
+    """Load a recipe by built-in name or path; resolves ``extends``."""
     data, source = _read(name_or_path)
     seen = {source}
     while "extends" in data:
@@ -180,7 +180,7 @@ def save_recipe(recipe: Recipe, work: Path) -> Path:
 
 
 def workspace_recipe(work: Path, override: str | Path | None = None) -> Recipe:
-    """The recipe a workspace was made with; the full UnlearnCanvas recipe for a bare release copy."""
+    """The recipe a workspace was made with; the full recipe for a bare copy of the release."""
     if override is not None:
         return load_recipe(override)
     kept = work / RECIPE_FILE

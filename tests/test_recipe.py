@@ -60,7 +60,7 @@ def test_bad_recipes_say_why(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump({"extends": "demo", "build": {"objects": ["Unicorns"]}}))
     with pytest.raises(ValueError, match="Unicorns"):
-        load_recipe(path).objects
+        _ = load_recipe(path).objects
 
 
 def test_workspace_keeps_its_recipe(tiny_work, tiny_recipe):
