@@ -13,9 +13,15 @@ REGISTRY: dict[str, type[Stylizer]] = {}
 
 
 class Stylizer(ABC):
-    """Base class: ``stylize`` one RGB photo in one style, deterministically for a given seed."""
+    """Base class: ``stylize`` one RGB photo in one style, deterministically for a given seed.
+
+    A stylizer that sets ``batched`` runs in the driver's own process (it holds a model) and is
+    given up to ``max_batch`` items of one style at a time through ``stylize_batch``.
+    """
 
     name: ClassVar[str]
+    batched: ClassVar[bool] = False
+    max_batch: int = 1
 
     def __init__(self, recipe: Recipe, **options: Any) -> None:
         self.recipe = recipe
@@ -24,6 +30,12 @@ class Stylizer(ABC):
     @abstractmethod
     def stylize(self, photo: Image.Image, style: StyleSpec, seed: int) -> Image.Image:
         """Return ``photo`` painted in ``style``, the same size, RGB."""
+
+    def stylize_batch(
+        self, photos: list[Image.Image], style: StyleSpec, seeds: list[int]
+    ) -> list[Image.Image | Exception]:
+        """Paint ``photos[i]`` with ``seeds[i]``; an item that failed is its exception."""
+        return [self.stylize(photo, style, seed) for photo, seed in zip(photos, seeds, strict=True)]
 
     def describe(self, style: StyleSpec) -> dict[str, Any]:
         """What a provenance sidecar records about how ``style`` was made by this stylizer."""
@@ -36,13 +48,18 @@ def register(cls: type[Stylizer]) -> type[Stylizer]:
     return cls
 
 
-def get_stylizer(name: str, recipe: Recipe, **options: Any) -> Stylizer:
-    """Instantiate the stylizer registered as ``name``."""
+def stylizer_class(name: str) -> type[Stylizer]:
+    """The stylizer class registered as ``name``."""
     _load_builtins()
     if name not in REGISTRY:
         raise ValueError(f"unknown stylizer backend {name!r}; known: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name](recipe, **options)
+    return REGISTRY[name]
+
+
+def get_stylizer(name: str, recipe: Recipe, **options: Any) -> Stylizer:
+    """Instantiate the stylizer registered as ``name``."""
+    return stylizer_class(name)(recipe, **options)
 
 
 def _load_builtins() -> None:
-    from canvas_data.stylizers import procedural  # noqa: F401
+    from canvas_data.stylizers import diffusers_backend, procedural  # noqa: F401

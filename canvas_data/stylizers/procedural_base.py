@@ -2,7 +2,8 @@
 
 An op is a function ``(img, rng, **params) -> img`` on float32 HxWx3 arrays in [0, 1]. Every
 parameter has a default; its type is the default's type, and the registrar may add a numeric
-range ``(lo, hi)`` or a tuple of allowed strings. Lengths are in pixels of a 512 px image and are
+range ``(lo, hi)`` (for a list: of every item; ``(lo, hi, n)`` also asks for ``n`` items) or a
+tuple of allowed strings. Lengths are in pixels of a 512 px image and are
 scaled by ``min(h, w) / 512``, so a style looks the same at every resolution.
 """
 
@@ -60,28 +61,35 @@ def registrar(registry: dict[str, Op]) -> Callable[..., Callable[[OpFn], OpFn]]:
 
 
 def _check_value(key: str, value: Any, default: Any, check: tuple | None) -> None:
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, (int, float)):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        ok = ok and (isinstance(default, float) or isinstance(value, int))
-    elif isinstance(default, str):
-        ok = isinstance(value, str)
-    else:
-        kind = (int, float) if isinstance(default[0], (int, float)) else type(default[0])
-        ok = isinstance(value, (list, tuple)) and all(isinstance(v, kind) for v in value)
-    if not ok:
+    if not _same_kind(value, default):
         raise ValueError(f"parameter {key!r} must be like {default!r}, got {value!r}")
-    if key.endswith("color") and not _HEX.match(value):
+    if isinstance(value, str) and key.endswith("color") and not _HEX.match(value):
         raise ValueError(f"parameter {key!r} must be a hex colour like '#a0b1c2', got {value!r}")
     if key.endswith("colors") and (len(value) < 2 or not all(_HEX.match(c) for c in value)):
         raise ValueError(f"parameter {key!r} must list two or more hex colours, got {value!r}")
-    if check and isinstance(check[0], str) and value not in check:
-        raise ValueError(f"parameter {key!r} must be one of {list(check)}, got {value!r}")
-    if check and not isinstance(check[0], str):
-        values = value if isinstance(value, (list, tuple)) else [value]
-        if not all(check[0] <= v <= check[1] for v in values):
-            raise ValueError(f"parameter {key!r} must be in [{check[0]}, {check[1]}], got {value!r}")
+    if not check:
+        return
+    if isinstance(check[0], str):
+        if value not in check:
+            raise ValueError(f"parameter {key!r} must be one of {list(check)}, got {value!r}")
+        return
+    if len(check) == 3 and len(value) != check[2]:
+        raise ValueError(f"parameter {key!r} needs {check[2]} values, got {len(value)}")
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if not all(check[0] <= v <= check[1] for v in values):
+        raise ValueError(f"parameter {key!r} must be in [{check[0]}, {check[1]}], got {value!r}")
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether ``value`` has the type of ``default`` (an int passes for a float, not for a bool)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, int) or (isinstance(value, float) and isinstance(default, float))
+    if isinstance(default, str):
+        return isinstance(value, str)
+    kind = (int, float) if isinstance(default[0], (int, float)) else type(default[0])
+    return isinstance(value, (list, tuple)) and all(isinstance(v, kind) for v in value)
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -103,6 +111,11 @@ def rgb(color: str) -> np.ndarray:
     return np.array([int(c[i : i + 2], 16) for i in (0, 2, 4)], np.float32) / 255
 
 
+def flat(img: np.ndarray, color: str) -> np.ndarray:
+    """A read-only image the shape of ``img``, all ``color``."""
+    return np.broadcast_to(rgb(color), img.shape)
+
+
 def palette(colors: list[str]) -> np.ndarray:
     """Hex colours as a Kx3 float32 array."""
     return np.stack([rgb(c) for c in colors])
@@ -115,7 +128,7 @@ def luma(img: np.ndarray) -> np.ndarray:
 
 def stretch(gray: np.ndarray, low: float = 1.0, high: float = 99.0) -> np.ndarray:
     """Stretch ``gray`` so that its ``low``..``high`` percentiles span [0, 1]."""
-    lo, hi = np.percentile(gray[::4, ::4], (low, high))
+    lo, hi = (float(v) for v in np.percentile(gray[::4, ::4], (low, high)))
     return np.clip((gray - lo) / max(hi - lo, 1e-3), 0, 1)
 
 

@@ -7,10 +7,17 @@ tiles and dots, and textures and overlays live in sibling modules; ``OPS`` gathe
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
-from canvas_data.stylizers import procedural_strokes, procedural_textures, procedural_tiles
+from canvas_data.stylizers import (
+    procedural_paint,
+    procedural_strokes,
+    procedural_textures,
+    procedural_tiles,
+)
 from canvas_data.stylizers.procedural_base import (
     Op,
     blur,
@@ -22,6 +29,7 @@ from canvas_data.stylizers.procedural_base import (
     px,
     registrar,
     rgb,
+    scale,
     sobel,
     stretch,
 )
@@ -92,7 +100,7 @@ def levels(img, rng, *, contrast=1.0, brightness=0.0, gamma=1.0, pivot=0.5):
 @op("auto_levels", low=(0, 50), high=(50, 100))
 def auto_levels(img, rng, *, low=1.0, high=99.0):
     """Stretch so the ``low``..``high`` luminance percentiles span the full range."""
-    lo, hi = np.percentile(luma(img)[::4, ::4], (low, high))
+    lo, hi = (float(v) for v in np.percentile(luma(img)[::4, ::4], (low, high)))
     return np.clip((img - lo) / max(hi - lo, 1e-3), 0, 1)
 
 
@@ -102,15 +110,15 @@ def posterize(img, rng, *, levels=4):
     return np.round(img * (levels - 1)) / (levels - 1)
 
 
-@op("quantize", bits=(3, 6))
-def quantize(img, rng, *, colors=("#000000", "#ffffff"), bits=5):
-    """Replace every pixel by the nearest colour of ``colors`` (through a ``bits``-bit cube LUT)."""
+@op("quantize", bits=(3, 6), strength=(0, 1))
+def quantize(img, rng, *, colors=("#000000", "#ffffff"), bits=5, strength=1.0):
+    """Pull every pixel to the nearest colour of ``colors`` (through a ``bits``-bit cube LUT)."""
     n = 2**bits
     pal = palette(colors)
     grid = np.stack(np.meshgrid(*[np.linspace(0, 1, n)] * 3, indexing="ij"), -1).reshape(-1, 3)
     nearest = np.argmin(((grid[:, None, :] - pal[None]) ** 2).sum(-1), 1)
     q = np.clip(img * (n - 1) + 0.5, 0, n - 1).astype(np.intp)
-    return pal[nearest[(q[..., 0] * n + q[..., 1]) * n + q[..., 2]]]
+    return mix(img, pal[nearest[(q[..., 0] * n + q[..., 1]) * n + q[..., 2]]], strength)
 
 
 @op("tint", strength=(0, 1), mode=BLENDS)
@@ -120,8 +128,9 @@ def tint(img, rng, *, color="#808080", strength=0.5, mode="normal"):
 
 
 @op("split_tone", strength=(0, 1), balance=(0, 1))
-def split_tone(img, rng, *, shadow_color="#0040ff", highlight_color="#ffa000", strength=0.5,
-               balance=0.5):
+def split_tone(
+    img, rng, *, shadow_color="#0040ff", highlight_color="#ffa000", strength=0.5, balance=0.5
+):
     """Tint shadows and highlights with two colours (soft-light), split at ``balance``."""
     g = luma(img)[..., None]
     w = np.clip((g - balance) * 4 + 0.5, 0, 1)
@@ -130,8 +139,9 @@ def split_tone(img, rng, *, shadow_color="#0040ff", highlight_color="#ffa000", s
 
 
 @op("hue_field", strength=(0, 1), saturation=(0, 1), source=("luma", "x", "y", "radial", "noise"))
-def hue_field(img, rng, *, source="luma", cycles=1.0, offset=0.0, saturation=0.8, strength=1.0,
-              cell=120.0):
+def hue_field(
+    img, rng, *, source="luma", cycles=1.0, offset=0.0, saturation=0.8, strength=1.0, cell=120.0
+):
     """Recolour with a hue that sweeps across ``source`` (a rainbow), keeping the value."""
     h, w = img.shape[:2]
     x, y = coords(h, w)
@@ -150,13 +160,14 @@ def hue_field(img, rng, *, source="luma", cycles=1.0, offset=0.0, saturation=0.8
 
 
 @op("gradient_overlay", strength=(0, 1), mode=BLENDS, angle=(-360, 360))
-def gradient_overlay(img, rng, *, colors=("#000000", "#ffffff"), angle=90.0, strength=0.5,
-                     mode="normal"):
+def gradient_overlay(
+    img, rng, *, colors=("#000000", "#ffffff"), angle=90.0, strength=0.5, mode="normal"
+):
     """Blend a linear gradient (``angle`` 90: ``colors`` run top to bottom)."""
     h, w = img.shape[:2]
     x, y = coords(h, w)
-    a = np.deg2rad(angle)
-    t = (x - w / 2) * np.cos(a) + (y - h / 2) * np.sin(a)
+    a = math.radians(angle)
+    t = (x - w / 2) * math.cos(a) + (y - h / 2) * math.sin(a)
     t = (t - t.min()) / max(t.max() - t.min(), 1e-3)
     return mix(img, blend(img, lookup(ramp(colors), t), mode), strength)
 
@@ -173,11 +184,9 @@ def invert(img, rng):
     return 1 - img
 
 
-@op("channel_mix")
+@op("channel_mix", matrix=(-10, 10, 9))
 def channel_mix(img, rng, *, matrix=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)):
     """Multiply every pixel by a 3x3 row-major colour matrix."""
-    if len(matrix) != 9:
-        raise ValueError(f"parameter 'matrix' needs 9 numbers, got {len(matrix)}")
     m = np.asarray(matrix, np.float32).reshape(3, 3)
     return np.clip(cv2.transform(img, m), 0, 1)
 
@@ -249,8 +258,8 @@ def bloom(img, rng, *, threshold=0.6, radius=12.0, strength=0.8):
 def emboss(img, rng, *, strength=1.0, angle=135.0, radius=1.0):
     """Relief lighting: luminance treated as height, lit from ``angle``."""
     gx, gy = sobel(blur(luma(img), px(img, radius, 0)))
-    a = np.deg2rad(angle)
-    shade = (gx * np.cos(a) + gy * np.sin(a)) * strength * 2
+    a = math.radians(angle)
+    shade = (gx * math.cos(a) + gy * math.sin(a)) * strength * 0.1 * scale(img)
     return np.clip(img + shade[..., None], 0, 1)
 
 
@@ -258,8 +267,9 @@ def emboss(img, rng, *, strength=1.0, angle=135.0, radius=1.0):
 def edge_preserving(img, rng, *, sigma_s=40.0, sigma_r=0.3):
     """OpenCV's recursive edge-preserving smoothing."""
     u8 = (img * 255 + 0.5).astype(np.uint8)
-    out = cv2.edgePreservingFilter(u8, flags=cv2.RECURS_FILTER, sigma_s=px(img, sigma_s),
-                                   sigma_r=sigma_r)
+    out = cv2.edgePreservingFilter(
+        u8, flags=cv2.RECURS_FILTER, sigma_s=px(img, sigma_s), sigma_r=sigma_r
+    )
     return out.astype(np.float32) / 255
 
 
@@ -267,5 +277,6 @@ OPS: dict[str, Op] = {
     **_OWN,
     **procedural_strokes.OPS,
     **procedural_tiles.OPS,
+    **procedural_paint.OPS,
     **procedural_textures.OPS,
 }

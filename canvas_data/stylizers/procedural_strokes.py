@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -9,12 +11,14 @@ from canvas_data.stylizers.procedural_base import (
     Op,
     blur,
     coords,
+    flat,
     luma,
     mix,
     noise,
     px,
     registrar,
     rgb,
+    scale,
     sobel,
     stretch,
 )
@@ -35,7 +39,8 @@ def edge_mask(img: np.ndarray, method: str, sigma: float, threshold: float, thic
         mask = np.clip((d - threshold) / threshold, 0, 1)
     elif method == "sobel":
         gx, gy = sobel(blur(g, s))
-        mask = np.clip((np.hypot(gx, gy) - threshold) / threshold, 0, 1)
+        mag = np.hypot(gx, gy) * scale(img)  # per 512 px pixel, whatever the resolution
+        mask = np.clip((mag - threshold) / threshold, 0, 1)
     else:
         u8 = (blur(g, s) * 255).astype(np.uint8)
         mask = cv2.Canny(u8, threshold * 255, threshold * 510).astype(np.float32) / 255
@@ -45,19 +50,54 @@ def edge_mask(img: np.ndarray, method: str, sigma: float, threshold: float, thic
     return mask
 
 
-@op("edges", method=EDGE_METHODS, sigma=(0, 50), threshold=(0.0001, 10), opacity=(0, 1),
-    thickness=(0, 40))  # fmt: skip
-def edges(img, rng, *, method="dog", sigma=1.5, threshold=0.02, thickness=1.0, color="#000000",
-          opacity=1.0):  # fmt: skip
-    """Draw the image's outlines in ``color`` over it."""
+@op(
+    "edges",
+    method=EDGE_METHODS,
+    sigma=(0, 50),
+    threshold=(0.0001, 10),
+    opacity=(0, 1),
+    thickness=(0, 40),
+    fill=(0, 1),
+)
+def edges(
+    img,
+    rng,
+    *,
+    method="dog",
+    sigma=1.5,
+    threshold=0.02,
+    thickness=1.0,
+    color="#000000",
+    opacity=1.0,
+    fill=0.0,
+    paper_color="#ffffff",
+):
+    """Draw the image's outlines in ``color``; ``fill`` 1 draws them on blank ``paper_color``."""
     mask = edge_mask(img, method, sigma, threshold, thickness) * opacity
-    return mix(img, np.broadcast_to(rgb(color), img.shape), mask)
+    base = mix(img, flat(img, paper_color), fill)
+    return mix(base, flat(img, color), mask)
 
 
-@op("neon", sigma=(0, 50), threshold=(0.0001, 10), glow=(0, 10), saturation=(0, 1),
-    thickness=(0, 40))  # fmt: skip
-def neon(img, rng, *, sigma=1.5, threshold=0.08, thickness=2.0, glow=2.0, saturation=1.0,
-         hue_shift=0.0, background_color="#000000"):  # fmt: skip
+@op(
+    "neon",
+    sigma=(0, 50),
+    threshold=(0.0001, 10),
+    glow=(0, 10),
+    saturation=(0, 1),
+    thickness=(0, 40),
+)
+def neon(
+    img,
+    rng,
+    *,
+    sigma=1.5,
+    threshold=0.08,
+    thickness=2.0,
+    glow=2.0,
+    saturation=1.0,
+    hue_shift=0.0,
+    background_color="#000000",
+):
     """Glowing lines, in the image's own hues at full brightness, on a dark background."""
     mask = edge_mask(img, "sobel", sigma, threshold, thickness)
     hsv = cv2.cvtColor(blur(img, px(img, 3)), cv2.COLOR_RGB2HSV)
@@ -69,30 +109,40 @@ def neon(img, rng, *, sigma=1.5, threshold=0.08, thickness=2.0, glow=2.0, satura
 
 
 @op("pencil", sigma=(0.1, 100), darkness=(0.1, 10), strength=(0, 1))
-def pencil(img, rng, *, sigma=8.0, darkness=2.0, color="#202020", paper_color="#f8f6f0",
-           strength=1.0):  # fmt: skip
+def pencil(
+    img, rng, *, sigma=8.0, darkness=2.0, color="#202020", paper_color="#f8f6f0", strength=1.0
+):
     """Pencil sketch by colour dodge: grey divided by the blurred inverse, drawn on paper."""
     g = luma(img)
     dodge = np.clip(g / np.maximum(blur(g, px(img, sigma)), 1e-3), 0, 1)
     ink = 1 - dodge**darkness
     ink = np.clip(ink / max(float(np.percentile(ink[::4, ::4], 99.5)), 0.05), 0, 1)
-    paper = np.broadcast_to(rgb(paper_color), img.shape)
-    return mix(img, mix(paper, np.broadcast_to(rgb(color), img.shape), ink), strength)
+    paper = flat(img, paper_color)
+    return mix(img, mix(paper, flat(img, color), ink), strength)
 
 
 def stripes(img: np.ndarray, spacing: float, angle: float, width: float, wobble: np.ndarray):
     """Anti-aliased parallel lines, 1 on a line; ``spacing`` and ``width`` in pixels."""
     h, w = img.shape[:2]
     x, y = coords(h, w)
-    a = np.deg2rad(angle)
-    u = (x * np.cos(a) + y * np.sin(a)) / spacing + wobble
+    a = math.radians(angle)
+    u = (x * math.cos(a) + y * math.sin(a)) / spacing + wobble
     dist = np.abs(u - np.floor(u) - 0.5) * spacing
     return np.clip(width / 2 + 0.5 - dist, 0, 1)
 
 
 @op("hatch", spacing=(1, 100), thickness=(0.1, 50), keep=(0, 1), angles=(-360, 360))
-def hatch(img, rng, *, spacing=6.0, angles=(45.0, -45.0, 0.0, 90.0), thickness=1.2,
-          color="#000000", paper_color="#ffffff", keep=0.0):  # fmt: skip
+def hatch(
+    img,
+    rng,
+    *,
+    spacing=6.0,
+    angles=(45.0, -45.0, 0.0, 90.0),
+    thickness=1.2,
+    color="#000000",
+    paper_color="#ffffff",
+    keep=0.0,
+):
     """Cross-hatching: one more direction of lines for every darker quarter of tones."""
     g = stretch(blur(luma(img), px(img, 1.5)))
     h, w = g.shape
@@ -103,14 +153,29 @@ def hatch(img, rng, *, spacing=6.0, angles=(45.0, -45.0, 0.0, 90.0), thickness=1
         level = 0.85 - 0.8 * (i + 0.5) / len(angles)
         tone = np.clip((level - g) / 0.08, 0, 1)
         ink = np.maximum(ink, stripes(img, sp, angle, th, wobble) * tone)
-    base = mix(np.broadcast_to(rgb(paper_color), img.shape), img, keep)
-    return mix(base, np.broadcast_to(rgb(color), img.shape), ink)
+    base = mix(flat(img, paper_color), img, keep)
+    return mix(base, flat(img, color), ink)
 
 
-@op("line_weave", spacing=(1, 200), amplitude=(0, 20), thickness=(0.1, 50), angle=(-360, 360),
-    brightness=(0, 4))  # fmt: skip
-def line_weave(img, rng, *, spacing=7.0, amplitude=2.0, thickness=1.5, angle=20.0,
-               brightness=1.6, background_color="#05030c"):  # fmt: skip
+@op(
+    "line_weave",
+    spacing=(1, 200),
+    amplitude=(0, 20),
+    thickness=(0.1, 50),
+    angle=(-360, 360),
+    brightness=(0, 4),
+)
+def line_weave(
+    img,
+    rng,
+    *,
+    spacing=7.0,
+    amplitude=2.0,
+    thickness=1.5,
+    angle=20.0,
+    brightness=1.6,
+    background_color="#05030c",
+):
     """Thin parallel strings that bend with the image's brightness, coloured by it, on dark."""
     h, w = img.shape[:2]
     g = blur(luma(img), px(img, 2))
@@ -118,7 +183,7 @@ def line_weave(img, rng, *, spacing=7.0, amplitude=2.0, thickness=1.5, angle=20.
     line = stripes(img, px(img, spacing, 2), angle, px(img, thickness, 0.6), bend)
     colour = np.clip(blur(img, px(img, 1)) * brightness, 0, 1)
     glow = blur(line, px(img, 2)) * 0.6
-    return mix(np.broadcast_to(rgb(background_color), img.shape), colour, np.clip(line + glow, 0, 1))
+    return mix(flat(img, background_color), colour, np.clip(line + glow, 0, 1))
 
 
 def _doubled(theta: np.ndarray) -> np.ndarray:
@@ -133,8 +198,12 @@ def flow_angle(img, rng, field: str, angle: float, swirls: int, follow: float) -
         vx = np.full((h, w), 0.2, np.float32)
         vy = np.zeros((h, w), np.float32)
         radius = 0.22 * min(h, w)
-        for cx, cy, spin in zip(rng.random(swirls) * w, rng.random(swirls) * h,
-                                rng.choice([-1.0, 1.0], swirls), strict=True):  # fmt: skip
+        for cx, cy, spin in zip(
+            rng.random(swirls) * w,
+            rng.random(swirls) * h,
+            rng.choice([-1.0, 1.0], swirls),
+            strict=True,
+        ):
             dx, dy = x - cx, y - cy
             fall = np.exp(-(dx * dx + dy * dy) / (2 * radius * radius)) * spin
             vx -= dy / radius * fall
@@ -143,7 +212,7 @@ def flow_angle(img, rng, field: str, angle: float, swirls: int, follow: float) -
     elif field == "noise":
         base = noise(rng, h, w, px(img, 160)) * 4 * np.pi
     else:
-        base = np.full((h, w), np.deg2rad(angle), np.float32)
+        base = np.full((h, w), math.radians(angle), np.float32)
         if field == "angle":
             base = base + (noise(rng, h, w, px(img, 60)) - 0.5) * 0.6
     if field != "edges" and follow <= 0:
@@ -166,15 +235,37 @@ def streak(src: np.ndarray, theta: np.ndarray, length: float, samples: int) -> n
     x, y = coords(h, w)
     c, s = np.cos(theta), np.sin(theta)
     acc = np.zeros_like(src)
-    for t in np.linspace(-length / 2, length / 2, samples):
+    for t in np.linspace(-length / 2, length / 2, samples).tolist():
         acc += cv2.remap(src, x + c * t, y + s * t, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     return acc / samples
 
 
-@op("strokes", field=FIELDS, length=(0, 400), width=(0.5, 100), strength=(0, 4),
-    smear=(0, 4), swirls=(0, 64), follow=(0, 1), angle=(-360, 360), relief=(0, 20))  # fmt: skip
-def strokes(img, rng, *, field="edges", length=16.0, width=3.0, strength=0.5, smear=0.6,
-            angle=30.0, swirls=8, follow=0.5, relief=0.0):  # fmt: skip
+@op(
+    "strokes",
+    field=FIELDS,
+    length=(0, 400),
+    width=(0.5, 100),
+    strength=(0, 4),
+    smear=(0, 4),
+    swirls=(0, 64),
+    follow=(0, 1),
+    angle=(-360, 360),
+    relief=(0, 20),
+)
+def strokes(
+    img,
+    rng,
+    *,
+    field="edges",
+    length=16.0,
+    width=3.0,
+    strength=0.5,
+    smear=0.6,
+    angle=30.0,
+    swirls=8,
+    follow=0.5,
+    relief=0.0,
+):
     """Brush strokes: colours smeared along a flow and a streaky bristle texture (plus relief)."""
     h, w = img.shape[:2]
     theta = flow_angle(img, rng, field, angle, swirls, follow)
@@ -190,5 +281,5 @@ def strokes(img, rng, *, field="edges", length=16.0, width=3.0, strength=0.5, sm
     out = out * (1 + strength * (tex[..., None] - 0.5))
     if relief > 0:
         gx, gy = sobel(blur(tex, px(img, 1)))
-        out = out + (relief * 0.5 * (gx - gy))[..., None]
+        out = out + (relief * 0.02 * scale(img) * (gx - gy))[..., None]
     return np.clip(out, 0, 1)
