@@ -26,3 +26,36 @@ __all__ = [
     "caption",
     "parse_caption",
 ]
+
+# Names imported on first use, so that `import canvas_data` stays light (the loaders pull in
+# torch, webdataset and albumentations).
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "load",
+            "style_classification",
+            "object_classification",
+            "text_to_image",
+            "edit_pairs",
+            "style_transfer",
+            "CanvasDataset",
+            "CanvasStream",
+        ),
+        "canvas_data.loaders",
+    ),
+    **dict.fromkeys(
+        ("train_transform", "classifier_eval_transform", "make_transform", "ImageTransform"),
+        "canvas_data.transforms",
+    ),
+    "decode_image": "canvas_data.decode",
+    "ShardIndex": "canvas_data.shard_index",
+}
+__all__ += sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'canvas_data' has no attribute {name!r}")

@@ -9,6 +9,7 @@ import click
 
 from canvas_data import __version__
 from canvas_data.cli_common import PROGRESS, RECIPE, WORK, names, one_line_errors
+from canvas_data.cli_diffusers import backend_options, diffusers_options
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,8 +31,13 @@ def main() -> None:
 @click.option(
     "--photos",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    required=True,
     help="Folder with one sub-folder of photos per object, named like the object (e.g. Cats/).",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV, TSV, JSONL or Parquet file of photo URLs: url, object, author, licence, "
+    "source_page.",
 )
 @WORK
 @click.option(
@@ -40,19 +46,85 @@ def main() -> None:
     show_default=True,
     help="Built-in recipe name (see `canvas-build recipes`) or a YAML path.",
 )
+@click.option(
+    "--per-object",
+    type=click.IntRange(min=1),
+    help="[manifest] Photos per object; stop there (default: the recipe's photos_per_object).",
+)
+@click.option(
+    "--allow-unlicensed", is_flag=True, help="[manifest] Accept rows that name no licence."
+)
+@click.option(
+    "--keep-duplicates", is_flag=True, help="[manifest] Keep near-duplicate photos (reported)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="[manifest] Concurrent downloads.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="[manifest] Seconds to connect and for each read.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="[manifest] Retries of a failed download, with exponential back-off.",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=20_000_000,
+    show_default=True,
+    help="[manifest] Largest download accepted, in bytes.",
+)
 @PROGRESS
 @one_line_errors
-def sources(photos: Path, work: Path, recipe: str, progress: bool) -> None:
-    """Take seed photos from a folder into the workspace.
+def sources(photos, manifest, work, recipe, progress, **web) -> None:
+    """Take seed photos from a folder (--photos) or from the web (--manifest) into the workspace.
 
     Applies EXIF orientation, converts to RGB, crops the centre square and resizes to the recipe's
     resolution. Unusable files are named with the reason and skipped; the input is never modified,
-    and a rerun changes nothing.
+    and a rerun changes nothing. With --manifest, photos are downloaded with retries, checked,
+    de-duplicated by perceptual hash and credited (author, licence) in their sidecars; a rerun
+    downloads only what is missing and retries what failed. Report: WORK/reports/sources.json.
     """
-    from canvas_data.photos import intake_photos
     from canvas_data.recipe import load_recipe
 
-    report = intake_photos(photos, work, load_recipe(recipe), progress=progress)
+    if (photos is None) == (manifest is None):
+        raise click.UsageError("give exactly one of --photos FOLDER or --manifest FILE")
+    ctx = click.get_current_context()
+    if photos is not None:
+        given = [n for n in web if ctx.get_parameter_source(n).name != "DEFAULT"]
+        if given:
+            flags = ", ".join("--" + n.replace("_", "-") for n in given)
+            raise click.UsageError(f"{flags} only apply with --manifest")
+        from canvas_data.photos import intake_photos
+
+        report = intake_photos(photos, work, load_recipe(recipe), progress=progress)
+    else:
+        from canvas_data.download import FetchOptions
+        from canvas_data.web_sources import fetch_sources
+
+        fetch = FetchOptions(web["timeout"], web["retries"], max_bytes=web["max_bytes"])
+        report = fetch_sources(
+            manifest,
+            work,
+            load_recipe(recipe),
+            per_object=web["per_object"],
+            allow_unlicensed=web["allow_unlicensed"],
+            keep_duplicates=web["keep_duplicates"],
+            workers=web["workers"],
+            options=fetch,
+            progress=progress,
+        )
     click.echo(report.summary())
 
 
@@ -62,7 +134,8 @@ def sources(photos: Path, work: Path, recipe: str, progress: bool) -> None:
     "--backend",
     default="procedural",
     show_default=True,
-    help="Stylizer: `procedural` (built-in, CPU).",
+    help="Stylizer: `procedural` (built-in, CPU) or `diffusers` (Stable Diffusion img2img, "
+    "GPU; needs --model and the [diffusers] extra).",
 )
 @RECIPE
 @click.option("--styles", callback=names, help="Comma-separated styles to build (default: all).")
@@ -85,17 +158,24 @@ def sources(photos: Path, work: Path, recipe: str, progress: bool) -> None:
     default=None,
     help="Which share this process builds (default: RANK or 0).",
 )
+@diffusers_options
 @PROGRESS
 @one_line_errors
-def stylize(work, backend, recipe, styles, objects, workers, num_shards, shard_index, progress):
+def stylize(
+    work, backend, recipe, styles, objects, workers, num_shards, shard_index, progress, **diffusion
+):
     """Paint every seed photo of WORK in every style of the recipe.
 
     Finished images are skipped, so a killed run resumes where it stopped. Each image gets a
     provenance sidecar ({idx}.json) and a per-item seed from (recipe seed, style, object, idx).
+    Under torchrun or accelerate launch, each rank builds its share (RANK of WORLD_SIZE) on its
+    own GPU (LOCAL_RANK). [diffusers] options default to the recipe's stylizers.diffusers values;
+    with HF_HUB_OFFLINE=1 a Hub id must already be in the Hugging Face cache.
     """
     from canvas_data.recipe import workspace_recipe
     from canvas_data.stylize import stylize_workspace
 
+    options = backend_options(backend, diffusion)
     report = stylize_workspace(
         work,
         backend=backend,
@@ -106,6 +186,7 @@ def stylize(work, backend, recipe, styles, objects, workers, num_shards, shard_i
         num_shards=num_shards or int(os.environ.get("WORLD_SIZE", 1)),
         shard_index=shard_index if shard_index is not None else int(os.environ.get("RANK", 0)),
         progress=progress,
+        **options,
     )
     for key, reason in report.failed:
         click.echo(f"failed {key}: {reason}", err=True)
@@ -125,17 +206,44 @@ def stylize(work, backend, recipe, styles, objects, workers, num_shards, shard_i
 @RECIPE
 @click.option("--max-samples", type=click.IntRange(min=1), help="Samples per shard at most.")
 @click.option("--max-bytes", type=click.IntRange(min=1), help="Image bytes per shard at most.")
+@click.option(
+    "--resolution",
+    type=click.IntRange(min=8),
+    help="Re-encode images at N x N (e.g. 512, a quick variant); default: bytes as they are.",
+)
+@click.option(
+    "--styles",
+    help="50 (the benchmark's subset, 51-way class order), 60 (61-way), or comma-separated "
+    "style names. Default: the recipe's styles.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["webdataset", "parquet", "both"]),
+    default="webdataset",
+    show_default=True,
+    help="WebDataset tars under data/, Parquet files under parquet/, or both.",
+)
+@click.option(
+    "--check",
+    type=click.Choice(["header", "decode", "none"]),
+    default="header",
+    show_default=True,
+    help="How each image is checked: header and end marker (fast), a full decode, or not.",
+)
 @PROGRESS
 @one_line_errors
-def shards(work, out, recipe, max_samples, max_bytes, progress):
+def shards(work, out, recipe, max_samples, max_bytes, resolution, styles, fmt, check, progress):
     """Pack WORK into WebDataset shards with train/test splits by seed photo.
 
-    Image bytes are copied as they are (no re-encoding). The dataset card makes
-    `load_dataset(OUT)` return labelled splits; manifest.json lists every shard with its sha256.
-    Shards whose inputs did not change are kept on a rerun.
+    Image bytes are copied as they are (no re-encoding unless --resolution asks). The dataset
+    card makes `load_dataset(OUT)` return labelled splits; manifest.json lists every shard with
+    its sha256. Missing, unreadable and extra files are reported by name. Shards whose inputs
+    did not change are kept on a rerun. WORK may be a copy of the release's folder.
     """
     from canvas_data.recipe import workspace_recipe
     from canvas_data.shards import pack_shards
+    from canvas_data.variants import parse_styles
 
     report = pack_shards(
         work,
@@ -143,11 +251,20 @@ def shards(work, out, recipe, max_samples, max_bytes, progress):
         recipe=workspace_recipe(work, recipe),
         max_samples=max_samples,
         max_bytes=max_bytes,
+        styles=parse_styles(styles),
+        resolution=resolution,
+        formats=("webdataset", "parquet") if fmt == "both" else (fmt,),
+        check=check,
         progress=progress,
     )
     if report.missing:
         shown = ", ".join(report.missing[:10]) + (" ..." if len(report.missing) > 10 else "")
         click.echo(f"missing {len(report.missing)} images: {shown}", err=True)
+    for path, reason in report.unreadable:
+        click.echo(f"{path}: {reason}", err=True)
+    if report.extra:
+        shown = ", ".join(report.extra[:10]) + (" ..." if len(report.extra) > 10 else "")
+        click.echo(f"extra files not packed ({len(report.extra)}): {shown}", err=True)
     if report.unknown_folders:
         click.echo(f"ignored folders outside the taxonomy: {report.unknown_folders}", err=True)
     click.echo(report.summary())
@@ -160,10 +277,11 @@ def verify(folder: Path, progress: bool) -> None:
     """Check a packed FOLDER: re-hash shards, decode samples, compare counts.
 
     Exits non-zero and names the offending shard when anything differs from manifest.json.
+    Tars and Parquet shards are both checked.
     """
-    from canvas_data.verify import verify_shards
+    from canvas_data.parquet_shards import verify_packed
 
-    report = verify_shards(folder, progress=progress)
+    report = verify_packed(folder, progress=progress)
     for problem in report.problems:
         click.echo(problem, err=True)
     click.echo(report.summary())
@@ -226,6 +344,15 @@ def recipes() -> None:
 # Commands defined in other modules (which import from cli_common, never from here) register
 # below: `from canvas_data.cli_x import command` then `main.add_command(command)`.
 # --- registered commands ---
+from canvas_data.cli_release import export, import_hub, push  # noqa: E402
+
+main.add_command(import_hub)
+main.add_command(export)
+main.add_command(push)
+from canvas_data.cli_card import card, preview  # noqa: E402
+
+main.add_command(preview)
+main.add_command(card)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,18 @@ def read_photo(path: Path, *, min_side: int, max_pixels: int = MAX_PIXELS) -> Ph
     """Like :func:`load_photo`, also returning the original size, mode, orientation and credit."""
     path = Path(path)
     _check_file(path)
-    with _open(path) as im:
+    return _read_photo(path, min_side=min_side, max_pixels=max_pixels)
+
+
+def decode_photo(data: bytes, *, min_side: int, max_pixels: int = MAX_PIXELS) -> Photo:
+    """Like :func:`read_photo`, for a photo held in memory (a download)."""
+    if not data:
+        raise PhotoError("empty file")
+    return _read_photo(io.BytesIO(data), min_side=min_side, max_pixels=max_pixels)
+
+
+def _read_photo(source: Path | io.BytesIO, *, min_side: int, max_pixels: int) -> Photo:
+    with _open(source) as im:
         width, height = im.size
         _check_size(width, height, min_side=min_side, max_pixels=max_pixels)
         _decode(im)
@@ -98,7 +109,7 @@ def _check_file(path: Path) -> None:
         raise PhotoError("empty file")
 
 
-def _open(path: Path) -> Image.Image:
+def _open(path: Path | io.BytesIO) -> Image.Image:
     """``Image.open`` with Pillow's own bomb check turned into PhotoError (ours follows it)."""
     try:
         with warnings.catch_warnings():

@@ -2,14 +2,23 @@
 
 Layout of the output folder::
 
-    DIR/data/{split}-{n:06d}.tar   WebDataset shards (members sorted, fixed mtime)
-    DIR/manifest.json              every shard with samples, bytes, sha256; counts per cell
-    DIR/README.md                  dataset card whose YAML makes ``load_dataset(DIR)`` work
-    DIR/recipe.yaml                the resolved recipe the data was built with
+    DIR/data/{split}-{n:06d}.tar         WebDataset shards (members sorted, fixed mtime)
+    DIR/parquet/{split}-{n:06d}.parquet  the same samples as Parquet (``formats`` with "parquet")
+    DIR/manifest.json                    every shard with samples, bytes, sha256; counts per cell
+    DIR/README.md                        dataset card whose YAML makes ``load_dataset(DIR)`` work
+    DIR/recipe.yaml                      the resolved recipe the data was built with
 
-A sample has the members ``jpg`` (the workspace's JPEG bytes, not re-encoded), ``style.cls``
-and ``object.cls`` (class indices in the taxonomy's order), ``txt`` (the canonical caption) and
-``json`` (style, object, idx, split, seed photo key, caption, provenance).
+A sample has the members ``jpg`` (the workspace's JPEG bytes, not re-encoded unless a variant asks
+for another resolution), ``style.cls`` and ``object.cls`` (class indices in the taxonomy's order),
+``txt`` (the canonical caption) and ``json`` (style, object, idx, split, seed photo key, caption,
+provenance).
+
+Any folder in the release's layout packs, a downloaded copy of the release included. Images are
+read one at a time and streamed into the shard, so memory stays flat however large the input is.
+Each image is checked on the way (``canvas_data.jpeg``: a header check by default, a full decode
+on request); one that fails is reported by name with the reason and left out, and the rest goes
+on. Missing images (a cell's photo index without its file), files that do not belong to the layout
+(``extra``) and folders outside the taxonomy are reported too.
 
 Shards are planned up front from the input's file list, so each shard is a unit of work: it is
 written under a temporary name, renamed, and then marked done in ``DIR/.pack/``. A rerun skips
@@ -21,8 +30,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,14 +43,19 @@ from tqdm.auto import tqdm
 
 from canvas_data import __version__
 from canvas_data.atomic import remove_partials, temp_name, write_json, write_text
+from canvas_data.jpeg import CHECKS, ImageError, check_image, resized
 from canvas_data.recipe import Recipe, workspace_recipe
-from canvas_data.taxonomy import SEED_STYLE, caption
+from canvas_data.taxonomy import SEED_STYLE, STYLES_61, caption
+from canvas_data.variants import pack_resolution, variant_recipe
 from canvas_data.workspace import Item, image_path, photo_indices, sha256_file, sidecar_path
 
 SPLITS = ("train", "test")
 FIXED_MTIME = 1708214400  # 2024-02-18, the release date of the paper: reproducible tars
 MANIFEST = "manifest.json"
 DONE_DIR = ".pack"
+FORMATS = ("webdataset", "parquet")
+WRITE_BUFFER = 4 << 20  # bytes buffered before each write to a shard file
+_MEMBER = re.compile(r"^[1-9][0-9]*\.(jpg|json)$")  # an image of a cell, or its sidecar
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,7 @@ class Inventory:
     samples: list[Sample] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unknown_folders: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -71,14 +88,19 @@ class PackReport:
     bytes: int = 0
     missing: list[str] = field(default_factory=list)
     unknown_folders: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    unreadable: list[tuple[Path, str]] = field(default_factory=list)
+    formats: tuple[str, ...] = ("webdataset",)
     seconds: float = 0.0
 
     def summary(self) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in self.samples.items())
         return (
             f"packed {counts} samples into {self.shards_written + self.shards_reused} shards "
-            f"({self.shards_written} written, {self.shards_reused} unchanged), "
-            f"{self.bytes / 1e6:.1f} MB, {len(self.missing)} missing images"
+            f"({self.shards_written} written, {self.shards_reused} unchanged; "
+            f"{' + '.join(self.formats)}), {self.bytes / 1e6:.1f} MB, "
+            f"{len(self.missing)} missing, {len(self.unreadable)} unreadable, "
+            f"{len(self.extra)} extra files"
         )
 
 
@@ -100,14 +122,37 @@ def inventory(work: Path, recipe: Recipe) -> Inventory:
                     inv.samples.append(Sample(item, path, recipe.split_of(idx, indices)))
                 else:
                     inv.missing.append(item.key)
-    known = set(recipe.taxonomy.styles)
+    known = set(recipe.taxonomy.styles) | set(STYLES_61)  # release styles left out are no strays
     skip = {DONE_DIR, "reports"}
     inv.unknown_folders = sorted(
         p.name
         for p in work.iterdir()
         if p.is_dir() and p.name not in known and p.name not in skip and not p.name.startswith(".")
     )
+    inv.extra = _extra_files(work, styles, recipe)
     return inv
+
+
+def _extra_files(work: Path, styles: Sequence[str], recipe: Recipe) -> list[str]:
+    """Files and folders inside the packed styles that are not part of the layout."""
+    objects, wanted = set(recipe.taxonomy.objects), set(recipe.objects)
+    extra = []
+    for style in styles:
+        folder = work / style
+        if not folder.is_dir():
+            continue
+        for sub in sorted(folder.iterdir()):
+            if sub.name.startswith("."):
+                continue
+            if not (sub.is_dir() and sub.name in objects):
+                extra.append(f"{style}/{sub.name}")
+            elif sub.name in wanted:
+                extra.extend(
+                    f"{style}/{sub.name}/{f.name}"
+                    for f in sorted(sub.iterdir())
+                    if not f.name.startswith(".") and not (f.is_file() and _MEMBER.match(f.name))
+                )
+    return extra
 
 
 def plan_shards(
@@ -131,9 +176,17 @@ def plan_shards(
     return shards
 
 
-def sample_record(sample: Sample, recipe: Recipe) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The WebDataset sample (bytes per member) for one workspace image, and its metadata."""
+def sample_record(
+    sample: Sample, recipe: Recipe, *, check: str = "header"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The WebDataset sample (bytes per member) for one workspace image, and its metadata.
+
+    The image is checked at ``check`` level and re-encoded only when the recipe is a variant with
+    another resolution; raises ``ImageError`` (or ``OSError``) for an image that cannot be used.
+    """
     item, tax = sample.item, recipe.taxonomy
+    data = sample.path.read_bytes()
+    data = resized(data, check_image(data, check), pack_resolution(recipe), recipe.jpeg_quality)
     side = sidecar_path(sample.path)
     provenance = json.loads(side.read_text()) if side.is_file() else None
     text = caption(item.style, item.obj)
@@ -149,7 +202,7 @@ def sample_record(sample: Sample, recipe: Recipe) -> tuple[dict[str, Any], dict[
     }
     record = {
         "__key__": item.key,
-        "jpg": sample.path.read_bytes(),
+        "jpg": data,
         "style.cls": str(tax.style_index(item.style)).encode(),
         "object.cls": str(tax.object_index(item.obj)).encode(),
         "txt": text.encode(),
@@ -165,13 +218,28 @@ def pack_shards(
     recipe: Recipe | None = None,
     max_samples: int | None = None,
     max_bytes: int | None = None,
+    styles: str | Sequence[str] | None = None,
+    resolution: int | None = None,
+    formats: Sequence[str] = ("webdataset",),
+    check: str = "header",
     progress: bool = True,
 ) -> PackReport:
-    """Pack the workspace into ``out``: shards, manifest, dataset card. Resumes per shard."""
+    """Pack the workspace into ``out``: shards, manifest, dataset card. Resumes per shard.
+
+    ``styles`` (``"50"``, ``"60"`` or names) and ``resolution`` pack a variant
+    (``canvas_data.variants``); ``formats`` picks WebDataset tars, Parquet files or both;
+    ``check`` is how closely each image is checked (``header``, ``decode`` or ``none``).
+    """
     from canvas_data.card import write_card
 
     work, out = Path(work), Path(out)
-    recipe = recipe or workspace_recipe(work)
+    formats = tuple(dict.fromkeys(formats))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"unknown formats {unknown}; choose from {', '.join(FORMATS)}")
+    if check not in CHECKS:
+        raise ValueError(f"unknown image check {check!r}; choose from {', '.join(CHECKS)}")
+    recipe = variant_recipe(recipe or workspace_recipe(work), styles=styles, resolution=resolution)
     started = time.perf_counter()
     limits = recipe.data.get("shards", {})
     max_samples = int(max_samples or limits.get("max_samples", 1000))
@@ -180,27 +248,98 @@ def pack_shards(
     if not inv.samples:
         raise FileNotFoundError(f"{work}: no images of this recipe's styles and objects to pack")
     plan = plan_shards(inv.samples, recipe.seed, max_samples, max_bytes)
-    (out / "data").mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     remove_partials(out)
-    report = PackReport(out=out, missing=inv.missing, unknown_folders=inv.unknown_folders)
-    entries = []
+    report = PackReport(
+        out=out,
+        missing=inv.missing,
+        unknown_folders=inv.unknown_folders,
+        extra=inv.extra,
+        formats=formats,
+    )
+    entries: dict[str, list[dict]] = {fmt: [] for fmt in formats}
     bar = tqdm(total=len(inv.samples), desc="shards", unit="img", disable=not progress)
     for name, samples in plan.items():
-        entry, reused = _pack_one(out, name, samples, recipe)
-        entries.append(entry)
+        done, reused = _pack_one(out, name, samples, recipe, formats, check, bar.update)
+        for fmt, entry in done.items():
+            entries[fmt].append(entry)
         report.shards_reused += reused
         report.shards_written += not reused
-        bar.update(len(samples))
     bar.close()
-    _remove_stale(out, set(plan))
+    _remove_stale(out, set(plan), formats)
     manifest = build_manifest(entries, recipe, inv)
     write_json(out / MANIFEST, manifest)
     write_text(out / "recipe.yaml", recipe.to_yaml())
     write_card(out, manifest, recipe)
     report.samples = dict(manifest["splits"])
-    report.bytes = sum(e["bytes"] for e in entries)
+    report.bytes = sum(e["bytes"] for fmt_entries in entries.values() for e in fmt_entries)
+    report.unreadable = [(work / f"{u['key']}.jpg", u["reason"]) for u in manifest["unreadable"]]
     report.seconds = time.perf_counter() - started
     return report
+
+
+class HashingFile:
+    """A file opened for writing that hashes what goes through it (``sha256`` once closed)."""
+
+    def __init__(self, path: Path, buffering: int = WRITE_BUFFER) -> None:
+        self._file = open(path, "wb", buffering=buffering)  # noqa: SIM115 (closed in close())
+        self._hash = hashlib.sha256()
+        self.sha256: str | None = None
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        return self._file.write(data)
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+        self.sha256 = self._hash.hexdigest()
+
+
+class TarShardWriter:
+    """Writes packed samples to one WebDataset tar: members sorted, fixed mtime and owner.
+
+    The tar is hashed as it is written, through a large buffer: a shard is neither written in
+    small pieces nor read back to hash it.
+    """
+
+    folder = "data"
+    suffix = ".tar"
+
+    def __init__(self, path: Path, recipe: Recipe) -> None:
+        self._file = HashingFile(path)
+        self._writer = wds.TarWriter(
+            self._file, encoder=False, mtime=FIXED_MTIME, user="", group=""
+        )
+        self.sha256: str | None = None
+
+    def write(self, record: dict[str, Any], meta: dict[str, Any]) -> None:
+        self._writer.write(record)
+
+    def close(self) -> None:
+        self._writer.close()
+        self._file.close()
+        self.sha256 = self._file.sha256
+
+
+def _writer_class(fmt: str):
+    """The shard writer of a format; every writer has ``write(record, meta)`` and ``close()``."""
+    if fmt == "parquet":
+        from canvas_data.parquet_shards import ParquetShardWriter
+
+        return ParquetShardWriter
+    return TarShardWriter
+
+
+def _shard_path(out: Path, fmt: str, name: str) -> Path:
+    cls = _writer_class(fmt)
+    return out / cls.folder / f"{name}{cls.suffix}"
+
+
+def _done_path(out: Path, fmt: str, name: str) -> Path:
+    return out / DONE_DIR / (f"{name}.json" if fmt == "webdataset" else f"{name}.{fmt}.json")
 
 
 def _fingerprint(samples: list[Sample]) -> str:
@@ -215,73 +354,126 @@ def _fingerprint(samples: list[Sample]) -> str:
     return h.hexdigest()
 
 
-def _pack_one(out: Path, name: str, samples: list[Sample], recipe: Recipe) -> tuple[dict, bool]:
-    """Write one shard unless an identical one is already done; returns (entry, reused)."""
-    tar = out / "data" / f"{name}.tar"
-    done = out / DONE_DIR / f"{name}.json"
-    fingerprint = _fingerprint(samples) + recipe.sha256
-    if done.is_file() and tar.is_file():
-        entry = json.loads(done.read_text())
-        if entry.get("fingerprint") == fingerprint and entry.get("bytes") == tar.stat().st_size:
-            return entry, True
-    tmp = temp_name(tar)
-    writer = wds.TarWriter(str(tmp), encoder=False, mtime=FIXED_MTIME, user="", group="")
+def _done_entry(out: Path, fmt: str, name: str, fingerprint: str) -> dict | None:
+    """The entry of a shard already written from the same inputs, if there is one."""
+    path, done = _shard_path(out, fmt, name), _done_path(out, fmt, name)
+    if not (done.is_file() and path.is_file()):
+        return None
+    entry = json.loads(done.read_text())
+    if entry.get("fingerprint") == fingerprint and entry.get("bytes") == path.stat().st_size:
+        return entry
+    return None
+
+
+def _pack_one(
+    out: Path,
+    name: str,
+    samples: list[Sample],
+    recipe: Recipe,
+    formats: Sequence[str],
+    check: str,
+    advance: Callable[[int], Any],
+) -> tuple[dict[str, dict], bool]:
+    """Write one shard in every format that lacks an identical one; returns (entries, reused).
+
+    Each image is read once and streamed into every format's writer.
+    """
+    fingerprint = f"{_fingerprint(samples)}{recipe.sha256}{check}"
+    entries = {fmt: e for fmt in formats if (e := _done_entry(out, fmt, name, fingerprint))}
+    todo = [fmt for fmt in formats if fmt not in entries]
+    if not todo:
+        advance(len(samples))
+        return entries, True
+    paths = {fmt: _shard_path(out, fmt, name) for fmt in todo}
+    writers = {}
+    for fmt, path in paths.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writers[fmt] = _writer_class(fmt)(temp_name(path), recipe)
     counts: Counter[str] = Counter()
     backends: Counter[str] = Counter()
+    rejected = []
     for sample in sorted(samples, key=lambda s: s.item.key):
-        record, meta = sample_record(sample, recipe)
-        writer.write(record)
+        advance(1)
+        try:
+            record, meta = sample_record(sample, recipe, check=check)
+        except (ImageError, OSError) as err:
+            rejected.append({"key": sample.item.key, "reason": str(err)})
+            continue
+        for writer in writers.values():
+            writer.write(record, meta)
         counts[f"{sample.item.style}/{sample.item.obj}"] += 1
         if sample.item.style != SEED_STYLE:
             backends[(meta["provenance"] or {}).get("backend", "unknown")] += 1
-    writer.close()
-    tmp.replace(tar)
-    entry = {
-        "path": f"data/{name}.tar",
-        "split": samples[0].split,
-        "samples": len(samples),
-        "bytes": tar.stat().st_size,
-        "sha256": sha256_file(tar),
-        "counts": dict(sorted(counts.items())),
-        "backends": dict(backends),
-        "fingerprint": fingerprint,
-    }
-    write_json(done, entry)
-    return entry, False
+    for fmt, writer in writers.items():
+        writer.close()
+        temp_name(paths[fmt]).replace(paths[fmt])
+        entries[fmt] = {
+            "path": paths[fmt].relative_to(out).as_posix(),
+            "split": samples[0].split,
+            "samples": sum(counts.values()),
+            "bytes": paths[fmt].stat().st_size,
+            "sha256": getattr(writer, "sha256", None) or sha256_file(paths[fmt]),
+            "counts": dict(sorted(counts.items())),
+            "backends": dict(backends),
+            "rejected": rejected,
+            "fingerprint": fingerprint,
+        }
+        write_json(_done_path(out, fmt, name), entries[fmt])
+    return entries, False
 
 
-def _remove_stale(out: Path, names: set[str]) -> None:
-    """Delete shards (and their done-markers) left by an earlier, larger plan."""
-    for tar in (out / "data").glob("*.tar"):
-        if tar.stem not in names:
-            tar.unlink()
-            (out / DONE_DIR / f"{tar.stem}.json").unlink(missing_ok=True)
+def _remove_stale(out: Path, names: set[str], formats: Sequence[str]) -> None:
+    """Delete shards (and their done-markers) of an earlier, larger plan or a dropped format."""
+    for fmt in FORMATS:
+        cls = _writer_class(fmt)
+        for path in (out / cls.folder).glob(f"*{cls.suffix}"):
+            if fmt not in formats or path.stem not in names:
+                path.unlink()
+                _done_path(out, fmt, path.stem).unlink(missing_ok=True)
 
 
-def build_manifest(entries: list[dict], recipe: Recipe, inv: Inventory) -> dict[str, Any]:
-    """The manifest: shards with hashes, and sample counts per split, style and object."""
+def build_manifest(
+    entries: dict[str, list[dict]], recipe: Recipe, inv: Inventory
+) -> dict[str, Any]:
+    """The manifest: shards with hashes, and sample counts per split, style and object.
+
+    ``entries`` holds each format's shard entries; every format holds the same samples, so
+    counts come from the first one.
+    """
+    primary = next(iter(entries.values()))
     counts: dict[str, dict[str, dict[str, int]]] = {}
-    for e in entries:
+    for e in primary:
         split_counts = counts.setdefault(e["split"], {})
         for cell, n in e["counts"].items():
             style, obj = cell.split("/")
             cell_counts = split_counts.setdefault(style, {})
             cell_counts[obj] = cell_counts.get(obj, 0) + n
-    splits = {s: sum(e["samples"] for e in entries if e["split"] == s) for s in SPLITS}
+    splits = {s: sum(e["samples"] for e in primary if e["split"] == s) for s in SPLITS}
     backends: Counter[str] = Counter()
-    for e in entries:
+    for e in primary:
         backends.update(e["backends"])
     tax = recipe.taxonomy
-    return {
+    internal = ("fingerprint", "backends", "rejected")
+    manifest = {
         "name": recipe.name,
         "toolkit_version": __version__,
         "recipe_sha256": recipe.sha256,
         "taxonomy": {"styles": list(tax.styles), "objects": list(tax.objects)},
+        "formats": list(entries),
         "splits": {s: n for s, n in splits.items() if n},
         "backends": dict(backends),
         "shards": [
-            {k: v for k, v in e.items() if k not in ("fingerprint", "backends")} for e in entries
+            {k: v for k, v in e.items() if k not in internal} for e in entries.get("webdataset", [])
         ],
         "counts": counts,
         "missing": inv.missing,
+        "unreadable": sorted(
+            (r for e in primary for r in e.get("rejected", [])), key=lambda r: r["key"]
+        ),
+        "extra": inv.extra,
     }
+    if "parquet" in entries:
+        manifest["parquet"] = [
+            {k: v for k, v in e.items() if k not in internal} for e in entries["parquet"]
+        ]
+    return manifest

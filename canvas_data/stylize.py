@@ -2,7 +2,9 @@
 
 Each output is written under a temporary name and renamed, the image first and its provenance
 sidecar last, so the sidecar is the done-marker: a killed run resumes with nothing lost,
-repeated or half-written.
+repeated or half-written. CPU stylizers paint one seed photo per task in a process pool; a
+batched stylizer (a model on a GPU) stays in this process and is given items of one style (one
+prompt) a batch at a time.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from canvas_data import __version__
-from canvas_data.atomic import remove_partials, write_bytes, write_json
+from canvas_data.atomic import write_bytes, write_json
 from canvas_data.recipe import Recipe, workspace_recipe
-from canvas_data.stylizers import Stylizer, get_stylizer
+from canvas_data.stylizers import Stylizer, get_stylizer, stylizer_class
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import (
     Item,
@@ -97,16 +99,20 @@ def stylize_workspace(
     work = Path(work)
     recipe = recipe or workspace_recipe(work)
     started = time.perf_counter()
-    remove_partials(work)
     items = shard_of_work(plan_items(recipe, work, styles, objects), num_shards, shard_index)
+    _remove_partials(work, items)
     todo = [it for it in items if not is_done(work, it)]
     report = StylizeReport(planned=len(items), already_done=len(items) - len(todo))
-    by_photo: dict[tuple[str, int], list[str]] = defaultdict(list)
-    for it in todo:
-        by_photo[(it.obj, it.idx)].append(it.style)
-    tasks = [(obj, idx, sts) for (obj, idx), sts in sorted(by_photo.items())]
+    if stylizer_class(backend).batched:
+        runs = _run_batched(todo, work, recipe, backend, options) if todo else iter(())
+    else:
+        by_photo: dict[tuple[str, int], list[str]] = defaultdict(list)
+        for it in todo:
+            by_photo[(it.obj, it.idx)].append(it.style)
+        tasks = [(obj, idx, sts) for (obj, idx), sts in sorted(by_photo.items())]
+        runs = _run(tasks, work, recipe, backend, options, workers)
     bar = tqdm(total=len(todo), desc="stylize", unit="img", disable=not progress)
-    for failures, count in _run(tasks, work, recipe, backend, options, workers):
+    for failures, count in runs:
         report.written += count - len(failures)
         report.failed.extend(failures)
         bar.update(count)
@@ -122,6 +128,18 @@ def _subset(wanted: Sequence[str] | None, universe: tuple[str, ...], kind: str) 
     if unknown:
         raise ValueError(f"{kind}s not in this build: {', '.join(unknown)}")
     return tuple(w for w in universe if w in set(wanted))
+
+
+def _remove_partials(work: Path, items: list[Item]) -> None:
+    """Delete leftovers of killed writes of ``items`` only: other ranks may be writing theirs."""
+    targets = {image_path(work, it) for it in items}
+    targets |= {sidecar_path(p) for p in targets}
+    for folder in {p.parent for p in targets}:
+        if not folder.is_dir():
+            continue
+        for p in folder.glob(".*.partial-*"):
+            if folder / p.name[1:].split(".partial-")[0] in targets:
+                p.unlink(missing_ok=True)
 
 
 def _run(tasks, work, recipe, backend, options, workers):
@@ -148,19 +166,67 @@ def _init_worker(recipe: Recipe, backend: str, options: dict[str, Any]) -> None:
     _STYLIZER = get_stylizer(backend, recipe, **options)
 
 
-def _paint_photo(work: Path, obj: str, idx: int, styles: list[str]) -> list[tuple[str, str]]:
-    """Paint one seed photo in ``styles``; returns ``(key, reason)`` for each item that failed."""
-    assert _STYLIZER is not None
-    stylizer, recipe = _STYLIZER, _STYLIZER.recipe
+def _run_batched(todo: list[Item], work: Path, recipe: Recipe, backend: str, options):
+    """Yield ``(failures, count)`` per batch of one style, painted in this process."""
+    stylizer = get_stylizer(backend, recipe, **options)
+    by_style: dict[str, list[Item]] = defaultdict(list)
+    for it in todo:
+        by_style[it.style].append(it)
+    size = max(1, stylizer.max_batch)
+    for _, items in sorted(by_style.items()):
+        for start in range(0, len(items), size):
+            batch = items[start : start + size]
+            yield _paint_batch(stylizer, work, batch), len(batch)
+
+
+def _paint_batch(stylizer: Stylizer, work: Path, items: list[Item]) -> list[tuple[str, str]]:
+    """Paint items of one style in one call; returns ``(key, reason)`` for each that failed."""
+    failures, ready = [], []
+    for item in items:
+        try:
+            ready.append((item, *_read_photo(work, item.obj, item.idx)))
+        except (OSError, ValueError) as err:
+            failures.append((item.key, f"{seed_photo_path(work, item.obj, item.idx)}: {err}"))
+    if not ready:
+        return failures
+    recipe = stylizer.recipe
+    try:
+        spec = recipe.style(items[0].style)
+        seeds = [item_seed(recipe.seed, item) for item, _, _ in ready]
+        painted = stylizer.stylize_batch([photo for _, photo, _ in ready], spec, seeds)
+    except Exception as err:  # the whole batch failed; every item of it is reported
+        return failures + [(item.key, f"{type(err).__name__}: {err}") for item, _, _ in ready]
+    for (item, _, photo_sha), seed, image in zip(ready, seeds, painted, strict=True):
+        if isinstance(image, Exception):
+            failures.append((item.key, f"{type(image).__name__}: {image}"))
+            continue
+        try:
+            _write_item(stylizer, work, item, spec, seed, image, photo_sha)
+        except Exception as err:  # one bad item must not stop the run; it is reported
+            failures.append((item.key, f"{type(err).__name__}: {err}"))
+    return failures
+
+
+def _read_photo(work: Path, obj: str, idx: int) -> tuple[Image.Image, str]:
+    """The seed photo (RGB) and its sha256; ``ValueError`` says it cannot be read."""
     source = seed_photo_path(work, obj, idx)
     try:
         with Image.open(source) as im:
             photo = im.convert("RGB")
-        photo_sha = sha256_file(source)
+        return photo, sha256_file(source)
     except (OSError, ValueError) as err:
-        return [
-            (Item(s, obj, idx).key, f"{source}: cannot read seed photo ({err})") for s in styles
-        ]
+        raise ValueError(f"cannot read seed photo ({err})") from None
+
+
+def _paint_photo(work: Path, obj: str, idx: int, styles: list[str]) -> list[tuple[str, str]]:
+    """Paint one seed photo in ``styles``; returns ``(key, reason)`` for each item that failed."""
+    assert _STYLIZER is not None
+    stylizer, recipe = _STYLIZER, _STYLIZER.recipe
+    try:
+        photo, photo_sha = _read_photo(work, obj, idx)
+    except ValueError as err:
+        source = seed_photo_path(work, obj, idx)
+        return [(Item(s, obj, idx).key, f"{source}: {err}") for s in styles]
     failures = []
     for style in styles:
         item = Item(style, obj, idx)
@@ -168,14 +234,19 @@ def _paint_photo(work: Path, obj: str, idx: int, styles: list[str]) -> list[tupl
             spec = recipe.style(style)
             seed = item_seed(recipe.seed, item)
             painted = stylizer.stylize(photo, spec, seed)
-            buf = io.BytesIO()
-            painted.save(buf, "JPEG", quality=recipe.jpeg_quality)
-            out = image_path(work, item)
-            write_bytes(out, buf.getvalue())
-            write_json(sidecar_path(out), _provenance(stylizer, spec, item, seed, photo_sha))
+            _write_item(stylizer, work, item, spec, seed, painted, photo_sha)
         except Exception as err:  # one bad item must not stop the run; it is reported
             failures.append((item.key, f"{type(err).__name__}: {err}"))
     return failures
+
+
+def _write_item(stylizer, work: Path, item: Item, spec, seed: int, painted, photo_sha: str) -> None:
+    """The image, then (the done-marker) its provenance sidecar, each written atomically."""
+    buf = io.BytesIO()
+    painted.save(buf, "JPEG", quality=stylizer.recipe.jpeg_quality)
+    out = image_path(work, item)
+    write_bytes(out, buf.getvalue())
+    write_json(sidecar_path(out), _provenance(stylizer, spec, item, seed, photo_sha))
 
 
 def _provenance(stylizer: Stylizer, spec, item: Item, seed: int, photo_sha: str) -> dict[str, Any]:

@@ -1,0 +1,116 @@
+"""Exports of a packed folder, for tools that expect the release's own layout.
+
+``export_release`` writes ``OUT/{Style}/{Object}/{idx}.jpg`` (the image bytes as packed, not
+re-encoded), a provenance sidecar ``{idx}.json`` where the sample has one, the recipe the data
+was packed with (``recipe.yaml``) and ``OUT/metadata.jsonl`` with one ``{"file_name", "text"}``
+line per image: the layout the release's scripts read, and the metadata file that
+``load_dataset("imagefolder", data_dir=OUT)`` (and so diffusers' text-to-image training with
+``--train_data_dir OUT``) turns into ``image`` and ``text`` columns. Packing the export again gives
+the same samples.
+
+Shards are read one sample at a time (tars with webdataset, else the Parquet files), each shard is
+marked done in ``OUT/.export/`` and skipped on a rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import webdataset as wds
+from tqdm.auto import tqdm
+
+from canvas_data.atomic import remove_partials, write_bytes, write_json, write_text
+from canvas_data.shards import MANIFEST
+
+LAYOUTS = ("release",)
+STATE_DIR = ".export"
+METADATA = "metadata.jsonl"
+
+
+@dataclass
+class ExportReport:
+    """What an export run wrote."""
+
+    out: Path
+    images: int = 0
+    shards: int = 0
+    shards_reused: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"exported {self.images} images from {self.shards} shards "
+            f"({self.shards_reused} already done) to {self.out}/ with {METADATA}"
+        )
+
+
+def export_release(
+    packed: Path,
+    out: Path,
+    *,
+    layout: str = "release",
+    splits: Sequence[str] | None = None,
+    sidecars: bool = True,
+    progress: bool = True,
+) -> ExportReport:
+    """Write the packed folder ``packed`` back in the release's folder layout under ``out``."""
+    packed, out = Path(packed), Path(out)
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+    manifest_path = packed / MANIFEST
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{manifest_path}: missing, not a packed folder")
+    manifest = json.loads(manifest_path.read_text())
+    fmt, shards = ("webdataset", manifest["shards"])
+    if not shards and manifest.get("parquet"):
+        fmt, shards = ("parquet", manifest["parquet"])
+    unknown = sorted(set(splits or ()) - set(manifest["splits"]))
+    if unknown:
+        raise ValueError(f"{packed}: no split {unknown}; it has {list(manifest['splits'])}")
+    shards = [s for s in shards if not splits or s["split"] in splits]
+    out.mkdir(parents=True, exist_ok=True)
+    remove_partials(out)
+    report = ExportReport(out=out, shards=len(shards))
+    lines: list[dict[str, str]] = []
+    bar = tqdm(total=sum(s["samples"] for s in shards), desc="export", disable=not progress)
+    for shard in shards:
+        marker = out / STATE_DIR / f"{Path(shard['path']).name}.json"
+        done = json.loads(marker.read_text()) if marker.is_file() else {}
+        if done.get("sha256") == shard["sha256"] and done.get("sidecars") == sidecars:
+            report.shards_reused += 1
+        else:
+            done = {"sha256": shard["sha256"], "sidecars": sidecars, "lines": []}
+            for key, data, text, provenance in _samples(packed / shard["path"], fmt):
+                write_bytes(out / f"{key}.jpg", data)
+                if sidecars and provenance is not None:
+                    write_json(out / f"{key}.json", provenance)
+                done["lines"].append({"file_name": f"{key}.jpg", "text": text})
+            write_json(marker, done)
+        lines += done["lines"]
+        bar.update(shard["samples"])
+    bar.close()
+    lines.sort(key=lambda line: line["file_name"])
+    write_text(
+        out / METADATA, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    )
+    if (packed / "recipe.yaml").is_file():
+        shutil.copyfile(packed / "recipe.yaml", out / "recipe.yaml")
+    report.images = len(lines)
+    return report
+
+
+def _samples(path: Path, fmt: str) -> Iterator[tuple[str, bytes, str, Any]]:
+    """``(key, jpeg bytes, caption, provenance)`` of each sample of one shard, one at a time."""
+    if fmt == "parquet":
+        from canvas_data.parquet_shards import iter_rows
+
+        for row in iter_rows(path, columns=["image", "caption", "key"]):
+            yield row["key"], row["image"]["bytes"], row["caption"], None
+        return
+    for sample in wds.WebDataset(str(path), shardshuffle=False, empty_check=False):
+        meta = json.loads(sample["json"])
+        yield sample["__key__"], sample["jpg"], sample["txt"].decode(), meta.get("provenance")

@@ -1,0 +1,232 @@
+"""Parquet shards: the same samples as the tars, as a table the Hub's viewer and pandas can read.
+
+``DIR/parquet/{split}-{n:06d}.parquet`` holds one row per image with clean columns:
+
+- ``image``: a ``datasets.Image`` struct ``{bytes, path}``: the JPEG bytes and the release path
+  ``{Style}/{Object}/{idx}.jpg``;
+- ``style``, ``object``: ``ClassLabel`` indices in the taxonomy's orders;
+- ``caption``: the canonical caption;
+- ``key``, ``idx``, ``split``: ``{Style}/{Object}/{idx}``, the photo index, ``train``/``test``.
+
+Row groups hold at most 100 rows and about 64 MB, so that the Hub's viewer can page through them
+(the release's oversized row groups are why its viewer fails) and a writer never holds more than
+one row group. The features (``ClassLabel`` names included) are stored in the schema metadata, so
+``load_dataset(DIR, data_dir="parquet")`` returns the same labels as the tars; a Parquet-only
+folder declares them as its card's default config, so ``load_dataset(DIR)`` reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets import ClassLabel, Features, Image, Value
+from tqdm.auto import tqdm
+
+from canvas_data.recipe import Recipe
+from canvas_data.taxonomy import Taxonomy
+from canvas_data.workspace import sha256_file
+
+FOLDER = "parquet"
+ROW_GROUP_ROWS = 100
+ROW_GROUP_BYTES = 64 << 20
+READ_BATCH = 16  # rows per batch handed to Python: a few images at a time
+READ_BUFFER = 8 << 20  # buffered page reads (pyarrow still decodes a row group's column whole)
+_SMALL = ["image.path", "style", "object", "caption", "key", "idx", "split"]
+
+
+def parquet_features(taxonomy: Taxonomy) -> Features:
+    """The columns of a Parquet shard, as ``datasets`` reads them."""
+    return Features(
+        {
+            "image": Image(),
+            "style": ClassLabel(names=list(taxonomy.styles)),
+            "object": ClassLabel(names=list(taxonomy.objects)),
+            "caption": Value("string"),
+            "key": Value("string"),
+            "idx": Value("int32"),
+            "split": Value("string"),
+        }
+    )
+
+
+class ParquetShardWriter:
+    """Writes packed samples to one Parquet file in small row groups; same shape as the tar one."""
+
+    folder = FOLDER
+    suffix = ".parquet"
+
+    def __init__(
+        self,
+        path: Path,
+        recipe: Recipe,
+        *,
+        row_group_rows: int = ROW_GROUP_ROWS,
+        row_group_bytes: int = ROW_GROUP_BYTES,
+    ) -> None:
+        self.schema = parquet_features(recipe.taxonomy).arrow_schema
+        self.row_group_rows, self.row_group_bytes = row_group_rows, row_group_bytes
+        self._rows: list[dict[str, Any]] = []
+        self._bytes = 0
+        self._writer = pq.ParquetWriter(
+            str(path),
+            self.schema,
+            compression={"image.bytes": "NONE", **{c: "ZSTD" for c in _SMALL}},
+            use_dictionary=["style", "object", "caption", "split"],
+            write_statistics=["style", "object", "key", "idx", "split"],
+        )
+
+    def write(self, record: dict[str, Any], meta: dict[str, Any]) -> None:
+        """Add one sample (the WebDataset record and its metadata)."""
+        self._rows.append(
+            {
+                "image": {"bytes": record["jpg"], "path": f"{meta['key']}.jpg"},
+                "style": int(record["style.cls"]),
+                "object": int(record["object.cls"]),
+                "caption": meta["caption"],
+                "key": meta["key"],
+                "idx": meta["idx"],
+                "split": meta["split"],
+            }
+        )
+        self._bytes += len(record["jpg"])
+        if len(self._rows) >= self.row_group_rows or self._bytes >= self.row_group_bytes:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema))
+        self._rows, self._bytes = [], 0
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+def iter_batches(pf: pq.ParquetFile, columns: list[str] | None = None):
+    """Record batches of ``READ_BATCH`` rows, one row group in memory at a time.
+
+    pyarrow decodes a row group's column chunk whole (so does DuckDB), so memory is bounded by
+    the largest row group, not by the file; one thread keeps it to about twice that size.
+    """
+    return pf.iter_batches(batch_size=READ_BATCH, columns=columns, use_threads=False)
+
+
+def iter_rows(path: Path, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Rows of a Parquet file as dicts, a small batch at a time."""
+    pf = pq.ParquetFile(str(path), buffer_size=READ_BUFFER)
+    try:
+        for batch in iter_batches(pf, columns):
+            yield from batch.to_pylist()
+    finally:
+        pf.close()
+
+
+def add_parquet_config(meta: dict[str, Any], manifest: dict[str, Any], taxonomy: Taxonomy) -> None:
+    """Declare the Parquet shards in a card's YAML header ``meta``.
+
+    A Parquet-only folder gets them as its default config. Beside tars, the tars stay the only
+    config: ``datasets`` picks one builder per folder from its first config, so a Parquet config
+    next to a WebDataset one would not load; ``load_dataset(DIR, data_dir="parquet")`` reads the
+    Parquet files, with the labels from their schema metadata.
+    """
+    tags = [t for t in meta.get("tags", []) if t != "parquet"] + ["parquet"]
+    if manifest.get("shards"):
+        meta["tags"] = tags
+        return
+    files = manifest.get("parquet") or []
+    splits = [s for s in manifest["splits"] if any(f["split"] == s for f in files)]
+    meta["tags"] = [t for t in tags if t != "webdataset"]
+    meta["configs"] = [
+        {
+            "config_name": "default",
+            "default": True,
+            "data_files": [{"split": s, "path": f"{FOLDER}/{s}-*.parquet"} for s in splits],
+        }
+    ]
+    meta["dataset_info"] = {
+        "features": parquet_features(taxonomy)._to_yaml_list(),
+        "splits": [
+            {
+                "name": s,
+                "num_bytes": sum(f["bytes"] for f in files if f["split"] == s),
+                "num_examples": sum(f["samples"] for f in files if f["split"] == s),
+            }
+            for s in splits
+        ],
+    }
+
+
+def verify_parquet(out: Path, manifest: dict[str, Any], *, progress: bool = True) -> list[str]:
+    """Re-hash the Parquet shards, decode every image, check labels and counts; the problems."""
+    from canvas_data.jpeg import ImageError, check_image
+
+    tax = Taxonomy(tuple(manifest["taxonomy"]["styles"]), tuple(manifest["taxonomy"]["objects"]))
+    problems: list[str] = []
+    found: dict[str, Counter[tuple[str, str]]] = {}
+    files = manifest.get("parquet") or []
+    listed = {f["path"] for f in files}
+    for extra in sorted((out / FOLDER).glob("*.parquet")):
+        if extra.relative_to(out).as_posix() not in listed:
+            problems.append(f"{extra}: Parquet shard not in the manifest")
+    bar = tqdm(total=sum(f["samples"] for f in files), desc="verify parquet", disable=not progress)
+    for entry in files:
+        path = out / entry["path"]
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+            continue
+        if path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
+            problems.append(
+                f"{path}: size or sha256 differs from the manifest (corrupt or changed)"
+            )
+            continue
+        rows = 0
+        for row in iter_rows(path):
+            rows += 1
+            style, obj, _ = row["key"].split("/")
+            try:
+                check_image(row["image"]["bytes"], "decode", jpeg_only=False)
+            except ImageError as err:
+                problems.append(f"{path}: row {row['key']}: {err}")
+                continue
+            if tax.styles[row["style"]] != style or tax.objects[row["object"]] != obj:
+                problems.append(f"{path}: row {row['key']}: labels disagree with its key")
+            elif row["split"] != entry["split"]:
+                problems.append(
+                    f"{path}: row {row['key']}: split {row['split']!r} in a {entry['split']} shard"
+                )
+            else:
+                found.setdefault(entry["split"], Counter())[(style, obj)] += 1
+        bar.update(rows)
+        if rows != entry["samples"]:
+            problems.append(f"{path}: {rows} rows, the manifest says {entry['samples']}")
+    bar.close()
+    for split, by_style in manifest["counts"].items():
+        for style, by_object in by_style.items():
+            for obj, n in by_object.items():
+                got = found.get(split, Counter())[(style, obj)]
+                if got != n:
+                    problems.append(f"parquet {split} {style}/{obj}: {got} rows, expected {n}")
+    return problems
+
+
+def verify_packed(out: Path, *, progress: bool = True):
+    """Verify a packed folder in every format it holds: tars (``verify_shards``) and Parquet."""
+    from canvas_data.shards import MANIFEST
+    from canvas_data.verify import VerifyReport, verify_shards
+
+    out = Path(out)
+    path = out / MANIFEST
+    manifest = json.loads(path.read_text()) if path.is_file() else None
+    if not manifest or not manifest.get("parquet"):
+        return verify_shards(out, progress=progress)
+    report = verify_shards(out, progress=progress) if manifest["shards"] else VerifyReport()
+    report.shards += len(manifest["parquet"])
+    report.samples += 0 if manifest["shards"] else sum(f["samples"] for f in manifest["parquet"])
+    report.problems.extend(verify_parquet(out, manifest, progress=progress))
+    return report
