@@ -22,7 +22,7 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import webdataset as wds
 from torch.utils.data import Dataset, IterableDataset
@@ -43,6 +43,9 @@ from canvas_data.tasks import (
 )
 from canvas_data.transforms import ImageTransform, make_transform, worker_seed
 from canvas_data.workspace import Item
+
+if TYPE_CHECKING:
+    from datasets import Dataset as HFDataset
 
 DEFAULT_TRANSFORMS = {
     StyleClassification: "classifier-eval",
@@ -165,14 +168,19 @@ class CanvasStream(Seeded, IterableDataset):
         split = self.selection.split
         read = self.index.read if self.index is not None else _no_partners
         for sample in samples:
-            key = sample["__key__"]
+            key, url = sample["__key__"], sample.get("__url__", self.root)
+            if "jpg" not in sample:
+                raise ValueError(f"{url}: sample {key!r} has no jpg member")
             item = parse_key(key)
             rng = example_rng(self.seed, self.epoch, key)
             for job in self.task.jobs(item, split, self.pool, rng):
                 try:
-                    yield build_example(self.task, item, job, read, self.transform, sample["jpg"])
+                    example = build_example(
+                        self.task, item, job, read, self.transform, sample["jpg"]
+                    )
                 except (ValueError, KeyError) as err:
-                    raise ValueError(f"{sample.get('__url__', self.root)}: {err}") from err
+                    raise ValueError(f"{url}: {err}") from err
+                yield example
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         rank, world, worker, workers = self._seed_transform()
@@ -214,8 +222,9 @@ def _no_partners(key: str) -> bytes:
     raise KeyError(f"{key}: this view reads no partner images")
 
 
-def _is_hf_dataset(source: Any) -> bool:
-    return type(source).__module__.startswith("datasets.") and hasattr(source, "with_transform")
+def _hf_kind(source: Any) -> str | None:
+    """The class name of a ``datasets`` object (``Dataset``, ``DatasetDict``, ...), else None."""
+    return type(source).__name__ if type(source).__module__.startswith("datasets.") else None
 
 
 def load(
@@ -235,7 +244,7 @@ def load(
     epoch_size: int | None = None,
     seed: int | None = 0,
     progress: bool = False,
-) -> Any:
+) -> CanvasDataset | CanvasStream | HFDataset:
     """A task view over ``source``: a packed dataset folder, or a ``datasets.Dataset`` split.
 
     ``split`` (default ``train``; for a ``datasets.Dataset``, the split it holds),
@@ -252,7 +261,12 @@ def load(
         transform = DEFAULT_TRANSFORMS.get(type(task), "train")
     made = make_transform(transform, decode_size=decode_size)
     selection = Selection.of(split or "train", styles, objects, exclude_styles, exclude_objects)
-    if _is_hf_dataset(source):
+    kind = _hf_kind(source)
+    if kind not in (None, "Dataset"):
+        raise ValueError(
+            f"give one split as a datasets.Dataset, not a {kind}: load_dataset(path, split='train')"
+        )
+    if kind == "Dataset":
         if streaming or shuffle or resampled or epoch_size:
             raise ValueError(
                 "streaming, shuffle, resampled and epoch_size apply to a dataset folder; "
@@ -261,8 +275,6 @@ def load(
         from canvas_data.hf_views import hf_view
 
         return hf_view(source, task, selection, made, split=split, seed=seed)
-    if hasattr(source, "keys") and hasattr(source, "with_transform"):
-        raise ValueError(f"pick one split of the DatasetDict, e.g. ds['train'] ({list(source)})")
     root = Path(source)
     manifest = load_manifest(root)
     selection.check(manifest_taxonomy(manifest), manifest.get("splits", {}))
@@ -292,7 +304,7 @@ def load(
 
 def style_classification(
     source: Any, order: str | Iterable[str] = "release-61", **options: Any
-) -> Any:
+) -> CanvasDataset | CanvasStream | HFDataset:
     """Images and style labels in ``order`` (``release-61``, ``release-51``, or a list of names).
     Options as for ``load``."""
     return load(source, StyleClassification(_seq(order)), **options)
@@ -300,21 +312,21 @@ def style_classification(
 
 def object_classification(
     source: Any, order: str | Iterable[str] = "release-20", **options: Any
-) -> Any:
+) -> CanvasDataset | CanvasStream | HFDataset:
     """Images and object labels in ``order`` (``release-20`` or a list). Options as for ``load``."""
     return load(source, ObjectClassification(_seq(order)), **options)
 
 
 def text_to_image(
     source: Any, caption: str | Callable[[str, str], str] = "canonical", **options: Any
-) -> Any:
+) -> CanvasDataset | CanvasStream | HFDataset:
     """Images and captions (``canonical``, ``release-compvis``, a template or a function)."""
     return load(source, TextToImage(caption), **options)
 
 
 def edit_pairs(
     source: Any, instruction: str | Callable[[str, str], str] = "release", **options: Any
-) -> Any:
+) -> CanvasDataset | CanvasStream | HFDataset:
     """(seed photo, painting, instruction) triples: ``source``, ``target``, ``instruction``."""
     return load(source, EditPairs(instruction), **options)
 
@@ -326,7 +338,7 @@ def style_transfer(
     all_references: bool = False,
     reference_split: str | None = None,
     **options: Any,
-) -> Any:
+) -> CanvasDataset | CanvasStream | HFDataset:
     """(content photo, style reference, ground truth) triplets: ``content``, ``reference``,
     ``target``. See ``canvas_data.tasks.StyleTransfer`` for the reference rules."""
     task = StyleTransfer(reference, all_references=all_references, reference_split=reference_split)

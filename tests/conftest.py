@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +15,18 @@ from PIL import Image
 
 from canvas_data.recipe import load_recipe, save_recipe
 from canvas_data.workspace import seed_photo_path
+
+
+def pytest_configure(config):
+    """Tests never reach the network, and never read a cache that earlier runs filled.
+
+    (`datasets` keys a local folder by its name and file sizes, so a stale entry could answer.)
+    Runs before test modules import `datasets`, which reads these variables at import.
+    """
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="canvas-data-tests-")
+    atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=True)
+
 
 TINY_STYLES = ["Monet", "Pencil_Drawing", "Van_Gogh", "Winter"]
 TINY_OBJECTS = ["Cats", "Human"]

@@ -3,6 +3,8 @@
 import json
 import math
 import shutil
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -246,6 +248,8 @@ def test_through_load_dataset_with_transform(built, tmp_path):
         text_to_image(train, split="test")
     with pytest.raises(ValueError, match="streaming"):
         text_to_image(train, streaming=True)
+    with pytest.raises(ValueError, match="not a DatasetDict"):
+        text_to_image(load_dataset(str(out), cache_dir=cache))
 
 
 def test_bad_input_gives_one_line_errors(built, tmp_path):
@@ -276,3 +280,11 @@ def test_an_undecodable_image_is_named_with_its_shard(built, tmp_path):
     stream = text_to_image(broken, split="test", streaming=True, transform=None)
     with pytest.raises(ValueError, match=f"{tar.name}.*{victim}: cannot decode image"):
         list(stream)
+
+
+def test_import_canvas_data_stays_light_and_exports_the_loaders():
+    code = (
+        "import sys, canvas_data; assert 'torch' not in sys.modules; "
+        "assert canvas_data.edit_pairs.__module__ == 'canvas_data.loaders'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
