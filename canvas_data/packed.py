@@ -29,6 +29,7 @@ SAMPLES_CSV = "samples.csv"
 _PER_ITEM = {
     "key", "style", "object", "idx", "seed_photo", "seed_photo_sha256", "seed", "recipe",
     "recipe_sha256", "toolkit_version", "backend", "chain", "prompt", "negative_prompt",
+    "ip_adapter_references",
 }  # fmt: skip
 _MAX_VALUES = 5  # distinct values kept per setting
 

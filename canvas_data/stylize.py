@@ -151,7 +151,7 @@ def _run(tasks, work, recipe, backend, options, workers):
             yield _paint_photo(work, *task), len(task[2])
         return
     with ProcessPoolExecutor(
-        workers, initializer=_init_worker, initargs=(recipe, backend, options)
+        workers, initializer=_init_pool_worker, initargs=(recipe, backend, options)
     ) as pool:
         futures = {pool.submit(_paint_photo, work, *task): len(task[2]) for task in tasks}
         for fut in as_completed(futures):
@@ -164,6 +164,14 @@ _STYLIZER: Stylizer | None = None
 def _init_worker(recipe: Recipe, backend: str, options: dict[str, Any]) -> None:
     global _STYLIZER
     _STYLIZER = get_stylizer(backend, recipe, **options)
+
+
+def _init_pool_worker(recipe: Recipe, backend: str, options: dict[str, Any]) -> None:
+    """A pool process: one OpenCV thread each, as the pool already has a process per core."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    _init_worker(recipe, backend, options)
 
 
 def _run_batched(todo: list[Item], work: Path, recipe: Recipe, backend: str, options):
@@ -192,10 +200,18 @@ def _paint_batch(stylizer: Stylizer, work: Path, items: list[Item]) -> list[tupl
     recipe = stylizer.recipe
     try:
         spec = recipe.style(items[0].style)
-        seeds = [item_seed(recipe.seed, item) for item, _, _ in ready]
+    except KeyError as err:
+        return failures + [(item.key, f"KeyError: {err}") for item, _, _ in ready]
+    seeds = [item_seed(recipe.seed, item) for item, _, _ in ready]
+    try:
         painted = stylizer.stylize_batch([photo for _, photo, _ in ready], spec, seeds)
-    except Exception as err:  # the whole batch failed; every item of it is reported
-        return failures + [(item.key, f"{type(err).__name__}: {err}") for item, _, _ in ready]
+    except Exception as err:  # retried item by item: one bad item (or memory) spares the rest
+        alone = len(ready) == 1
+        painted = (
+            [err]
+            if alone
+            else [_paint_alone(stylizer, r[1], spec, s) for r, s in zip(ready, seeds, strict=True)]
+        )
     for (item, _, photo_sha), seed, image in zip(ready, seeds, painted, strict=True):
         if isinstance(image, Exception):
             failures.append((item.key, f"{type(image).__name__}: {image}"))
@@ -205,6 +221,15 @@ def _paint_batch(stylizer: Stylizer, work: Path, items: list[Item]) -> list[tupl
         except Exception as err:  # one bad item must not stop the run; it is reported
             failures.append((item.key, f"{type(err).__name__}: {err}"))
     return failures
+
+
+def _paint_alone(
+    stylizer: Stylizer, photo: Image.Image, spec, seed: int
+) -> Image.Image | Exception:
+    try:
+        return stylizer.stylize_batch([photo], spec, [seed])[0]
+    except Exception as err:  # reported by the caller
+        return err
 
 
 def _read_photo(work: Path, obj: str, idx: int) -> tuple[Image.Image, str]:

@@ -89,7 +89,7 @@ def test_same_bytes_alone_in_a_batch_and_on_two_ranks(tmp_path, tiny_recipe, mod
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     fill_seed_photos(whole, tiny_recipe)
     fill_seed_photos(parts, tiny_recipe)
-    subset = {"styles": ["Monet", "Winter"], "objects": ["Cats", "Human"]}
+    subset = {"styles": ["Monet", "Winter"], "objects": ["Cats"]}
     run = {"backend": "diffusers", "model": str(models["sd"]), "progress": False, **subset, **FAST}
     stylize_workspace(whole, batch_size=5, **run)
     shares = []
@@ -99,7 +99,7 @@ def test_same_bytes_alone_in_a_batch_and_on_two_ranks(tmp_path, tiny_recipe, mod
         shares.append(set(paintings(parts)) - before)
         assert report.written == len(shares[-1]) > 0
     assert not shares[0] & shares[1] and shares[0] | shares[1] == set(paintings(whole))
-    assert paintings(whole) == paintings(parts) and len(paintings(whole)) == 12
+    assert paintings(whole) == paintings(parts) and len(paintings(whole)) == 6
 
     stylizer = get_stylizer("diffusers", tiny_recipe, model=str(models["sd"]), **FAST)
     spec = tiny_recipe.style("Monet")
@@ -152,9 +152,10 @@ def test_sdxl_controlnet_and_ip_adapter_style_references(tmp_path, tiny_work, mo
         tiny_work, backend="diffusers", model=str(models["sd"]),
         controlnet=str(models["controlnet"]), ip_adapter=str(models["ip_adapter"]),
         ip_adapter_weight="models/ip-adapter.safetensors", style_references=str(refs),
-        references_per_style=3, batch_size=2, **subset,
+        references_per_style=3, batch_size=2, **{**subset, "styles": ["Monet", "Van_Gogh"]},
     )  # fmt: skip
-    assert report.written == 3 and not report.failed
+    assert report.written == 3 and len(report.failed) == 3  # no references for Van Gogh
+    assert all("no style reference images for Van_Gogh" in why for _, why in report.failed)
     prov = json.loads((tiny_work / "Monet" / "Cats" / "1.json").read_text())
     assert prov["pipeline"] == "StableDiffusionControlNetImg2ImgPipeline"
     assert prov["controlnet"]["id"] == str(models["controlnet"])
@@ -240,3 +241,15 @@ def test_control_image_and_reference_spread(tmp_path):
     assert names == ["00.png", "02.png", "05.png", "07.png"]
     with pytest.raises(ValueError, match="no style reference images for Winter"):
         reference_files(tmp_path, "Winter", 4)
+
+
+@pytest.mark.parametrize(("layout", "unet_millions"), [("sd15", 859.5), ("sdxl", 2567.5)])
+def test_benchmark_layouts_have_the_published_architectures(layout, unet_millions):
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from canvas_data.random_pipelines import CONFIGS
+
+    with torch.device("meta"):  # shapes only: no memory, no time
+        unet = UNet2DConditionModel(**CONFIGS[layout]["unet"])
+    assert round(sum(p.numel() for p in unet.parameters()) / 1e6, 1) == unet_millions

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,13 @@ from typing import Any
 
 import torch
 
+_DEFAULT_WEIGHTS = re.compile(r"^(diffusion_pytorch_model|model|pytorch_model)(-\d+-of-\d+)?$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt", ".pth")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+SCHEDULERS = (  # common choices for Stable Diffusion img2img; any diffusers scheduler class works
+    "DPMSolverMultistepScheduler", "EulerDiscreteScheduler", "EulerAncestralDiscreteScheduler",
+    "UniPCMultistepScheduler", "DDIMScheduler", "PNDMScheduler", "LMSDiscreteScheduler",
+)  # fmt: skip
 IP_ADAPTER_WEIGHTS = {  # default weight file of h94/IP-Adapter, per model family
     False: "models/ip-adapter_sd15.safetensors",
     True: "sdxl_models/ip-adapter_sdxl.safetensors",
@@ -90,12 +96,30 @@ def _local_source(name: str, folder: Path, marker: str) -> WeightSource:
     if folder.parent.name == "snapshots":  # a folder of the Hub cache: its name is the commit
         return WeightSource(name, str(folder), revision=folder.name)
     target = folder / marker
-    files = (
-        [target]
-        if target.suffix in WEIGHT_SUFFIXES
-        else [p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES]
-    )
+    files = [target] if target.suffix in WEIGHT_SUFFIXES else loaded_weight_files(folder)
     return WeightSource(name, str(folder), sha256=weights_digest(files, folder))
+
+
+def loaded_weight_files(folder: Path) -> list[Path]:
+    """The weight files ``from_pretrained`` reads from ``folder`` and its component folders.
+
+    Per folder: the default (not fp16-variant) ``diffusion_pytorch_model`` or ``model`` files,
+    sharded or not, safetensors if there are any, else ``.bin``; other checkpoints that a
+    downloaded repository may hold beside them (single-file, ONNX, variants) are not hashed.
+    Where none of these names is found, every weight file under ``folder`` is.
+    """
+    found = []
+    for sub in [folder, *sorted(p for p in folder.iterdir() if p.is_dir())]:
+        for suffix in (".safetensors", ".bin"):
+            hits = [
+                p
+                for p in sub.iterdir()
+                if p.suffix == suffix and _DEFAULT_WEIGHTS.match(p.name.removesuffix(suffix))
+            ]
+            if hits:
+                found += hits
+                break
+    return found or [p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES]
 
 
 def after_download(source: WeightSource, marker: str) -> WeightSource:
@@ -146,10 +170,7 @@ def scheduler_class(name: str) -> type:
 
     cls = getattr(diffusers, name, None)
     if not (isinstance(cls, type) and issubclass(cls, SchedulerMixin)):
-        known = sorted(
-            n for n in dir(diffusers) if n.endswith("Scheduler") and not n.startswith("Flow")
-        )[:12]
-        raise ValueError(f"unknown scheduler {name!r}; for example: {', '.join(known)}")
+        raise ValueError(f"unknown scheduler {name!r}; for example: {', '.join(SCHEDULERS)}")
     return cls
 
 
@@ -217,6 +238,7 @@ def load_pipeline(
     dev = resolve_device(device)
     dt = resolve_dtype(dtype, dev)
     source = resolve_source(model, revision, marker="model_index.json")
+    new_scheduler = scheduler_class(scheduler) if scheduler else None
     kwargs: dict[str, Any] = {"torch_dtype": dt}
     if source.location == source.name and not Path(model).expanduser().is_dir():
         kwargs["revision"] = revision
@@ -235,8 +257,8 @@ def load_pipeline(
     except (OSError, ValueError, RuntimeError) as err:
         raise load_failure("model", source, err) from None
     source = after_download(source, "model_index.json")
-    if scheduler:
-        pipe.scheduler = scheduler_class(scheduler).from_config(pipe.scheduler.config)
+    if new_scheduler is not None:
+        pipe.scheduler = new_scheduler.from_config(pipe.scheduler.config)
     ip_source = weight = None
     if ip_adapter:
         weight = ip_adapter_weight or IP_ADAPTER_WEIGHTS[is_xl(pipe)]
