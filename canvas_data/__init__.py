@@ -49,6 +49,7 @@ _LAZY = {
     ),
     "decode_image": "canvas_data.decode",
     "ShardIndex": "canvas_data.shard_index",
+    **dict.fromkeys(("load_classifier", "Classifier"), "canvas_data.classifier"),
 }
 __all__ += sorted(_LAZY)
 
