@@ -1,0 +1,213 @@
+"""The accuracy stage: classify an answer set with the style and object classifiers and score it.
+
+Images are decoded once, in threads, at the smallest JPEG scale the classifiers need, and handed
+to each classifier a batch at a time. The result (per-concept accuracy of both classifiers, UA,
+IRA and CRA for the target, what was missing, extra or unreadable, and every prediction) is one
+JSON file that ``canvas-eval summarize`` reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from canvas_data import __version__
+from canvas_data.answers import SEEDS, THEMES, AnswerScan, scan_answers
+from canvas_data.decode import decode_image
+from canvas_data.metrics import (
+    OBJECT,
+    STYLE,
+    Judged,
+    concept_accuracy,
+    target_domain,
+    unlearning_scores,
+)
+from canvas_data.taxonomy import OBJECTS_20
+
+RESULT_KIND = "canvas-eval accuracy"
+
+
+class Predicted(Protocol):
+    """A batch's answers: the top class name and its probability, per image."""
+
+    labels: list[str]
+    scores: np.ndarray
+
+
+class ImageClassifier(Protocol):
+    """What the accuracy stage needs of a classifier (``canvas_data.classifier.Classifier``)."""
+
+    @property
+    def classes(self) -> list[str]: ...
+
+    def predict(
+        self, images: Sequence[np.ndarray], *, batch_size: int = ..., progress: bool = ...
+    ) -> Predicted: ...
+
+
+def input_size(classifier: ImageClassifier) -> int | None:
+    """The classifier's input side in pixels, if it says (images decode at least that large)."""
+    return getattr(getattr(classifier, "info", None), "image_size", None)
+
+
+def _decode(path: Path, min_size: int | None) -> np.ndarray | str:
+    try:
+        return decode_image(path.read_bytes(), min_size=min_size, name=str(path))
+    except (OSError, ValueError) as err:
+        return str(err) if str(path) in str(err) else f"{path}: {err}"
+
+
+def _decoded_batches(
+    paths: Sequence[Path], batch_size: int, workers: int, min_size: int | None
+) -> Iterator[list[tuple[Path, np.ndarray | str]]]:
+    """Batches of ``(path, RGB array or error)``; the next batch decodes while one is used."""
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        starts = range(0, len(paths), batch_size)
+        pending = None
+        for start in [*starts, None]:
+            ahead = None
+            if start is not None:
+                chunk = paths[start : start + batch_size]
+                ahead = (chunk, [pool.submit(_decode, p, min_size) for p in chunk])
+            if pending is not None:
+                chunk, futures = pending
+                yield [(p, f.result()) for p, f in zip(chunk, futures, strict=True)]
+            pending = ahead
+
+
+def classify_files(
+    paths: Sequence[Path],
+    classifiers: dict[str, ImageClassifier],
+    *,
+    batch_size: int = 64,
+    workers: int = 4,
+    progress: bool = True,
+) -> tuple[dict[Path, dict[str, tuple[str, float]]], list[tuple[Path, str]]]:
+    """Classify image files with every classifier, in batches.
+
+    Returns, per readable file, ``{name: (class, probability)}`` for each classifier, and the
+    files that could not be decoded with the reason.
+    """
+    sizes = [s for s in map(input_size, classifiers.values()) if s]
+    min_size = max(sizes) if sizes else None
+    answers: dict[Path, dict[str, tuple[str, float]]] = {}
+    unreadable: list[tuple[Path, str]] = []
+    bar = tqdm(total=len(paths), unit="img", desc="classify", disable=not progress)
+    for batch in _decoded_batches(list(paths), batch_size, workers, min_size):
+        good = [(p, im) for p, im in batch if not isinstance(im, str)]
+        unreadable += [(p, im) for p, im in batch if isinstance(im, str)]
+        if good:
+            images = [im for _, im in good]
+            per_file: list[dict[str, tuple[str, float]]] = [{} for _ in good]
+            for name, classifier in classifiers.items():
+                out = classifier.predict(images, batch_size=len(images), progress=False)
+                for row, label, score in zip(per_file, out.labels, out.scores, strict=True):
+                    row[name] = (label, float(score))
+            answers.update(zip((p for p, _ in good), per_file, strict=True))
+        bar.update(len(batch))
+    bar.close()
+    return answers, unreadable
+
+
+def _check_classes(classifier: ImageClassifier, names: Sequence[str], what: str) -> None:
+    lacking = [n for n in names if n not in set(classifier.classes)]
+    if lacking:
+        more = f" and {len(lacking) - 5} more" if len(lacking) > 5 else ""
+        raise ValueError(
+            f"the {what} classifier has no class for {', '.join(lacking[:5])}{more} (it has "
+            f"{len(classifier.classes)}: {', '.join(classifier.classes[:5])}, ...); pass "
+            f"--themes/--objects to score a smaller answer set"
+        )
+
+
+def evaluate_answers(
+    answers: Path,
+    style_classifier: ImageClassifier,
+    object_classifier: ImageClassifier,
+    *,
+    target: str | None = None,
+    method: str | None = None,
+    themes: Sequence[str] = THEMES,
+    objects: Sequence[str] = OBJECTS_20,
+    seeds: Sequence[int] = SEEDS,
+    batch_size: int = 64,
+    workers: int = 4,
+    progress: bool = True,
+    sources: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Classify the answer set in ``answers`` and score it; returns the result as a dict.
+
+    ``target``: the concept the model was made to forget (a theme or an object), for UA, IRA and
+    CRA; ``None`` reports accuracies only (a model before unlearning). ``method`` names the
+    model's unlearning method in the table. ``sources`` describes the classifiers (run folders).
+    """
+    domain = target_domain(target, themes, objects) if target else None
+    _check_classes(style_classifier, themes, STYLE)
+    _check_classes(object_classifier, objects, OBJECT)
+    scan = scan_answers(answers, themes, objects, seeds)
+    by_path = {path: answer for answer, path in scan.found.items()}
+    predicted, unreadable = classify_files(
+        list(by_path),
+        {STYLE: style_classifier, OBJECT: object_classifier},
+        batch_size=batch_size,
+        workers=workers,
+        progress=progress,
+    )
+    judged, rows = [], []
+    for path, said in predicted.items():
+        a = by_path[path]
+        judged.append(Judged(a.theme, a.obj, a.seed, said[STYLE][0], said[OBJECT][0]))
+        rows.append(
+            {
+                "file": path.relative_to(scan.folder).as_posix(),
+                "theme": a.theme,
+                "object": a.obj,
+                "seed": a.seed,
+                "style_pred": said[STYLE][0],
+                "style_prob": round(said[STYLE][1], 6),
+                "object_pred": said[OBJECT][0],
+                "object_prob": round(said[OBJECT][1], 6),
+            }
+        )
+    style = concept_accuracy(judged, STYLE, themes)
+    objs = concept_accuracy(judged, OBJECT, objects)
+    scores = unlearning_scores(style, objs, target) if target else None
+    return {
+        "kind": RESULT_KIND,
+        "toolkit_version": __version__,
+        "method": method,
+        "target": target,
+        "domain": domain,
+        "scores": scores.as_dict() if scores else None,
+        "style_accuracy": {c: _acc_dict(a) for c, a in style.items()},
+        "object_accuracy": {c: _acc_dict(a) for c, a in objs.items()},
+        "answers": str(scan.folder),
+        "themes": list(themes),
+        "objects": list(objects),
+        "seeds": [int(s) for s in seeds],
+        "images": {
+            "expected": scan.expected,
+            "classified": len(judged),
+            "missing": len(scan.missing),
+            "extra": len(scan.extra),
+            "unreadable": len(unreadable),
+        },
+        "missing": [a.file_name for a in scan.missing],
+        "extra": [{"path": _rel(p, scan), "reason": r} for p, r in scan.extra],
+        "unreadable": [{"path": _rel(p, scan), "reason": r} for p, r in unreadable],
+        "classifiers": sources or {},
+        "predictions": rows,
+    }
+
+
+def _acc_dict(a) -> dict[str, Any]:
+    return {"n": a.n, "hits": a.hits, "accuracy": a.accuracy}
+
+
+def _rel(path: Path, scan: AnswerScan) -> str:
+    return path.relative_to(scan.folder).as_posix()

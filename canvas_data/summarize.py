@@ -1,0 +1,210 @@
+"""The benchmark's table from many results: one accuracy result per unlearned model (and target),
+optionally FID results, grouped by method.
+
+For each method, UA, IRA and CRA are averaged over its style targets and, apart, over its object
+targets; FID is the mean of its FID results. The table is written as Markdown, CSV and JSON, and
+each method gets a heat map of per-concept accuracy (``heatmap-{method}.png``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from canvas_data.accuracy import RESULT_KIND
+from canvas_data.atomic import write_json, write_text
+from canvas_data.heatmap import HeatRow, save_heatmap
+from canvas_data.metrics import DOMAINS, OBJECT, STYLE, Averaged, Scores, average_over_targets
+
+FID_KIND = "canvas-eval fid"
+COLUMNS = ("UA", "IRA", "CRA")
+
+
+@dataclass
+class MethodResults:
+    """Everything read for one method."""
+
+    method: str
+    accuracy: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
+    fid: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
+
+    def averages(self) -> dict[str, Averaged]:
+        pairs = [
+            (r["domain"], Scores(r["scores"]["UA"], r["scores"]["IRA"], r["scores"]["CRA"]))
+            for _, r in self.accuracy
+            if r.get("target")
+        ]
+        return average_over_targets(pairs)
+
+    @property
+    def mean_fid(self) -> float | None:
+        values = [r["fid"] for _, r in self.fid]
+        return sum(values) / len(values) if values else None
+
+
+def method_of(path: Path, result: dict[str, Any]) -> str:
+    """The result's ``method``, else the name of the folder that holds the result file."""
+    return result.get("method") or Path(path).resolve().parent.name or "model"
+
+
+def read_results(paths: Sequence[Path]) -> dict[str, MethodResults]:
+    """Read accuracy and FID result files, grouped by method (in the order first seen)."""
+    methods: dict[str, MethodResults] = {}
+    seen: dict[tuple[str, str | None], Path] = {}
+    for path in paths:
+        path = Path(path)
+        try:
+            result = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: no such result file") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path}: not a JSON result ({err})") from None
+        kind = result.get("kind") if isinstance(result, dict) else None
+        if kind not in (RESULT_KIND, FID_KIND):
+            raise ValueError(f"{path}: not written by `canvas-eval accuracy` or `canvas-eval fid`")
+        method = method_of(path, result)
+        group = methods.setdefault(method, MethodResults(method))
+        if kind == FID_KIND:
+            group.fid.append((path, result))
+            continue
+        key = (method, result.get("target"))
+        if key in seen:
+            raise ValueError(
+                f"{path} and {seen[key]} are both {method} with target {key[1] or '(none)'}"
+            )
+        seen[key] = path
+        group.accuracy.append((path, result))
+    if not methods:
+        raise ValueError("no result files given")
+    return methods
+
+
+def table_rows(methods: dict[str, MethodResults]) -> list[dict[str, Any]]:
+    """One row per method: averaged UA, IRA, CRA per domain (fractions), FID, counts."""
+    rows = []
+    for m in methods.values():
+        avg = m.averages()
+        row: dict[str, Any] = {"method": m.method}
+        for domain in DOMAINS:
+            for col in COLUMNS:
+                row[f"{domain}_{col}"] = getattr(avg[domain], col.lower())
+            row[f"{domain}_targets"] = avg[domain].targets
+        row["FID"] = m.mean_fid
+        row["fid_results"] = len(m.fid)
+        rows.append(row)
+    return rows
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}"
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    """The paper's table: UA, IRA, CRA in % for style then object unlearning, and FID."""
+    head = (
+        "| method | style UA | IRA | CRA | object UA | IRA | CRA | FID | targets (style / object) |"
+    )
+    lines = [head, "|---|" + "---:|" * 8]
+    for r in rows:
+        cells = [_pct(r[f"{d}_{c}"]) for d in DOMAINS for c in COLUMNS]
+        fid = "—" if r["FID"] is None else f"{r['FID']:.2f}"
+        counts = f"{r['style_targets']} / {r['object_targets']}"
+        lines.append(f"| {r['method']} | " + " | ".join([*cells, fid, counts]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    """The table as CSV, percentages with full precision, empty cells where nothing was measured."""
+    fields = ["method", *(f"{d}_{c}" for d in DOMAINS for c in COLUMNS), "FID",
+              "style_targets", "object_targets", "fid_results"]  # fmt: skip
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        out = {k: r[k] for k in fields}
+        for d in DOMAINS:
+            for c in COLUMNS:
+                v = r[f"{d}_{c}"]
+                out[f"{d}_{c}"] = "" if v is None else 100 * v
+        out["FID"] = "" if r["FID"] is None else r["FID"]
+        writer.writerow(out)
+    return buf.getvalue()
+
+
+def _per_target(methods: dict[str, MethodResults]) -> list[dict[str, Any]]:
+    return [
+        {
+            "method": m.method,
+            "target": r.get("target"),
+            "domain": r.get("domain"),
+            "scores": r.get("scores"),
+            "images": r.get("images"),
+            "file": str(path),
+        }
+        for m in methods.values()
+        for path, r in m.accuracy
+    ]
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "model"
+
+
+def heat_rows(group: MethodResults) -> tuple[list[HeatRow], list[str], list[str]]:
+    """Rows of the method's heat map (style targets, then object targets, then the rest)."""
+    themes: list[str] = []
+    objects: list[str] = []
+    for _, r in group.accuracy:  # the answer set's order (the release's class order)
+        themes += [t for t in r.get("themes") or r["style_accuracy"] if t not in themes]
+        objects += [o for o in r.get("objects") or r["object_accuracy"] if o not in objects]
+    order = {name: i for i, name in enumerate([*themes, *objects])}
+    results = sorted(
+        (r for _, r in group.accuracy),
+        key=lambda r: order.get(r.get("target"), len(order)),
+    )
+    rows = []
+    for r in results:
+        s = r.get("scores") or {}
+        note = "  ".join(f"{c} {_pct(s.get(c))}" for c in COLUMNS) if s else ""
+        rows.append(
+            HeatRow(
+                label=r.get("target") or "(no target)",
+                target=r.get("target"),
+                style={k: v["accuracy"] for k, v in r["style_accuracy"].items()},
+                objects={k: v["accuracy"] for k, v in r["object_accuracy"].items()},
+                note=note,
+            )
+        )
+    return rows, themes, objects
+
+
+def summarize(paths: Sequence[Path], out: Path) -> dict[str, Path]:
+    """Write ``table.md``, ``table.csv``, ``table.json`` and the heat maps into ``out``."""
+    methods = read_results(paths)
+    rows = table_rows(methods)
+    out = Path(out)
+    written = {
+        "markdown": out / "table.md",
+        "csv": out / "table.csv",
+        "json": out / "table.json",
+    }
+    write_text(written["markdown"], to_markdown(rows))
+    write_text(written["csv"], to_csv(rows))
+    write_json(written["json"], {"methods": rows, "targets": _per_target(methods)})
+    for group in methods.values():
+        if not group.accuracy:
+            continue
+        heat, themes, objects = heat_rows(group)
+        path = out / f"heatmap-{_safe(group.method)}.png"
+        title = f"{group.method}: per-concept accuracy of each model (row = its unlearning target)"
+        written[f"heatmap {group.method}"] = save_heatmap(heat, themes, objects, path, title)
+    return written
+
+
+__all__ = ["summarize", "read_results", "table_rows", "to_markdown", "to_csv", "STYLE", "OBJECT"]
