@@ -10,6 +10,7 @@ prompt) a batch at a time.
 from __future__ import annotations
 
 import io
+import multiprocessing
 import os
 import time
 from collections import defaultdict
@@ -150,8 +151,12 @@ def _run(tasks, work, recipe, backend, options, workers):
         for task in tasks:
             yield _paint_photo(work, *task), len(task[2])
         return
+    # Fresh processes, not forks: a fork of a parent whose OpenCV or torch thread pools are
+    # already running can hang in the child.
+    spawn = multiprocessing.get_context("spawn")
+    init = (recipe, backend, options)
     with ProcessPoolExecutor(
-        workers, initializer=_init_pool_worker, initargs=(recipe, backend, options)
+        workers, mp_context=spawn, initializer=_init_pool_worker, initargs=init
     ) as pool:
         futures = {pool.submit(_paint_photo, work, *task): len(task[2]) for task in tasks}
         for fut in as_completed(futures):
