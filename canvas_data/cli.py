@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from canvas_data import __version__
-from canvas_data.cli_common import PROGRESS, RECIPE, WORK, names, one_line_errors
+from canvas_data.cli_common import (
+    NUM_SHARDS,
+    PROGRESS,
+    RECIPE,
+    SHARD_INDEX,
+    WORK,
+    names,
+    one_line_errors,
+)
 from canvas_data.cli_diffusers import backend_options, diffusers_options
 
 
@@ -146,18 +153,8 @@ def sources(photos, manifest, work, recipe, progress, **web) -> None:
     default=None,
     help="Processes for CPU stylizers (default: number of cores).",
 )
-@click.option(
-    "--num-shards",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Split the work into K deterministic shares (default: WORLD_SIZE or 1).",
-)
-@click.option(
-    "--shard-index",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Which share this process builds (default: RANK or 0).",
-)
+@NUM_SHARDS
+@SHARD_INDEX
 @diffusers_options
 @PROGRESS
 @one_line_errors
@@ -174,8 +171,10 @@ def stylize(
     """
     from canvas_data.recipe import workspace_recipe
     from canvas_data.stylize import stylize_workspace
+    from canvas_data.work_share import share_from_env
 
     options = backend_options(backend, diffusion)
+    share = share_from_env(num_shards, shard_index)
     report = stylize_workspace(
         work,
         backend=backend,
@@ -183,8 +182,8 @@ def stylize(
         styles=styles,
         objects=objects,
         workers=workers,
-        num_shards=num_shards or int(os.environ.get("WORLD_SIZE", 1)),
-        shard_index=shard_index if shard_index is not None else int(os.environ.get("RANK", 0)),
+        num_shards=share[0],
+        shard_index=share[1],
         progress=progress,
         **options,
     )

@@ -42,3 +42,17 @@ RECIPE = click.option(
     "Default: the recipe kept in the workspace, else `unlearncanvas`.",
 )
 PROGRESS = click.option("--progress/--no-progress", default=True, help="Show progress bars.")
+
+
+NUM_SHARDS = click.option(
+    "--num-shards",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Split the work into K deterministic shares (default: WORLD_SIZE or 1).",
+)
+SHARD_INDEX = click.option(
+    "--shard-index",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Which share this process does (default: RANK or 0).",
+)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from canvas_data import __version__
-from canvas_data.cli_common import PROGRESS, names, one_line_errors
+from canvas_data.cli_common import NUM_SHARDS, PROGRESS, SHARD_INDEX, names, one_line_errors
 
 SHOWN = 20  # missing, extra or unreadable files printed before "... and N more"
 
@@ -169,18 +169,8 @@ def main() -> None:
     is_flag=True,
     help="Write OUT/{Theme}/{Theme}_{Object}_seed{seed}.jpg instead of a flat folder.",
 )
-@click.option(
-    "--num-shards",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Split the work into K deterministic shares (default: WORLD_SIZE or 1).",
-)
-@click.option(
-    "--shard-index",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Which share this process generates (default: RANK or 0).",
-)
+@NUM_SHARDS
+@SHARD_INDEX
 @PROGRESS
 @one_line_errors
 def generate(out, themes, objects, seeds, num_shards, shard_index, progress, **settings):
@@ -192,13 +182,15 @@ def generate(out, themes, objects, seeds, num_shards, shard_index, progress, **s
     (LOCAL_RANK). With HF_HUB_OFFLINE=1 a Hub id must already be in the Hugging Face cache.
     """
     from canvas_data.generate_answers import GenerateSettings, generate_answers
+    from canvas_data.work_share import share_from_env
 
+    share = share_from_env(num_shards, shard_index)
     report = generate_answers(
         out,
         GenerateSettings(**settings),
         **_set(themes, objects, seeds),
-        num_shards=num_shards or int(os.environ.get("WORLD_SIZE", 1)),
-        shard_index=shard_index if shard_index is not None else int(os.environ.get("RANK", 0)),
+        num_shards=share[0],
+        shard_index=share[1],
         progress=progress,
     )
     for name, reason in report.failed:

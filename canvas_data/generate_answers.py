@@ -24,6 +24,7 @@ from canvas_data import __version__
 from canvas_data.answers import SEEDS, THEMES, Answer, plan_answers, prompt_for
 from canvas_data.atomic import write_bytes, write_json
 from canvas_data.taxonomy import OBJECTS_20
+from canvas_data.work_share import shard_of_work
 
 SETTINGS_FILE = "generate.json"
 # What must agree for two runs to write into one answer set.
@@ -83,13 +84,6 @@ class GenerateReport:
             f"loading), {self.already_done} already done, {len(self.failed)} failed, of "
             f"{self.planned} in this share"
         )
-
-
-def shard_of_work(items: Sequence[Answer], num_shards: int, shard_index: int) -> list[Answer]:
-    """A deterministic 1/K share of ``items``: every item lands in exactly one of K shares."""
-    if not 0 <= shard_index < num_shards:
-        raise ValueError(f"shard index {shard_index} is not in 0..{num_shards - 1}")
-    return [a for n, a in enumerate(sorted(items)) if n % num_shards == shard_index]
 
 
 def _load_unet(spec: str, base: Any, dtype: Any) -> tuple[Any, str | None]:

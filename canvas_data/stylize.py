@@ -28,6 +28,7 @@ from canvas_data.atomic import write_bytes, write_json
 from canvas_data.recipe import Recipe, workspace_recipe
 from canvas_data.stylizers import Stylizer, get_stylizer, stylizer_class
 from canvas_data.taxonomy import SEED_STYLE
+from canvas_data.work_share import shard_of_work
 from canvas_data.workspace import (
     Item,
     image_path,
@@ -68,13 +69,6 @@ def plan_items(
     objects = _subset(objects, recipe.objects, "object")
     photos = seed_photos(work, objects)
     return sorted(Item(s, o, i) for s in styles for o in objects for i in photos[o])
-
-
-def shard_of_work(items: list[Item], num_shards: int, shard_index: int) -> list[Item]:
-    """A deterministic 1/K share of ``items``: every item lands in exactly one of K shares."""
-    if not 0 <= shard_index < num_shards:
-        raise ValueError(f"shard index {shard_index} is not in 0..{num_shards - 1}")
-    return [it for n, it in enumerate(sorted(items)) if n % num_shards == shard_index]
 
 
 def is_done(work: Path, item: Item) -> bool:
