@@ -12,6 +12,20 @@ from canvas_data.cli_common import NUM_SHARDS, PROGRESS, SHARD_INDEX, names, one
 
 SHOWN = 20  # missing, extra or unreadable files printed before "... and N more"
 
+DECODE_WORKERS = click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=min(8, os.cpu_count() or 1),
+    show_default="min(8, CPUs)",
+    help="Threads that decode images.",
+)
+DEVICE = click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto (CUDA if available), cpu, cuda, cuda:N.",
+)
+
 
 def _seeds(ctx, param, value: str | None) -> list[int] | None:
     if not value:
@@ -246,19 +260,8 @@ def generate(out, themes, objects, seeds, num_shards, shard_index, progress, **s
     show_default=True,
     help="Images per classifier call.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=min(8, os.cpu_count() or 1),
-    show_default="min(8, CPUs)",
-    help="Threads that decode images.",
-)
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (CUDA if available), cpu, cuda, cuda:N.",
-)
+@DECODE_WORKERS
+@DEVICE
 @click.option(
     "--dtype",
     default="auto",
@@ -416,19 +419,8 @@ def summarize(results, out):
     show_default=True,
     help="Images per Inception call.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=min(8, os.cpu_count() or 1),
-    show_default="min(8, CPUs)",
-    help="Threads that decode images.",
-)
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (CUDA if available), cpu, cuda, cuda:N.",
-)
+@DECODE_WORKERS
+@DEVICE
 @PROGRESS
 @one_line_errors
 def fid(
