@@ -77,3 +77,36 @@ def tiny_work(tmp_path, tiny_recipe):
     work = tmp_path / "work"
     fill_seed_photos(work, tiny_recipe)
     return work
+
+
+def painted_workspace(root: Path):
+    """A tiny recipe's workspace under ``root``, painted by the CPU stylizer: (work, recipe)."""
+    from canvas_data.stylize import stylize_workspace
+
+    recipe = load_recipe(write_recipe(root))
+    work = root / "work"
+    fill_seed_photos(work, recipe)
+    stylize_workspace(work, recipe=recipe, progress=False, workers=1)
+    return work, recipe
+
+
+def packed_folder(root: Path) -> Path:
+    """A tiny packed dataset under ``root / "uc"``, built from :func:`painted_workspace`."""
+    from canvas_data.shards import pack_shards
+
+    work, recipe = painted_workspace(root)
+    out = root / "uc"
+    pack_shards(work, out, recipe=recipe, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread: tiny models gain nothing from more, and on a small shared machine a
+    second spinning thread can make them many times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

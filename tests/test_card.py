@@ -7,14 +7,13 @@ import re
 import pytest
 import webdataset as wds
 import yaml
-from conftest import TINY_OBJECTS, TINY_STYLES, fill_seed_photos, write_recipe
+from conftest import TINY_OBJECTS, TINY_STYLES, painted_workspace
 from datasets import ClassLabel, load_dataset
 
 from canvas_data.card import card_metadata, render_card, rewrite_card
 from canvas_data.packed import read_index
-from canvas_data.recipe import Recipe, load_recipe
+from canvas_data.recipe import Recipe
 from canvas_data.shards import pack_shards
-from canvas_data.stylize import stylize_workspace
 from canvas_data.taxonomy import STYLES_61
 from canvas_data.workspace import sidecar_path
 
@@ -26,10 +25,7 @@ def packed(tmp_path_factory):
     """A tiny build (4 styles x 2 objects x 3 photos) whose seed photos record a licence and
     whose paintings record a model, as a diffusion backend's provenance would."""
     root = tmp_path_factory.mktemp("card")
-    recipe = load_recipe(write_recipe(root))
-    work = root / "work"
-    fill_seed_photos(work, recipe)
-    stylize_workspace(work, recipe=recipe, progress=False, workers=1)
+    work, recipe = painted_workspace(root)
     for photo in (work / "Seed_Images").rglob("*.jpg"):
         side = {"licence": "CC0 1.0", "author": f"{photo.parent.name} photographer {photo.stem}"}
         sidecar_path(photo).write_text(json.dumps(side))

@@ -6,28 +6,19 @@ import mlcroissant as mlc
 import numpy as np
 import pytest
 import webdataset as wds
-from conftest import fill_seed_photos, write_recipe
+from conftest import packed_folder
 from etils import epath
 from mlcroissant._src.operation_graph.operations import extract
 
 from canvas_data.croissant import CONFORMS_TO, croissant_metadata
 from canvas_data.packed import read_index
 from canvas_data.recipe import Recipe, load_recipe
-from canvas_data.shards import pack_shards
-from canvas_data.stylize import stylize_workspace
 from canvas_data.taxonomy import OBJECTS_20, STYLES_61
 
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("croissant")
-    recipe = load_recipe(write_recipe(root))
-    work = root / "work"
-    fill_seed_photos(work, recipe)
-    stylize_workspace(work, recipe=recipe, progress=False, workers=1)
-    out = root / "uc"
-    pack_shards(work, out, recipe=recipe, progress=False)
-    return out
+    return packed_folder(tmp_path_factory.mktemp("croissant"))
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,8 @@ from canvas_data.classifier import ClassifierInfo, Predictions, build_model, sav
 from canvas_data.cli_eval import main  # noqa: E402
 from canvas_data.random_pipelines import build_pipeline  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 THEMES = ["Monet", "Van_Gogh", "Seed_Images"]
 OBJECTS = ["Cats", "Human"]
 SEEDS = [188, 288]
@@ -44,15 +46,6 @@ SAYS = {
 }
 # By hand: style accuracy Monet 2/3, Van_Gogh 3/4, Seed_Images 2/3 (one image each unreadable
 # or missing); object accuracy Cats 4/6, Human 2/4.
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a small shared machine, two threads can run many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def code(index: int) -> int:

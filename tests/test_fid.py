@@ -16,7 +16,10 @@ from scipy import linalg
 from canvas_data.cli_eval import main
 from canvas_data.fid import compute_fid, list_images, load_for_inception, weights_path
 
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning"),
+    pytest.mark.usefixtures("one_thread"),
+]
 
 
 class TinyInception(torch.nn.Module):
@@ -39,14 +42,6 @@ def inception(tmp_path_factory):
     path = tmp_path_factory.mktemp("weights") / "inception-2015-12-05.pt"
     torch.jit.script(TinyInception()).save(str(path))
     return path
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def images(folder, n, seed, shift=0, size=48):

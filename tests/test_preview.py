@@ -6,27 +6,17 @@ import numpy as np
 import pytest
 import webdataset as wds
 from click.testing import CliRunner
-from conftest import fill_seed_photos, write_recipe
+from conftest import packed_folder
 from PIL import Image, ImageOps
 
 from canvas_data.cli import main
 from canvas_data.preview import pick_objects, pick_styles, write_preview
-from canvas_data.recipe import load_recipe
-from canvas_data.shards import pack_shards
-from canvas_data.stylize import stylize_workspace
 from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, STYLES_61
 
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("preview")
-    recipe = load_recipe(write_recipe(root))
-    work = root / "work"
-    fill_seed_photos(work, recipe)
-    stylize_workspace(work, recipe=recipe, progress=False, workers=1)
-    out = root / "uc"
-    pack_shards(work, out, recipe=recipe, progress=False)
-    return out
+    return packed_folder(tmp_path_factory.mktemp("preview"))
 
 
 def packed_images(out):

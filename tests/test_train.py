@@ -25,6 +25,8 @@ from canvas_data.train_classifier import (  # noqa: E402
     train_classifier,
 )
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 STYLES = [
     "Monet",
     "Pencil_Drawing",
@@ -49,16 +51,6 @@ QUICK = [
     "0",
     "--no-progress",
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One compute thread: the tiny model gains nothing from more, and a busy machine's spinning
-    threads would slow it down."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
