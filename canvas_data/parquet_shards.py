@@ -10,7 +10,8 @@
 
 Row groups hold at most 100 rows and about 64 MB, so that the Hub's viewer can page through them
 (the release's oversized row groups are why its viewer fails) and a writer never holds more than
-one row group. The features (``ClassLabel`` names included) are stored in the schema metadata, so
+one row group; data pages hold about 1 MB (or one image), so that a reader streams page by page.
+The features (``ClassLabel`` names included) are stored in the schema metadata, so
 ``load_dataset(DIR, data_dir="parquet")`` returns the same labels as the tars; a Parquet-only
 folder declares them as its card's default config, so ``load_dataset(DIR)`` reads them.
 """
@@ -36,7 +37,8 @@ FOLDER = "parquet"
 ROW_GROUP_ROWS = 100
 ROW_GROUP_BYTES = 64 << 20
 READ_BATCH = 16  # rows per batch handed to Python: a few images at a time
-READ_BUFFER = 8 << 20  # buffered page reads (pyarrow still decodes a row group's column whole)
+READ_BUFFER = 8 << 20  # bytes read from the file at a time
+WRITE_BATCH = 4  # values between page-size checks (pyarrow's 1024 makes a row group one page)
 _SMALL = ["image.path", "style", "object", "caption", "key", "idx", "split"]
 
 
@@ -79,6 +81,7 @@ class ParquetShardWriter:
             compression={"image.bytes": "NONE", **{c: "ZSTD" for c in _SMALL}},
             use_dictionary=["style", "object", "caption", "split"],
             write_statistics=["style", "object", "key", "idx", "split"],
+            write_batch_size=WRITE_BATCH,
         )
 
     def write(self, record: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -108,18 +111,29 @@ class ParquetShardWriter:
         self._writer.close()
 
 
-def iter_batches(pf: pq.ParquetFile, columns: list[str] | None = None):
-    """Record batches of ``READ_BATCH`` rows, one row group in memory at a time.
+def open_parquet(path: Path) -> pq.ParquetFile:
+    """A Parquet file opened for streaming: buffered reads, page by page.
 
-    pyarrow decodes a row group's column chunk whole (so does DuckDB), so memory is bounded by
-    the largest row group, not by the file; one thread keeps it to about twice that size.
+    pyarrow's default (``pre_buffer=True``) reads a whole row group's columns before the first
+    row; here only the data page being decoded (read and decompressed whole, as any reader must)
+    and a read buffer are held. So memory is bounded by the file's largest page: about 1 MB in
+    files written here, a whole row group's column in files written with pyarrow's defaults.
     """
-    return pf.iter_batches(batch_size=READ_BATCH, columns=columns, use_threads=False)
+    return pq.ParquetFile(str(path), buffer_size=READ_BUFFER, pre_buffer=False)
+
+
+def iter_batches(
+    pf: pq.ParquetFile, columns: list[str] | None = None, row_groups: list[int] | None = None
+):
+    """Record batches of ``READ_BATCH`` rows of a file from ``open_parquet``, on one thread."""
+    return pf.iter_batches(
+        batch_size=READ_BATCH, columns=columns, row_groups=row_groups, use_threads=False
+    )
 
 
 def iter_rows(path: Path, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """Rows of a Parquet file as dicts, a small batch at a time."""
-    pf = pq.ParquetFile(str(path), buffer_size=READ_BUFFER)
+    pf = open_parquet(path)
     try:
         for batch in iter_batches(pf, columns):
             yield from batch.to_pylist()

@@ -2,11 +2,12 @@
 
 The release on the Hub is 153 Parquet files whose rows hold an ``image`` struct (``bytes``,
 ``path``) and a ``text`` caption, and nothing else: no labels, no split. ``import_hub_parquet``
-reads them with pyarrow, one file and one row group at a time, handing rows to Python a few at a
-time, and writes each image to the workspace, in the release's own layout
-``{Style}/{Object}/{idx}.jpg``, with a provenance sidecar naming the file and row it came from.
-Memory is bounded by the largest row group of the input (pyarrow decodes a row group's column
-whole), never by the whole release.
+reads them one file and one row group at a time, handing rows to Python a few at a time, and
+writes each image to the workspace, in the release's own layout ``{Style}/{Object}/{idx}.jpg``,
+with a provenance sidecar naming the file and row it came from. Large image columns are streamed
+image by image (``parquet_stream``: files written with pyarrow's defaults keep a row group's
+images in one page, which pyarrow would hold whole); the rest is read by pyarrow page by page.
+Memory stays at a few images, whatever the size of the files and their row groups.
 
 - Labels come from the caption, in any of the release's variants (``parse_caption``); seed
   photos ("photo style") go to ``Seed_Images``.
@@ -19,7 +20,8 @@ whole), never by the whole release.
   a path that contradicts its caption, a second row for the same image) is reported with its file,
   row and reason, in ``WORK/reports/import-hub.json``, and the rest goes on.
 
-A file is marked done in ``WORK/.import/`` once all its rows are written; a rerun skips it.
+A file that is not Parquet, or is damaged, is reported (the rows before the damage stay). A file
+is marked done in ``WORK/.import/`` once all its rows are read; a rerun skips it.
 """
 
 from __future__ import annotations
@@ -29,17 +31,20 @@ import itertools
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import remove_partials, write_bytes, write_json
 from canvas_data.jpeg import ImageError, check_image, to_jpeg
-from canvas_data.parquet_shards import READ_BUFFER, iter_batches
+from canvas_data.parquet_shards import iter_batches, open_parquet
+from canvas_data.parquet_stream import ParquetStreamError, iter_column_values, streamable
 from canvas_data.recipe import Recipe, save_recipe, workspace_recipe
 from canvas_data.taxonomy import OBJECTS_20, STYLES_61, Taxonomy
 from canvas_data.workspace import Item, image_path, photo_indices, sidecar_path
@@ -47,6 +52,7 @@ from canvas_data.workspace import Item, image_path, photo_indices, sidecar_path
 STATE_DIR = ".import"
 REPORT_PATH = Path("reports") / "import-hub.json"
 SOURCE = "hub-parquet"
+STREAM_ABOVE = 16 << 20  # image column chunks larger than this are streamed value by value
 _IDX = re.compile(r"^([1-9][0-9]*)\.(?:jpe?g|png|webp)$", re.IGNORECASE)
 
 
@@ -80,8 +86,12 @@ def import_hub_parquet(
     *,
     recipe: str | Path | Recipe | None = None,
     progress: bool = True,
+    stream_above: int = STREAM_ABOVE,
 ) -> ImportReport:
-    """Write the images of the release's Parquet files (a folder or one file) into ``work``."""
+    """Write the images of the release's Parquet files (a folder or one file) into ``work``.
+
+    Image columns of a row group larger than ``stream_above`` bytes are streamed image by image.
+    """
     parquet_dir, work = Path(parquet_dir), Path(work)
     files = _parquet_files(parquet_dir)
     root = parquet_dir if parquet_dir.is_dir() else parquet_dir.parent
@@ -96,7 +106,7 @@ def import_hub_parquet(
     work.mkdir(parents=True, exist_ok=True)
     remove_partials(work)
     report = ImportReport(files=len(files))
-    total = sum(pq.read_metadata(str(p)).num_rows for p in files)
+    total = sum(map(_row_count, files))
     bar = tqdm(total=total, desc="import", unit="row", disable=not progress)
     done = []
     for path in files:
@@ -106,7 +116,10 @@ def import_hub_parquet(
         identity = {"file": rel, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
         state = _read_marker(marker, identity)
         if state is None:
-            state = {**identity, **_import_file(path, rel, work, taxonomy, recipe, bar)}
+            state = {
+                **identity,
+                **_import_file(path, rel, work, taxonomy, recipe, bar, stream_above),
+            }
             write_json(marker, state)
         else:
             report.files_reused += 1
@@ -149,6 +162,14 @@ def _tag(rel: str) -> str:
     return f"{stem}-{hashlib.sha1(rel.encode()).hexdigest()[:10]}"
 
 
+def _row_count(path: Path) -> int:
+    """Rows in a Parquet file's footer (0 for a file that is not Parquet: reported later)."""
+    try:
+        return pq.read_metadata(str(path)).num_rows
+    except (OSError, pa.ArrowException):
+        return 0
+
+
 def _read_marker(marker: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
     if not marker.is_file():
         return None
@@ -157,11 +178,16 @@ def _read_marker(marker: Path, identity: dict[str, Any]) -> dict[str, Any] | Non
 
 
 def _import_file(
-    path: Path, rel: str, work: Path, tax: Taxonomy, recipe: Recipe, bar
+    path: Path, rel: str, work: Path, tax: Taxonomy, recipe: Recipe, bar, stream_above: int
 ) -> dict[str, Any]:
     """Place every row of one Parquet file; returns its counts, rejections and held-aside rows."""
     state: dict[str, Any] = {"rows": 0, "placed": 0, "reencoded": 0, "rejected": [], "pending": []}
-    pf = pq.ParquetFile(str(path), buffer_size=READ_BUFFER)
+    try:
+        pf = open_parquet(path)
+    except (OSError, pa.ArrowException) as err:
+        state["rejected"].append({"where": rel, "reason": f"not a readable Parquet file: {err}"})
+        return state
+    row = 0
     try:
         columns = pf.schema_arrow.names
         if "image" not in columns or "text" not in columns:
@@ -169,19 +195,50 @@ def _import_file(
                 {"where": rel, "reason": f"not a release shard: columns {columns}, not image/text"}
             )
             return state
-        row = 0
-        for batch in iter_batches(pf, ["image", "text"]):
-            for record in batch.to_pylist():
-                try:
-                    _place_row(record, rel, row, work, tax, recipe, state)
-                except RowError as err:
-                    state["rejected"].append({"where": f"{rel} row {row}", "reason": str(err)})
-                row += 1
-                bar.update(1)
-        state["rows"] = row
+        for record in release_rows(path, pf, stream_above):
+            try:
+                _place_row(record, rel, row, work, tax, recipe, state)
+            except RowError as err:
+                state["rejected"].append({"where": f"{rel} row {row}", "reason": str(err)})
+            row += 1
+            bar.update(1)
+    except (OSError, pa.ArrowException, ParquetStreamError) as err:  # the rows before it stay
+        state["rejected"].append({"where": f"{rel} row {row}", "reason": f"damaged: {err}"})
     finally:
+        state["rows"] = row
         pf.close()
     return state
+
+
+def release_rows(
+    path: Path, pf: pq.ParquetFile, stream_above: int = STREAM_ABOVE
+) -> Iterator[dict[str, Any]]:
+    """The rows (``image`` {bytes, path}, ``text``) of a release file, a few images at a time.
+
+    A row group whose image column is larger than ``stream_above`` is streamed image by image
+    (``parquet_stream``): written with pyarrow's defaults, such a column is one page (or one
+    dictionary page) that pyarrow would hold whole. Other row groups come from pyarrow.
+    """
+    paths = {pf.schema.column(i).path for i in range(len(pf.schema))}
+    for rg in range(pf.num_row_groups):
+        chunk = pf.metadata.row_group(rg)
+        sizes = {chunk.column(i).path_in_schema: chunk.column(i).total_compressed_size
+                 for i in range(chunk.num_columns)}  # fmt: skip
+        if (
+            {"image.bytes", "image.path"} <= paths
+            and sizes["image.bytes"] > stream_above
+            and streamable(pf, rg, "image.bytes")
+        ):
+            small = pf.read_row_group(rg, columns=["image.path", "text"], use_threads=False)
+            images = iter_column_values(path, pf, rg, "image.bytes")
+            for rest, data in zip(small.to_pylist(), images, strict=True):
+                image = rest["image"]
+                if image is not None or data is not None:
+                    image = {"bytes": data, "path": (image or {}).get("path")}
+                yield {"image": image, "text": rest["text"]}
+        else:
+            for batch in iter_batches(pf, ["image", "text"], row_groups=[rg]):
+                yield from batch.to_pylist()
 
 
 def _place_row(

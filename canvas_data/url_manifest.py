@@ -119,10 +119,9 @@ def _jsonl_records(path: Path) -> Iterator[dict[str, Any] | str]:
 
 
 def _parquet_records(path: Path) -> Iterator[dict[str, Any] | str]:
-    import pyarrow.parquet as pq
+    from canvas_data.parquet_shards import iter_rows
 
-    for batch in pq.ParquetFile(path).iter_batches():
-        yield from batch.to_pylist()
+    yield from iter_rows(path)
 
 
 _READERS: dict[str, Callable[[Path], Iterator[dict[str, Any] | str]]] = {

@@ -76,10 +76,11 @@ def manifest(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text())
 
 
-def write_release_parquet(path: Path, rows: list[dict]) -> None:
+def write_release_parquet(path: Path, rows: list[dict], **options) -> None:
     """A Parquet file with the release's schema: ``image`` {bytes, path} and ``text``.
 
-    All rows land in one row group, as in the release's oversized files.
+    All rows land in one row group, as in the release's oversized files; ``options`` go to
+    ``pq.write_table`` (by default pyarrow's: a column chunk of up to 1024 rows is one page).
     """
     schema = pa.schema(
         [
@@ -100,4 +101,5 @@ def write_release_parquet(path: Path, rows: list[dict]) -> None:
         },
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), str(path), row_group_size=len(rows))
+    table = pa.Table.from_pylist(rows, schema=schema)
+    pq.write_table(table, str(path), row_group_size=len(rows), **options)

@@ -2,6 +2,7 @@
 
 import json
 
+import pyarrow.parquet as pq
 from click.testing import CliRunner
 from release_data import jpeg, release_recipe, tar_samples, write_release_parquet
 
@@ -110,3 +111,23 @@ def test_imported_workspace_packs_with_labels_from_the_captions(tmp_path):
     assert sample["jpg"] == jpeg(10 + 3)
     meta = json.loads(sample["json"])
     assert meta["split"] == "test" and meta["provenance"]["file"] == "train-00000.parquet"
+
+
+def test_damaged_files_are_reported_and_the_rest_is_imported(tmp_path):
+    hub = tmp_path / "hub"
+    good = [row("A Cats image in Monet style", jpeg(i), f"Monet/Cats/{i}.jpg") for i in (1, 2)]
+    write_release_parquet(hub / "a-good.parquet", good)
+    (hub / "b-not-parquet.parquet").write_bytes(b"PAR1 but not really")
+    damaged = [row("A Human image in Monet style", jpeg(i), f"Monet/Human/{i}.jpg") for i in (1, 2)]
+    write_release_parquet(hub / "c-damaged.parquet", damaged, use_dictionary=False)
+    data = bytearray((hub / "c-damaged.parquet").read_bytes())
+    start = pq.ParquetFile(hub / "c-damaged.parquet").metadata.row_group(0).column(0)
+    data[start.data_page_offset : start.data_page_offset + 30] = b"\xff" * 30
+    (hub / "c-damaged.parquet").write_bytes(bytes(data))
+    report = import_hub_parquet(hub, tmp_path / "work", progress=False, stream_above=0)
+    assert report.placed == 2
+    where = dict(report.rejected)
+    assert "not a readable Parquet file" in where["b-not-parquet.parquet"]
+    assert "damaged" in where["c-damaged.parquet row 0"]
+    assert str(hub / "c-damaged.parquet") in where["c-damaged.parquet row 0"]
+    assert (tmp_path / "work" / "Monet" / "Cats" / "2.jpg").read_bytes() == jpeg(2)
