@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from canvas_data.atomic import write_json
-from canvas_data.card import split_counts
+from canvas_data.card_tables import split_counts
 from canvas_data.datasheet import (
     CITATION,
     PAPER_URL,

@@ -1,0 +1,114 @@
+"""The dataset card's loading examples: webdataset, Parquet, pandas over ``samples.csv``,
+``canvas_data`` and mlcroissant, each written for the copy at hand (its shards and columns)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from canvas_data.packed import PackedIndex
+from canvas_data.taxonomy import caption
+
+
+def webdataset_block(manifest: dict[str, Any], load_path: str) -> str:
+    train = [s["path"] for s in manifest["shards"] if s["split"] == "train"]
+    if not train:
+        return ""
+    urls = f"{load_path}/data/train-{{{_shard_no(train[0])}..{_shard_no(train[-1])}}}.tar"
+    return f"""With [webdataset](https://github.com/webdataset/webdataset), streaming the tars:
+
+```python
+import webdataset as wds
+
+urls = "{urls}"
+for sample in wds.WebDataset(urls, shardshuffle=False).decode("pil"):
+    image, style, obj = sample["jpg"], sample["style.cls"], sample["object.cls"]
+    meta = sample["json"]   # key, style, object, idx, split, seed_key, caption, provenance
+```
+"""
+
+
+def first_style(index: PackedIndex, manifest: dict[str, Any]) -> str:
+    """The style of the first training sample ``load_dataset`` returns (first key of the first
+    train shard), as the comment of the loading example."""
+    train = sorted(s["path"] for s in manifest["shards"] if s["split"] == "train")
+    keys = [r for r in index.rows if train and r.shard == train[0]]
+    if not keys:
+        return "the style's name"
+    return f'"{min(keys, key=lambda r: r.key).style}"'
+
+
+def column_names(manifest: dict[str, Any]) -> dict[str, str]:
+    """The column names ``load_dataset`` gives: WebDataset members, or the Parquet columns."""
+    names = ("jpg", "style.cls", "object.cls", "txt")
+    if not manifest["shards"]:
+        names = ("image", "style", "object", "caption")
+    return dict(zip(("col_image", "col_style", "col_object", "col_caption"), names, strict=True))
+
+
+def tools_block(manifest: dict[str, Any], load_path: str, style: str, obj: str) -> str:
+    parse = f"parse_caption(\"{caption(style, obj)}\")   # ('{style}', '{obj}')"
+    if not manifest["shards"]:
+        return f"""With `canvas_data`, the class orders and captions:
+
+```python
+from canvas_data import STYLES_61, parse_caption
+
+{parse}
+```
+
+Check a copy against its manifest with `canvas-build verify {load_path}`.
+"""
+    return f"""With `canvas_data` and pandas, to find images by label without reading them:
+
+```python
+import pandas as pd
+from canvas_data import STYLES_61, parse_caption
+
+index = pd.read_csv("{load_path}/samples.csv")   # one line per image
+index[(index["split"] == "test") & (index["style"] == "{style}")][["key", "shard"]]
+{parse}
+```
+
+Check a copy (re-hash every shard, decode every image) and draw other contact sheets:
+
+```bash
+canvas-build verify {load_path}
+canvas-build preview {load_path} --styles {style} --objects all --out sheet.jpg
+```
+"""
+
+
+def croissant_block(manifest: dict[str, Any], load_path: str) -> str:
+    if not manifest["shards"]:
+        return (
+            "[mlcroissant](https://github.com/mlcommons/croissant) reads `croissant.json`: the "
+            "files with their sha256 and the class lists (`styles`, `objects`, `splits`).\n"
+        )
+    return f"""With [mlcroissant](https://github.com/mlcommons/croissant), from `croissant.json`:
+
+```python
+import mlcroissant as mlc
+
+ds = mlc.Dataset(jsonld="{load_path}/croissant.json")
+for record in ds.records("samples"):   # image from the tars + labels from samples.csv
+    record["samples/image"], record["samples/style"], record["samples/split"]
+    break
+```
+
+mlcroissant extracts every tar into its cache (`~/.cache/croissant`, or `$CROISSANT_CACHE`) keyed
+by the tar's relative path; clear it before reading a rebuilt copy.
+"""
+
+
+def parquet_block(manifest: dict[str, Any], load_path: str) -> str:
+    if not manifest.get("parquet"):
+        return ""
+    call = f'"{load_path}", data_dir="parquet"' if manifest["shards"] else f'"{load_path}"'
+    return (
+        "The same samples as Parquet (columns `image`, `style`, `object`, `caption`, `key`, "
+        f"`idx`, `split`): `load_dataset({call})`.\n"
+    )
+
+
+def _shard_no(path: str) -> str:
+    return path.rsplit("-", 1)[-1].removesuffix(".tar")
