@@ -1,13 +1,15 @@
 """The accuracy stage: classify an answer set with the style and object classifiers and score it.
 
-Images are decoded once, in threads, at the smallest JPEG scale the classifiers need, and handed
-to each classifier a batch at a time. The result (per-concept accuracy of both classifiers, UA,
+Images are decoded once, in threads, at the smallest JPEG scale the classifiers need (and resized
+there too, when the classifiers share an input size), and handed to each classifier a batch at a
+time. The result (per-concept accuracy of both classifiers, UA,
 IRA and CRA for the target, what was missing, extra or unreadable, and every prediction) is one
 JSON file that ``canvas-eval summarize`` reads.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -55,17 +57,29 @@ def input_size(classifier: ImageClassifier) -> int | None:
     return getattr(getattr(classifier, "info", None), "image_size", None)
 
 
-def _decode(path: Path, min_size: int | None) -> np.ndarray | str:
+def _decode(path: Path, min_size: int | None, resize=None) -> np.ndarray | str:
     try:
-        return decode_image(path.read_bytes(), min_size=min_size, name=str(path))
+        image = decode_image(path.read_bytes(), min_size=min_size, name=str(path))
+        return image if resize is None else resize(image)["image"]
     except (OSError, ValueError) as err:
         return str(err) if str(path) in str(err) else f"{path}: {err}"
 
 
 def _decoded_batches(
-    paths: Sequence[Path], batch_size: int, workers: int, min_size: int | None
+    paths: Sequence[Path], batch_size: int, workers: int, min_size: int | None, resizer=None
 ) -> Iterator[list[tuple[Path, np.ndarray | str]]]:
-    """Batches of ``(path, RGB array or error)``; the next batch decodes while one is used."""
+    """Batches of ``(path, RGB array or error)``; the next batch decodes while one is used.
+
+    ``resizer``: makes the function that each thread applies to what it decoded (one copy per
+    thread, as albumentations pipelines keep state).
+    """
+    local = threading.local()
+
+    def load(path: Path) -> np.ndarray | str:
+        if resizer is not None and not hasattr(local, "resize"):
+            local.resize = resizer()
+        return _decode(path, min_size, getattr(local, "resize", None))
+
     with ThreadPoolExecutor(max(1, workers)) as pool:
         starts = range(0, len(paths), batch_size)
         pending = None
@@ -73,11 +87,21 @@ def _decoded_batches(
             ahead = None
             if start is not None:
                 chunk = paths[start : start + batch_size]
-                ahead = (chunk, [pool.submit(_decode, p, min_size) for p in chunk])
+                ahead = (chunk, [pool.submit(load, p) for p in chunk])
             if pending is not None:
                 chunk, futures = pending
                 yield [(p, f.result()) for p, f in zip(chunk, futures, strict=True)]
             pending = ahead
+
+
+def _shared_resizer(classifiers: dict[str, ImageClassifier]):
+    """The resizer all classifiers share (same input size, ``Classifier``s), else ``None``."""
+    found = list(classifiers.values())
+    if not found or not all(hasattr(c, "predict_resized") for c in found):
+        return None
+    if len({input_size(c) for c in found}) != 1:
+        return None
+    return found[0].resizer
 
 
 def classify_files(
@@ -91,21 +115,27 @@ def classify_files(
     """Classify image files with every classifier, in batches.
 
     Returns, per readable file, ``{name: (class, probability)}`` for each classifier, and the
-    files that could not be decoded with the reason.
+    files that could not be decoded with the reason. When the classifiers share an input size,
+    the decoding threads also resize, and normalising happens on the classifiers' device.
     """
     sizes = [s for s in map(input_size, classifiers.values()) if s]
     min_size = max(sizes) if sizes else None
+    resizer = _shared_resizer(classifiers)
     answers: dict[Path, dict[str, tuple[str, float]]] = {}
     unreadable: list[tuple[Path, str]] = []
     bar = tqdm(total=len(paths), unit="img", desc="classify", disable=not progress)
-    for batch in _decoded_batches(list(paths), batch_size, workers, min_size):
+    for batch in _decoded_batches(list(paths), batch_size, workers, min_size, resizer):
         good = [(p, im) for p, im in batch if not isinstance(im, str)]
         unreadable += [(p, im) for p, im in batch if isinstance(im, str)]
         if good:
             images = [im for _, im in good]
+            stacked = np.stack(images) if resizer is not None else None
             per_file: list[dict[str, tuple[str, float]]] = [{} for _ in good]
             for name, classifier in classifiers.items():
-                out = classifier.predict(images, batch_size=len(images), progress=False)
+                if stacked is not None:
+                    out = classifier.predict_resized(stacked)
+                else:
+                    out = classifier.predict(images, batch_size=len(images), progress=False)
                 for row, label, score in zip(per_file, out.labels, out.scores, strict=True):
                     row[name] = (label, float(score))
             answers.update(zip((p for p, _ in good), per_file, strict=True))

@@ -1,8 +1,9 @@
 """Benchmark answer-set classification: batched (as ``canvas-eval accuracy`` runs it) against one
 image at a time (as the release's evaluation script does), on the same model and images, in one run.
 
-Ours: ``canvas_data.accuracy.classify_files``: images decoded in threads at the smallest JPEG scale
-that covers the classifier's input, ``--batch-size`` images per forward pass, float16 on a GPU.
+Ours: ``canvas_data.accuracy.classify_files``: images decoded (at the smallest JPEG scale that
+covers the classifier's input) and resized in threads, normalised on the model's device,
+``--batch-size`` images per forward pass, float16 on a GPU.
 The naive loop: for each file, a full Pillow decode, the same preprocessing, and a forward pass of
 one image in float32. Both use the same weights (a random-weight ViT of ``--layout``; speed does
 not depend on the weights) or a run folder (``--run``), and the same answer images (``--images``

@@ -11,6 +11,7 @@ pytest.importorskip("transformers")
 
 from transformers import ViTForImageClassification  # noqa: E402
 
+from canvas_data.accuracy import classify_files  # noqa: E402
 from canvas_data.classifier import (  # noqa: E402
     CLASSES_FILE,
     ClassifierInfo,
@@ -72,6 +73,26 @@ def test_predict_takes_arrays_pil_images_and_files_in_batches(run, tmp_path):
     assert clf.predict([]).probs.shape == (0, 4)
     with pytest.raises(ValueError, match="not an image"):
         clf.predict([np.zeros((4, 4))])
+
+
+def test_classify_files_resizing_in_threads_agrees_with_predict(run, tmp_path):
+    """The accuracy stage resizes in its decoding threads and normalises on the model's device;
+    it must give what ``predict`` (the whole preprocessing per image) gives."""
+    clf = load_classifier(run, device="cpu")
+    paths = []
+    for i, a in enumerate(images(n=7)):  # different sizes, so the batch is only stackable resized
+        Image.fromarray(a).save(tmp_path / f"{i}.jpg", quality=95)
+        paths.append(tmp_path / f"{i}.jpg")
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    said, unreadable = classify_files(
+        [*paths, tmp_path / "bad.jpg"], {"a": clf, "b": clf}, batch_size=3, workers=2,
+        progress=False,
+    )  # fmt: skip
+    assert [p.name for p, _ in unreadable] == ["bad.jpg"]
+    expected = clf.predict(paths)
+    for path, label, score in zip(paths, expected.labels, expected.scores, strict=True):
+        assert said[path]["a"][0] == said[path]["b"][0] == label
+        assert said[path]["a"][1] == pytest.approx(float(score), abs=1e-5)
 
 
 def test_broken_run_folders_fail_with_the_path(tmp_path, run):
