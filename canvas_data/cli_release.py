@@ -29,10 +29,11 @@ def echo_problems(lines: list[str], what: str) -> None:
 def import_hub(parquet_dir: Path, work: Path, recipe: str | None, progress: bool) -> None:
     """Import the release's Hub Parquet shards (PARQUET_DIR, or one file) into WORK.
 
-    Reads the `image` and `text` columns a few rows at a time, takes the style and object from
-    the caption and the photo index from the stored path (else from a stable order within its
-    cell), and writes WORK/{Style}/{Object}/{idx}.jpg with a provenance sidecar. Rows that cannot
-    be placed are listed with file, row and reason (also in WORK/reports/import-hub.json). Files
+    Reads the `image` and `text` columns a few rows at a time (one image at a time from large row
+    groups), takes the style and object from the caption and the photo index from the stored path
+    (else from a stable order within its cell), and writes WORK/{Style}/{Object}/{idx}.jpg with a
+    provenance sidecar. Rows that cannot be placed, and files that are not Parquet or are
+    damaged, are listed with file, row and reason (also in WORK/reports/import-hub.json). Files
     already imported are skipped on a rerun. Then: canvas-build shards --work WORK --out DIR.
     """
     from canvas_data.release_import import import_hub_parquet
