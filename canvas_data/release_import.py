@@ -20,8 +20,9 @@ Memory stays at a few images, whatever the size of the files and their row group
   a path that contradicts its caption, a second row for the same image) is reported with its file,
   row and reason, in ``WORK/reports/import-hub.json``, and the rest goes on.
 
-A file that is not Parquet, or is damaged, is reported (the rows before the damage stay). A file
-is marked done in ``WORK/.import/`` once all its rows are read; a rerun skips it.
+A file that is not Parquet, or is damaged, is reported (the rows before the damage stay) and read
+again by the next run. A file is marked done in ``WORK/.import/`` once all its rows are read; a
+rerun skips it.
 """
 
 from __future__ import annotations
@@ -120,7 +121,8 @@ def import_hub_parquet(
                 **identity,
                 **_import_file(path, rel, work, taxonomy, recipe, bar, stream_above),
             }
-            write_json(marker, state)
+            if not state.pop("damaged", False):  # a damaged file is read again next time
+                write_json(marker, state)
         else:
             report.files_reused += 1
             bar.update(state["rows"])
@@ -186,6 +188,7 @@ def _import_file(
         pf = open_parquet(path)
     except (OSError, pa.ArrowException) as err:
         state["rejected"].append({"where": rel, "reason": f"not a readable Parquet file: {err}"})
+        state["damaged"] = True
         return state
     row = 0
     try:
@@ -204,6 +207,7 @@ def _import_file(
             bar.update(1)
     except (OSError, pa.ArrowException, ParquetStreamError) as err:  # the rows before it stay
         state["rejected"].append({"where": f"{rel} row {row}", "reason": f"damaged: {err}"})
+        state["damaged"] = True
     finally:
         state["rows"] = row
         pf.close()

@@ -131,3 +131,7 @@ def test_damaged_files_are_reported_and_the_rest_is_imported(tmp_path):
     assert "damaged" in where["c-damaged.parquet row 0"]
     assert str(hub / "c-damaged.parquet") in where["c-damaged.parquet row 0"]
     assert (tmp_path / "work" / "Monet" / "Cats" / "2.jpg").read_bytes() == jpeg(2)
+    write_release_parquet(hub / "c-damaged.parquet", damaged)  # replaced by a good copy
+    again = import_hub_parquet(hub, tmp_path / "work", progress=False, stream_above=0)
+    assert again.files_reused == 1 and again.placed == 4
+    assert [w for w, _ in again.rejected] == ["b-not-parquet.parquet"]
