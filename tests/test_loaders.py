@@ -208,6 +208,55 @@ def test_map_style_splits_exactly_under_distributed_sampler(built):
     assert set(seen) == expected("train", STYLES) and max(seen.values()) == 1
 
 
+DDP_SCRIPT = """
+import json, sys
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
+from canvas_data.loaders import edit_pairs, text_to_image
+
+dist.init_process_group("gloo")
+out = sys.argv[1]
+stream = text_to_image(out, streaming=True, shuffle=4, transform=None, seed=1)
+streamed = [ex["key"] for ex in DataLoader(stream, batch_size=None, num_workers=2)]
+pairs = edit_pairs(out, transform=None)
+sampler = DistributedSampler(pairs, shuffle=True, seed=0)  # rank and size from the group
+mapped = [ex["key"] for ex in DataLoader(pairs, batch_size=None, sampler=sampler, num_workers=2)]
+everyone = [None] * dist.get_world_size()
+dist.all_gather_object(everyone, {"rank": dist.get_rank(), "stream": streamed, "map": mapped})
+if dist.get_rank() == 0:
+    with open(sys.argv[2], "w") as f:
+        json.dump(everyone, f)
+dist.destroy_process_group()
+"""
+
+
+def test_a_real_two_process_group_under_torchrun_covers_each_sample_once(built, tmp_path):
+    """torchrun, a gloo process group, 2 ranks x 2 DataLoader workers: streaming and map-style."""
+    script, result = tmp_path / "ddp.py", tmp_path / "result.json"
+    script.write_text(DDP_SCRIPT)
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(free_port()), str(script),
+        str(built[0]), str(result),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = json.loads(result.read_text())
+    assert sorted(r["rank"] for r in ranks) == [0, 1]
+    for view, want in (("stream", expected("train")), ("map", expected("train", STYLES))):
+        seen = Counter(k for r in ranks for k in r[view])
+        assert set(seen) == want and max(seen.values()) == 1, view  # none lost, none repeated
+        assert all(r[view] for r in ranks), view  # both ranks did work
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_resampled_epochs_have_equal_length_per_worker(built):
     ds = text_to_image(built[0], streaming=True, resampled=True, transform=None, epoch_size=30)
     keys = collect(ds, num_workers=2)
