@@ -2,9 +2,9 @@
 
 Images are decoded once, in threads, at the smallest JPEG scale the classifiers need (and resized
 there too, when the classifiers share an input size), and handed to each classifier a batch at a
-time. The result (per-concept accuracy of both classifiers, UA,
-IRA and CRA for the target, what was missing, extra or unreadable, and every prediction) is one
-JSON file that ``canvas-eval summarize`` reads.
+time. The result (per-concept accuracy of both classifiers, UA, IRA and CRA for the target, what
+was missing, extra or unreadable, and every prediction) is one JSON file that ``canvas-eval
+summarize`` reads.
 """
 
 from __future__ import annotations

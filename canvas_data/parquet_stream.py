@@ -37,14 +37,16 @@ def _column_index(pf: pq.ParquetFile, path: str) -> int:
     raise KeyError(f"no column {path!r}")
 
 
-def streamable(pf: pq.ParquetFile, row_group: int, path: str) -> bool:
-    """Whether ``iter_column_values`` can read column ``path`` of ``row_group``."""
+def streamable(pf: pq.ParquetFile, row_group: int, path: str, larger_than: int = -1) -> bool:
+    """Whether ``iter_column_values`` can read column ``path`` of ``row_group`` (and its chunk
+    holds more than ``larger_than`` bytes)."""
     i = _column_index(pf, path)
     column, chunk = pf.schema.column(i), pf.metadata.row_group(row_group).column(i)
     return (
         column.physical_type == "BYTE_ARRAY"
         and column.max_repetition_level == 0
         and chunk.compression in CODECS
+        and chunk.total_compressed_size > larger_than
     )
 
 

@@ -223,16 +223,10 @@ def release_rows(
     (``parquet_stream``): written with pyarrow's defaults, such a column is one page (or one
     dictionary page) that pyarrow would hold whole. Other row groups come from pyarrow.
     """
-    paths = {pf.schema.column(i).path for i in range(len(pf.schema))}
+    columns = {pf.schema.column(i).path for i in range(len(pf.schema))}
+    struct = {"image.bytes", "image.path"} <= columns
     for rg in range(pf.num_row_groups):
-        chunk = pf.metadata.row_group(rg)
-        sizes = {chunk.column(i).path_in_schema: chunk.column(i).total_compressed_size
-                 for i in range(chunk.num_columns)}  # fmt: skip
-        if (
-            {"image.bytes", "image.path"} <= paths
-            and sizes["image.bytes"] > stream_above
-            and streamable(pf, rg, "image.bytes")
-        ):
+        if struct and streamable(pf, rg, "image.bytes", larger_than=stream_above):
             small = pf.read_row_group(rg, columns=["image.path", "text"], use_threads=False)
             images = iter_column_values(path, pf, rg, "image.bytes")
             for rest, data in zip(small.to_pylist(), images, strict=True):

@@ -17,7 +17,7 @@ from release_data import jpeg, write_release_parquet
 from canvas_data.parquet_shards import ParquetShardWriter
 from canvas_data.parquet_stream import ParquetStreamError, iter_column_values, streamable
 from canvas_data.recipe import load_recipe
-from canvas_data.release_import import release_rows as release_rows_of
+from canvas_data.release_import import release_rows
 from canvas_data.taxonomy import OBJECTS_20, STYLES_60
 
 IMAGE_ROWS = (60, 240)  # one row group each; 240 images are about 30 MB
@@ -54,7 +54,7 @@ def images(n: int) -> list[bytes]:
     return [jpeg(i, size=384, noise=True) for i in range(n)]  # ~130 kB each, all distinct
 
 
-def release_rows(n: int) -> list[dict]:
+def labelled_rows(n: int) -> list[dict]:
     rows = []
     for i, data in enumerate(images(n)):
         style, obj = STYLES_60[i // 20], OBJECTS_20[i % 20]
@@ -75,7 +75,7 @@ def test_import_hub_memory_does_not_grow_with_the_row_group(tmp_path, layout):
     peaks, sizes = [], []
     for n in IMAGE_ROWS:
         hub = tmp_path / f"hub-{n}"
-        write_release_parquet(hub / "train-00000.parquet", release_rows(n), **layout)
+        write_release_parquet(hub / "train-00000.parquet", labelled_rows(n), **layout)
         sizes.append((hub / "train-00000.parquet").stat().st_size)
         result = run_alone(IMPORT, hub, tmp_path / f"work-{n}")
         assert result["placed"] == n
@@ -88,7 +88,7 @@ def test_import_hub_memory_does_not_grow_with_the_row_group(tmp_path, layout):
 
 
 def test_streamed_rows_equal_pyarrow_rows(tmp_path):
-    rows = release_rows(30)
+    rows = labelled_rows(30)
     rows[3]["image"] = None
     rows[4]["image"]["bytes"] = None
     rows[5]["image"]["path"] = None
@@ -97,8 +97,8 @@ def test_streamed_rows_equal_pyarrow_rows(tmp_path):
     path = tmp_path / "train-00000.parquet"
     write_release_parquet(path, rows)
     pf = pq.ParquetFile(path)
-    streamed = list(release_rows_of(path, pf, stream_above=0))
-    assert streamed == list(release_rows_of(path, pf, stream_above=1 << 40)) == rows
+    streamed = list(release_rows(path, pf, stream_above=0))
+    assert streamed == list(release_rows(path, pf, stream_above=1 << 40)) == rows
 
 
 def test_parquet_shards_are_written_in_small_pages(tmp_path):
