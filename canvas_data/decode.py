@@ -32,7 +32,8 @@ TURBO_COLORSPACES = {"YCbCr", "RGB", "Gray"}  # what simplejpeg converts to RGB 
 BACKENDS = ("auto", "pillow", "simplejpeg")
 
 
-def _pair(size: Size) -> tuple[int, int]:
+def size_pair(size: Size) -> tuple[int, int]:
+    """``(width, height)`` of a size given as one side (a square) or as a pair."""
     width, height = (size, size) if isinstance(size, int) else size
     if width < 1 or height < 1:
         raise ValueError(f"image size must be positive, got {size!r}")
@@ -68,15 +69,16 @@ def decode_image(
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown decode backend {backend!r}; use one of {', '.join(BACKENDS)}")
-    want = _pair(min_size) if min_size is not None else _pair(size) if size is not None else None
+    asked = min_size if min_size is not None else size
+    want = size_pair(asked) if asked is not None else None
     try:
         arr = None
         if backend != "pillow" and data[:2] == JPEG_MAGIC:
             arr = _decode_turbo(data, want, required=backend == "simplejpeg")
         if arr is None:
             arr = _decode_pillow(data, want)
-        if size is not None and (arr.shape[1], arr.shape[0]) != _pair(size):
-            resized = Image.fromarray(arr).resize(_pair(size), Image.Resampling.BILINEAR)
+        if size is not None and (arr.shape[1], arr.shape[0]) != size_pair(size):
+            resized = Image.fromarray(arr).resize(size_pair(size), Image.Resampling.BILINEAR)
             arr = np.array(resized)
         return arr
     except DECODE_ERRORS as err:

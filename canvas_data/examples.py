@@ -14,6 +14,7 @@ import numpy as np
 from webdataset.utils import pytorch_worker_info
 
 from canvas_data.decode import decode_image
+from canvas_data.decode_cache import DecodeCache
 from canvas_data.tasks import Job, Task
 from canvas_data.transforms import ImageTransform, worker_seed
 from canvas_data.workspace import Item
@@ -26,17 +27,24 @@ def build_example(
     read: Callable[[str], bytes],
     transform: ImageTransform,
     primary: bytes | None = None,
+    cache: DecodeCache | None = None,
 ) -> dict[str, Any]:
     """The example ``job`` of ``item``: images by role, transformed, plus the task's fields.
 
     ``read(key)`` fetches a partner's bytes; ``primary``, when given, are the sample's own bytes
-    (already in hand when streaming).
+    (already in hand when streaming). ``cache``: decoded images kept from earlier epochs; its
+    decode size must be the transform's.
     """
 
     def image(role: str) -> np.ndarray:
         key = job[role]
-        data = primary if primary is not None and key == item.key else read(key)
-        return decode_image(data, min_size=transform.decode_size, name=key)
+
+        def fetch() -> bytes:
+            return primary if primary is not None and key == item.key else read(key)
+
+        if cache is not None:
+            return cache.decode(key, fetch)
+        return decode_image(fetch(), min_size=transform.decode_size, name=key)
 
     out = transform.apply({role: image(role) for role in task.joint})
     for role in task.separate:

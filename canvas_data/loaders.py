@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import webdataset as wds
 from torch.utils.data import Dataset, IterableDataset
 
+from canvas_data.decode_cache import DecodeCache
 from canvas_data.examples import Seeded, build_example
 from canvas_data.shard_index import ShardIndex, load_manifest, manifest_taxonomy, split_shards
 from canvas_data.tasks import (
@@ -68,9 +69,10 @@ class CanvasDataset(Seeded, Dataset):
         transform: ImageTransform,
         *,
         seed: int | None = 0,
+        cache: DecodeCache | None = None,
     ):
         self.index, self.task, self.selection = index, task, selection
-        self.transform, self.seed = transform, seed
+        self.transform, self.seed, self.cache = transform, seed, cache
         self.pool = Pool(index.split_keys) if task.needs_partners else None
         self._entries: list[tuple[str, int]] = []  # (sample key, job number)
         for key in index.split_keys[selection.split]:
@@ -93,7 +95,9 @@ class CanvasDataset(Seeded, Dataset):
         item = parse_key(key)
         rng = example_rng(self.seed, self.epoch, key)
         job = self.task.jobs(item, self.selection.split, self.pool, rng)[j]
-        return build_example(self.task, item, job, self.index.read, self.transform)
+        return build_example(
+            self.task, item, job, self.index.read, self.transform, cache=self.cache
+        )
 
 
 class CanvasStream(Seeded, IterableDataset):
@@ -121,9 +125,10 @@ class CanvasStream(Seeded, IterableDataset):
         epoch_size: int | None = None,
         seed: int | None = 0,
         index: ShardIndex | None = None,
+        cache: DecodeCache | None = None,
     ):
         self.root, self.task, self.selection = Path(root), task, selection
-        self.transform, self.seed = transform, seed
+        self.transform, self.seed, self.cache = transform, seed, cache
         self.shuffle, self.resampled = int(shuffle), resampled
         manifest = load_manifest(self.root)
         self.index = index
@@ -176,7 +181,7 @@ class CanvasStream(Seeded, IterableDataset):
             for job in self.task.jobs(item, split, self.pool, rng):
                 try:
                     example = build_example(
-                        self.task, item, job, read, self.transform, sample["jpg"]
+                        self.task, item, job, read, self.transform, sample["jpg"], self.cache
                     )
                 except (ValueError, KeyError) as err:
                     raise ValueError(f"{url}: {err}") from err
@@ -243,6 +248,7 @@ def load(
     resampled: bool = False,
     epoch_size: int | None = None,
     seed: int | None = 0,
+    cache_dir: str | Path | None = None,
     progress: bool = False,
 ) -> CanvasDataset | CanvasStream | HFDataset:
     """A task view over ``source``: a packed dataset folder, or a ``datasets.Dataset`` split.
@@ -256,6 +262,8 @@ def load(
     transform asks the decoder for (``None``: always decode at full size).
     ``streaming``, ``shuffle``, ``resampled``, ``epoch_size``: see ``CanvasStream``.
     ``seed``: shuffles, augmentations and style references (``None``: fresh each run).
+    ``cache_dir``: keep decoded images there, so that epochs after the first skip the JPEG
+    decode (see ``canvas_data.decode_cache``; a dataset folder only).
     """
     if isinstance(transform, str) and transform == "auto":
         transform = DEFAULT_TRANSFORMS.get(type(task), "train")
@@ -267,6 +275,8 @@ def load(
             f"give one split as a datasets.Dataset, not a {kind}: load_dataset(path, split='train')"
         )
     if kind == "Dataset":
+        if cache_dir is not None:
+            raise ValueError("cache_dir applies to a dataset folder, not to a datasets.Dataset")
         if streaming or shuffle or resampled or epoch_size:
             raise ValueError(
                 "streaming, shuffle, resampled and epoch_size apply to a dataset folder; "
@@ -278,6 +288,9 @@ def load(
     root = Path(source)
     manifest = load_manifest(root)
     selection.check(manifest_taxonomy(manifest), manifest.get("splits", {}))
+    cache = None
+    if cache_dir is not None:
+        cache = DecodeCache.for_dataset(Path(cache_dir), root, made.decode_size)
     splits = {selection.split}
     if isinstance(task, StyleTransfer) and task.reference_split:
         if task.reference_split not in manifest.get("splits", {}):
@@ -295,11 +308,12 @@ def load(
             epoch_size=epoch_size,
             seed=seed,
             index=index,
+            cache=cache,
         )
     if shuffle or resampled or epoch_size:
         raise ValueError("shuffle, resampled and epoch_size need streaming=True")
     index = ShardIndex(root, tuple(sorted(splits)), progress)
-    return CanvasDataset(index, task, selection, made, seed=seed)
+    return CanvasDataset(index, task, selection, made, seed=seed, cache=cache)
 
 
 def style_classification(
