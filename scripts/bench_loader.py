@@ -1,25 +1,30 @@
 """Benchmark the loaders: images per second for 256 and 512 px outputs from 1024 px shards.
 
 Ours: ``text_to_image(DIR, streaming=True)`` reading the tars, decoding each JPEG once at the
-smallest scale the output needs, resizing with albumentations. The naive baseline, as the
-release's loaders do: open each JPEG file with Pillow, decode it at full size, resize. Both make
-the same uint8 arrays of the same images, in the same run, on the same machine; the ratio of
-single-process rates is the speed-up per worker. Ours is also timed through a DataLoader with 1
-and 2 workers (persistent workers, steady state: the first epoch is not timed).
+smallest scale the output needs, resizing with albumentations; and the same with
+``cache_dir=...``, whose first epoch decodes and writes the decode cache and whose later epochs
+read it. The naive baseline, as the release's loaders do: open each JPEG file with Pillow, decode
+it at full size, resize. All make the same uint8 arrays of the same images, in the same run, on
+the same machine; the ratio of single-process rates is the speed-up per worker. Ours is also
+timed through a DataLoader with 1 and 2 workers (persistent workers, steady state: the first
+epoch is not timed). Where the time goes is printed too: the naive full decode and resize, and
+our decode at the scale it uses and at 1/8 (what no DCT scale skips: the entropy decoding).
 
 The data: a recipe extending ``demo`` at 1024 px (JPEG quality 95), a few styles painted by the
 built-in CPU stylizer over the bundled photos, packed into shards. It is built once into
 ``--work`` and reused.
 
-    python scripts/bench_loader.py [--work /tmp/canvas-bench] [--styles 8] [--repeats 5]
+    python scripts/bench_loader.py [--work /tmp/canvas-bench] [--styles 8] [--repeats 7]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import time
@@ -33,6 +38,7 @@ from PIL import Image, features
 from torch.utils.data import DataLoader
 
 from canvas_data.bundled_photos import write_bundled_photos
+from canvas_data.decode import decode_image
 from canvas_data.loaders import text_to_image
 from canvas_data.photos import intake_photos
 from canvas_data.recipe import load_recipe
@@ -80,9 +86,11 @@ def naive(paths: list[Path], size: int) -> int:
     return len(paths)
 
 
-def ours(root: Path, size: int, workers: int = 0, epochs: int = 1) -> Callable[[], int]:
+def ours(
+    root: Path, size: int, workers: int = 0, cache_dir: Path | None = None
+) -> Callable[[], int]:
     """A function that reads one epoch through our streaming loader; returns images read."""
-    ds = text_to_image(root, streaming=True, transform=resize_transform(size))
+    ds = text_to_image(root, streaming=True, transform=resize_transform(size), cache_dir=cache_dir)
     if workers == 0:
 
         def one_epoch() -> int:
@@ -98,11 +106,72 @@ def ours(root: Path, size: int, workers: int = 0, epochs: int = 1) -> Callable[[
     return lambda: sum(len(b["key"]) for b in loader)
 
 
+def breakdown(paths: list[Path], size: int) -> dict[str, float]:
+    """CPU milliseconds per image of each step, on the same files (best of 3 passes)."""
+    blobs = [p.read_bytes() for p in paths]
+    with Image.open(io.BytesIO(blobs[0])) as img:
+        stored = img.size
+    full = [decode_image(b) for b in blobs[:16]]
+    steps = {
+        "naive_full_decode": lambda: [Image.open(io.BytesIO(b)).load() for b in blobs],
+        "naive_resize": lambda: [
+            Image.fromarray(a).resize((size, size), Image.Resampling.BILINEAR) for a in full
+        ],
+        "ours_decode": lambda: [decode_image(b, min_size=size) for b in blobs],
+        "eighth_scale_decode": lambda: [
+            decode_image(b, min_size=(stored[0] // 8, stored[1] // 8)) for b in blobs
+        ],
+    }
+    out = {}
+    for name, step in steps.items():
+        count = len(full) if name == "naive_resize" else len(blobs)
+        best = []
+        for _ in range(3):
+            cpu = time.process_time()
+            step()
+            best.append((time.process_time() - cpu) / count * 1e3)
+        out[name] = min(best)
+    return out
+
+
 def rate(fn: Callable[[], int]) -> tuple[float, float]:
     """Images per second of wall-clock time, and per second of this process's CPU time."""
     wall, cpu = time.perf_counter(), time.process_time()
     n = fn()
     return n / (time.perf_counter() - wall), n / (time.process_time() - cpu)
+
+
+def print_row(size: int, row: dict, workers: list[int]) -> None:
+    """Print one output size's results."""
+
+    def scaling(name: str) -> str:
+        return ", ".join(
+            f"{w} worker{'s' if w > 1 else ''} {row[f'{name}_{w}_workers_wall']:.0f}"
+            for w in workers
+        )
+
+    ms = row["ms_per_image"]
+    print(
+        f"{size} px, one process, img per CPU-second: naive {row['naive_cpu']:.0f}; ours "
+        f"{row['ours_cpu']:.0f} -> {row['ours_ratio_cpu']:.2f}x per worker (passes "
+        f"{row['ours_ratio_cpu_range'][0]:.2f}-{row['ours_ratio_cpu_range'][1]:.2f}x; wall "
+        f"{row['ours_ratio_wall']:.2f}x)"
+    )
+    print(
+        f"  with the decode cache: first epoch {row['filling_cpu']:.0f} "
+        f"({row['filling_ratio_cpu']:.2f}x), later epochs {row['cached_cpu']:.0f} -> "
+        f"{row['cached_ratio_cpu']:.2f}x per worker (passes "
+        f"{row['cached_ratio_cpu_range'][0]:.2f}-{row['cached_ratio_cpu_range'][1]:.2f}x; wall "
+        f"{row['cached_ratio_wall']:.2f}x); a whole run averages "
+        f"{row['run_2_epochs_ratio_cpu']:.2f}x over 2 epochs, "
+        f"{row['run_10_epochs_ratio_cpu']:.2f}x over 10"
+    )
+    print(f"  DataLoader, img/s (wall): ours {scaling('ours')}; cached {scaling('cached')}")
+    print(
+        f"  CPU ms per image: naive full decode {ms['naive_full_decode']:.2f} + resize "
+        f"{ms['naive_resize']:.2f}; our decode {ms['ours_decode']:.2f}, of which at least "
+        f"{ms['eighth_scale_decode']:.2f} is entropy decoding (a 1/8-scale decode)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,36 +206,38 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, object]] = {}
     for size in args.sizes:
         naive(paths[:4], size)  # warm the page cache and imports
-        mine = ours(out, size)
+        cache_dir = args.work / f"decode-cache-{size}"
+        mine, cached = ours(out, size), ours(out, size, cache_dir=cache_dir)
         mine()
-        naive_rates, our_rates = [], []
-        for _ in range(args.repeats):  # interleaved, so load from other work hits both alike
-            naive_rates.append(rate(lambda size=size: naive(paths, size)))
-            our_rates.append(rate(mine))
-        row = {}
+        rates: dict[str, list[tuple[float, float]]] = {
+            "naive": [], "ours": [], "filling": [], "cached": []
+        }  # fmt: skip
+        for _ in range(args.repeats):  # interleaved, so load from other work hits all alike
+            rates["naive"].append(rate(lambda size=size: naive(paths, size)))
+            rates["ours"].append(rate(mine))
+            shutil.rmtree(cache_dir, ignore_errors=True)
+            rates["filling"].append(rate(cached))  # a first epoch: decodes, writes the cache
+            rates["cached"].append(rate(cached))  # a later epoch: reads it
+        row: dict[str, object] = {}
         for clock, i in (("wall", 0), ("cpu", 1)):
-            row[f"naive_{clock}"] = statistics.median(r[i] for r in naive_rates)
-            row[f"ours_{clock}"] = statistics.median(r[i] for r in our_rates)
-            ratios = [o[i] / n[i] for o, n in zip(our_rates, naive_rates, strict=True)]
-            row[f"ratio_{clock}"] = statistics.median(ratios)
-            row[f"ratio_{clock}_range"] = (min(ratios), max(ratios))
+            for name, runs in rates.items():
+                row[f"{name}_{clock}"] = statistics.median(r[i] for r in runs)
+            for epochs in (2, 10):  # a run's mean rate: one filling epoch, then cached ones
+                run = epochs / (1 / row[f"filling_{clock}"] + (epochs - 1) / row[f"cached_{clock}"])
+                row[f"run_{epochs}_epochs_ratio_{clock}"] = run / row[f"naive_{clock}"]
+            for name in ("ours", "filling", "cached"):
+                ratios = [o[i] / n[i] for o, n in zip(rates[name], rates["naive"], strict=True)]
+                row[f"{name}_ratio_{clock}"] = statistics.median(ratios)
+                row[f"{name}_ratio_{clock}_range"] = (min(ratios), max(ratios))
         for workers in args.workers:
-            loader_epoch = ours(out, size, workers)
-            row[f"ours_{workers}_workers_wall"] = statistics.median(
-                rate(loader_epoch)[0] for _ in range(args.repeats)
-            )
+            for name, cache in (("ours", None), ("cached", cache_dir)):
+                loader_epoch = ours(out, size, workers, cache)
+                row[f"{name}_{workers}_workers_wall"] = statistics.median(
+                    rate(loader_epoch)[0] for _ in range(args.repeats)
+                )
+        row["ms_per_image"] = breakdown(paths, size)
         results[str(size)] = row
-        scaling = ", ".join(
-            f"{w} worker{'s' if w > 1 else ''} {row[f'ours_{w}_workers_wall']:.0f}"
-            for w in args.workers
-        )
-        print(
-            f"{size} px, one process: naive {row['naive_cpu']:.0f}, ours {row['ours_cpu']:.0f} "
-            f"img per CPU-second -> {row['ratio_cpu']:.2f}x per worker (repeats "
-            f"{row['ratio_cpu_range'][0]:.2f}-{row['ratio_cpu_range'][1]:.2f}x; wall clock: naive "
-            f"{row['naive_wall']:.0f}, ours {row['ours_wall']:.0f} img/s, "
-            f"{row['ratio_wall']:.2f}x); ours through a DataLoader: {scaling} img/s (wall)"
-        )
+        print_row(size, row, args.workers)
     load_after = os.getloadavg()
     print(f"load average after: {load_after[0]:.2f} (above 0 means other work shared the CPUs)")
     if args.json:
