@@ -1,8 +1,8 @@
 """A disk cache of decoded images, so that only the first epoch pays for JPEG decoding.
 
-Decoding a high-quality JPEG costs the same whatever the output size below 1/4 of it: libjpeg
-must still read every Huffman-coded coefficient (the "entropy decode"), and that is most of the
-time once the DCT scaling of ``canvas_data.decode`` has removed the rest. A training run decodes
+At any reduced scale, libjpeg must still read every Huffman-coded coefficient of a JPEG (the
+"entropy decode"): once the DCT scaling of ``canvas_data.decode`` has removed the rest, that is
+most of the time a high-quality JPEG takes. A training run decodes
 each image once per epoch; with ``cache_dir=...`` the loaders keep the decoded pixels (before any
 random transform, so augmentations still differ per epoch) and read them back in later epochs.
 What comes back is bit for bit what the decoder made.
@@ -17,6 +17,7 @@ half and twice a 1024 px JPEG at quality 95.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import struct
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from canvas_data.atomic import write_bytes
+from canvas_data.atomic import temp_name, write_bytes
 from canvas_data.decode import Size, decode_image, size_pair
 
 log = logging.getLogger(__name__)
@@ -94,11 +95,14 @@ class DecodeCache:
             return
         height, width = pixels.shape[:2]
         data = HEADER.pack(MAGIC, height, width) + np.ascontiguousarray(pixels).tobytes()
+        path = self.path(key)
         try:
-            write_bytes(self.path(key), data)
+            write_bytes(path, data)
         except OSError as err:
             self.writable = False
-            log.warning("%s: cannot write the decode cache (%s); going on without it", key, err)
+            with contextlib.suppress(OSError):  # a half-written temporary file, if any
+                temp_name(path).unlink(missing_ok=True)
+            log.warning("%s: cannot write the decode cache (%s); going on without it", path, err)
 
     def decode(self, key: str, fetch: Callable[[], bytes]) -> np.ndarray:
         """The pixels of ``key``: from the cache, or ``fetch()``-ed, decoded and stored."""
