@@ -20,9 +20,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -73,8 +75,7 @@ class DecodeCache:
         path = self.path(key)
         try:
             with open(path, "rb") as f:
-                head = f.read(HEADER.size)
-                pixels = bytearray(f.read())
+                pixels = _read_pixels(f)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as err:  # unreadable (permissions, I/O): decode instead, say so once
@@ -82,12 +83,9 @@ class DecodeCache:
                 self._read_warned = True
                 log.warning("%s: cannot read the decode cache (%s); decoding instead", path, err)
             return None
-        if len(head) == HEADER.size:
-            magic, height, width = HEADER.unpack(head)
-            if magic == MAGIC and len(pixels) == height * width * 3:
-                return np.frombuffer(pixels, np.uint8).reshape(height, width, 3)
-        log.warning("%s: damaged decode-cache file; decoding the image again", path)
-        return None
+        if pixels is None:
+            log.warning("%s: damaged decode-cache file; decoding the image again", path)
+        return pixels
 
     def put(self, key: str, pixels: np.ndarray) -> None:
         """Store ``pixels``; on a write error (disk full, read-only) warn once and stop writing."""
@@ -111,3 +109,17 @@ class DecodeCache:
             pixels = decode_image(fetch(), min_size=self.min_size, name=key)
             self.put(key, pixels)
         return pixels
+
+
+def _read_pixels(f: BinaryIO) -> np.ndarray | None:
+    """The pixels of an open cache file, read straight into the array; ``None`` if damaged."""
+    head = f.read(HEADER.size)
+    if len(head) != HEADER.size:
+        return None
+    magic, height, width = HEADER.unpack(head)
+    if magic != MAGIC or os.fstat(f.fileno()).st_size != HEADER.size + height * width * 3:
+        return None
+    pixels = np.empty((height, width, 3), np.uint8)
+    if f.readinto(memoryview(pixels).cast("B")) != pixels.nbytes:
+        return None
+    return pixels
