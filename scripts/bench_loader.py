@@ -107,7 +107,7 @@ def ours(
 
 
 def breakdown(paths: list[Path], size: int) -> dict[str, float]:
-    """CPU milliseconds per image of each step, on the same files (best of 3 passes)."""
+    """CPU milliseconds per image of each step, on the same files (best of 5 interleaved passes)."""
     blobs = [p.read_bytes() for p in paths]
     with Image.open(io.BytesIO(blobs[0])) as img:
         stored = img.size
@@ -122,16 +122,14 @@ def breakdown(paths: list[Path], size: int) -> dict[str, float]:
             decode_image(b, min_size=(stored[0] // 8, stored[1] // 8)) for b in blobs
         ],
     }
-    out = {}
-    for name, step in steps.items():
-        count = len(full) if name == "naive_resize" else len(blobs)
-        best = []
-        for _ in range(3):
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(5):  # steps interleaved, so a change of machine load hits all alike
+        for name, step in steps.items():
+            count = len(full) if name == "naive_resize" else len(blobs)
             cpu = time.process_time()
             step()
-            best.append((time.process_time() - cpu) / count * 1e3)
-        out[name] = min(best)
-    return out
+            times[name].append((time.process_time() - cpu) / count * 1e3)
+    return {name: min(t) for name, t in times.items()}
 
 
 def rate(fn: Callable[[], int]) -> tuple[float, float]:
