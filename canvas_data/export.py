@@ -8,8 +8,10 @@ line per image: the layout the release's scripts read, and the metadata file tha
 ``--train_data_dir OUT``) turns into ``image`` and ``text`` columns. Packing the export again gives
 the same samples.
 
-Shards are read one sample at a time (tars with webdataset, else the Parquet files), each shard is
-marked done in ``OUT/.export/`` and skipped on a rerun.
+Shards are read one sample at a time (tars with ``tarfile``, else the Parquet files), each shard
+is marked done in ``OUT/.export/`` and skipped on a rerun. A packed folder is untrusted input:
+shard paths must stay inside it and sample keys must be ``{Style}/{Object}/{idx}`` of its
+taxonomy (``canvas_data.packed_manifest``), so nothing is written outside ``OUT``.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import webdataset as wds
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import remove_partials, write_bytes, write_json, write_text
+from canvas_data.packed_manifest import UnsafeEntry, check_key, manifest_taxonomy, shard_file
 from canvas_data.shards import MANIFEST
+from canvas_data.tar_samples import iter_samples
+from canvas_data.taxonomy import Taxonomy
 
 LAYOUTS = ("release",)
 STATE_DIR = ".export"
@@ -72,19 +76,22 @@ def export_release(
     if unknown:
         raise ValueError(f"{packed}: no split {unknown}; it has {list(manifest['splits'])}")
     shards = [s for s in shards if not splits or s["split"] in splits]
+    kind = "shards" if fmt == "webdataset" else "parquet"
+    files = [shard_file(packed, s, kind) for s in shards]  # all checked before writing anything
+    taxonomy = manifest_taxonomy(manifest)
     out.mkdir(parents=True, exist_ok=True)
     remove_partials(out)
     report = ExportReport(out=out, shards=len(shards))
     lines: list[dict[str, str]] = []
     bar = tqdm(total=sum(s["samples"] for s in shards), desc="export", disable=not progress)
-    for shard in shards:
-        marker = out / STATE_DIR / f"{Path(shard['path']).name}.json"
+    for shard, file in zip(shards, files, strict=True):
+        marker = out / STATE_DIR / f"{file.name}.json"
         done = json.loads(marker.read_text()) if marker.is_file() else {}
         if done.get("sha256") == shard["sha256"] and done.get("sidecars") == sidecars:
             report.shards_reused += 1
         else:
             done = {"sha256": shard["sha256"], "sidecars": sidecars, "lines": []}
-            for key, data, text, provenance in _samples(packed / shard["path"], fmt):
+            for key, data, text, provenance in _samples(file, fmt, taxonomy):
                 write_bytes(out / f"{key}.jpg", data)
                 if sidecars and provenance is not None:
                     write_json(out / f"{key}.json", provenance)
@@ -97,20 +104,33 @@ def export_release(
     write_text(
         out / METADATA, "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
     )
-    if (packed / "recipe.yaml").is_file():
-        shutil.copyfile(packed / "recipe.yaml", out / "recipe.yaml")
+    recipe = (packed / "recipe.yaml").resolve()
+    if recipe.is_file() and recipe.is_relative_to(packed.resolve()):
+        shutil.copyfile(recipe, out / "recipe.yaml")
     report.images = len(lines)
     return report
 
 
-def _samples(path: Path, fmt: str) -> Iterator[tuple[str, bytes, str, Any]]:
-    """``(key, jpeg bytes, caption, provenance)`` of each sample of one shard, one at a time."""
+def _samples(path: Path, fmt: str, taxonomy: Taxonomy) -> Iterator[tuple[str, bytes, str, Any]]:
+    """``(key, jpeg bytes, caption, provenance)`` of each sample of one shard, one at a time.
+
+    Keys are checked against the layout (``check_key``): a tar member or Parquet row whose key is
+    not ``{Style}/{Object}/{idx}`` of the taxonomy, or a member that is not a regular file, raises
+    ``ValueError`` naming the shard and the member or row.
+    """
     if fmt == "parquet":
         from canvas_data.parquet_shards import iter_rows
 
         for row in iter_rows(path, columns=["image", "caption", "key"]):
+            try:
+                check_key(row["key"], taxonomy)
+            except UnsafeEntry as err:
+                raise UnsafeEntry(f"{path}: row {row['key']!r}: {err}") from None
             yield row["key"], row["image"]["bytes"], row["caption"], None
         return
-    for sample in wds.WebDataset(str(path), shardshuffle=False, empty_check=False):
+    for sample in iter_samples(path, taxonomy):
+        missing = [m for m in ("jpg", "json", "txt") if m not in sample]
+        if missing:
+            raise ValueError(f"{path}: sample {sample['__key__']!r} has no {missing} members")
         meta = json.loads(sample["json"])
         yield sample["__key__"], sample["jpg"], sample["txt"].decode(), meta.get("provenance")

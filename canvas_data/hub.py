@@ -18,6 +18,8 @@ from pathlib import Path
 
 from huggingface_hub.utils import filter_repo_objects
 
+from canvas_data.packed_manifest import shard_file
+
 IGNORE = [".*", "*/.*"]  # hidden files and folders: .pack/, .export/, partial writes, caches
 MAX_FILE_BYTES = 50_000_000_000  # the Hub refuses larger files
 MAX_FILES_PER_FOLDER = 10_000  # the Hub's recommended limit per folder
@@ -98,8 +100,15 @@ def _check_manifest(folder: Path, files: list[str]) -> list[str]:
     manifest = json.loads(path.read_text())
     present = set(files)
     problems = []
-    for shard in manifest.get("shards", []) + manifest.get("parquet", []):
-        file = Path(folder) / shard["path"]
+    listed = [("shards", s) for s in manifest.get("shards", [])]
+    for kind, shard in listed + [("parquet", s) for s in manifest.get("parquet", [])]:
+        try:
+            file = shard_file(folder, shard, kind)
+        except ValueError as err:  # a URL, a path outside the folder, not a file
+            problems.append(str(err))
+            continue
+        except FileNotFoundError:
+            file = Path(folder) / shard["path"]
         if shard["path"] not in present:
             problems.append(f"{file}: listed in the manifest, missing")
         elif file.stat().st_size != shard["bytes"]:

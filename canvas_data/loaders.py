@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from torch.utils.data import Dataset, IterableDataset
 from canvas_data.decode_cache import DecodeCache
 from canvas_data.examples import Seeded, build_example
 from canvas_data.shard_index import ShardIndex, load_manifest, manifest_taxonomy, split_shards
+from canvas_data.tar_samples import tar_samples
 from canvas_data.tasks import (
     EditPairs,
     ObjectClassification,
@@ -131,6 +133,7 @@ class CanvasStream(Seeded, IterableDataset):
         self.transform, self.seed, self.cache = transform, seed, cache
         self.shuffle, self.resampled = int(shuffle), resampled
         manifest = load_manifest(self.root)
+        self.taxonomy = manifest_taxonomy(manifest)
         self.index = index
         self.pool = Pool(index.split_keys) if index is not None else None
         shards = split_shards(self.root, manifest, selection.split)
@@ -198,22 +201,21 @@ class CanvasStream(Seeded, IterableDataset):
         urls = list(self.urls)
         if self.shuffle:
             random.Random(f"{self.seed}/{self.epoch}").shuffle(urls)  # same order on every rank
-        pipeline = wds.WebDataset(
-            urls,
-            shardshuffle=len(urls) if self.shuffle else False,
-            nodesplitter=wds.split_by_node,
-            workersplitter=wds.split_by_worker,
-            resampled=self.resampled,
-            seed=worker_seed(self.seed, self.epoch, rank, worker),
-            select_files=_is_image,
-            empty_check=False,
-        )
-        pipeline = pipeline.select(self._keep)
+        # shard files are opened here as files (tar_samples), never as webdataset URLs
+        stages = [
+            wds.ResampledShards(urls) if self.resampled else wds.SimpleShardList(urls),
+            wds.split_by_node,
+            wds.split_by_worker,
+        ]
         if self.shuffle:
-            pipeline = pipeline.shuffle(
-                self.shuffle, seed=worker_seed(self.seed, self.epoch, rank, worker, 1)
-            )
-        examples = self._examples(pipeline)
+            seed = worker_seed(self.seed, self.epoch, rank, worker)
+            stages.append(wds.shuffle(len(urls), seed=seed))
+        stages.append(partial(tar_samples, taxonomy=self.taxonomy, select=_is_image))
+        stages.append(wds.select(self._keep))
+        if self.shuffle:
+            seed = worker_seed(self.seed, self.epoch, rank, worker, 1)
+            stages.append(wds.shuffle(self.shuffle, seed=seed))
+        examples = self._examples(wds.DataPipeline(*stages))
         if self.resampled:
             examples = islice(examples, math.ceil(self.epoch_size / readers))
         yield from examples

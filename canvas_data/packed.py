@@ -21,7 +21,9 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import write_text
-from canvas_data.taxonomy import SEED_STYLE
+from canvas_data.packed_manifest import UnsafeEntry, manifest_taxonomy, shard_file
+from canvas_data.tar_samples import check_member, member_error
+from canvas_data.taxonomy import SEED_STYLE, Taxonomy
 
 SAMPLES_CSV = "samples.csv"
 
@@ -131,17 +133,23 @@ class PackedIndex:
 
 
 def read_index(out: Path, manifest: dict[str, Any], *, progress: bool = False) -> PackedIndex:
-    """Index every shard the manifest lists; an unreadable shard is named in ``problems``."""
+    """Index every shard the manifest lists; an unreadable shard is named in ``problems``.
+
+    Raises ``UnsafeEntry`` (a ``ValueError``) for a shard entry that leaves the folder or is not
+    a file, and for a tar member that is not a regular file named by a key of the taxonomy.
+    """
     out = Path(out)
-    tax = manifest["taxonomy"]
-    style_index = {s: i for i, s in enumerate(tax["styles"])}
-    object_index = {o: i for i, o in enumerate(tax["objects"])}
+    taxonomy = manifest_taxonomy(manifest)
+    style_index = {s: i for i, s in enumerate(taxonomy.styles)}
+    object_index = {o: i for i, o in enumerate(taxonomy.objects)}
     index = PackedIndex()
     total = sum(s["samples"] for s in manifest["shards"])
     bar = tqdm(total=total, desc="index", unit="img", disable=not progress)
     for shard in manifest["shards"]:
         try:
-            rows = _read_shard(out, shard["path"], index.provenance)
+            rows = _read_shard(shard_file(out, shard), taxonomy, index.provenance)
+        except UnsafeEntry:
+            raise
         except (OSError, tarfile.TarError, ValueError, KeyError) as err:
             index.problems.append(f"{out / shard['path']}: cannot index ({err})")
             continue
@@ -167,17 +175,22 @@ def read_index(out: Path, manifest: dict[str, Any], *, progress: bool = False) -
     return index
 
 
-def _read_shard(out: Path, rel: str, provenance: Provenance) -> list[tuple[dict, dict]]:
+def _read_shard(path: Path, taxonomy: Taxonomy, provenance: Provenance) -> list[tuple[dict, dict]]:
     """(metadata, jpg facts) per sample of one shard, reading only json members and JPEG heads."""
     metas: dict[str, dict] = {}
     jpgs: dict[str, dict] = {}
-    with tarfile.open(out / rel, "r:") as tar:
+    with tarfile.open(path, "r:") as tar:
         for member in tar:
-            if not member.isfile():
-                continue
-            key, _, ext = member.name.partition(".")
+            try:
+                key, ext = check_member(member, taxonomy)
+            except UnsafeEntry as err:
+                raise member_error(path, member, err) from None
             if ext == "json":
-                metas[key] = json.loads(_extract(tar, member).read())
+                meta = json.loads(_extract(tar, member).read())
+                said = [meta.get(k) for k in ("style", "object")] if isinstance(meta, dict) else []
+                if said != key.split("/")[:2] or meta.get("key") != key:
+                    raise ValueError(f"{member.name}: metadata disagrees with its key {key!r}")
+                metas[key] = meta
             elif ext == "jpg":
                 with Image.open(_extract(tar, member)) as im:
                     width, height = im.size

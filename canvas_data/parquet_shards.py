@@ -29,6 +29,14 @@ import pyarrow.parquet as pq
 from datasets import ClassLabel, Features, Image, Value
 from tqdm.auto import tqdm
 
+from canvas_data.packed_manifest import (
+    MANIFEST,
+    UnsafeEntry,
+    check_key,
+    entry_path,
+    manifest_taxonomy,
+    shard_file,
+)
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import sha256_file
@@ -180,19 +188,23 @@ def verify_parquet(out: Path, manifest: dict[str, Any], *, progress: bool = True
     """Re-hash the Parquet shards, decode every image, check labels and counts; the problems."""
     from canvas_data.jpeg import ImageError, check_image
 
-    tax = Taxonomy(tuple(manifest["taxonomy"]["styles"]), tuple(manifest["taxonomy"]["objects"]))
+    try:
+        tax = manifest_taxonomy(manifest)
+    except ValueError as err:
+        return [f"{out / MANIFEST}: {err}"]
     problems: list[str] = []
     found: dict[str, Counter[tuple[str, str]]] = {}
     files = manifest.get("parquet") or []
-    listed = {f["path"] for f in files}
+    listed = {entry_path(f) for f in files}
     for extra in sorted((out / FOLDER).glob("*.parquet")):
         if extra.relative_to(out).as_posix() not in listed:
             problems.append(f"{extra}: Parquet shard not in the manifest")
     bar = tqdm(total=sum(f["samples"] for f in files), desc="verify parquet", disable=not progress)
     for entry in files:
-        path = out / entry["path"]
-        if not path.is_file():
-            problems.append(f"{path}: missing")
+        try:
+            path = shard_file(out, entry, "parquet")
+        except (ValueError, FileNotFoundError) as err:  # unsafe or missing: the entry is named
+            problems.append(str(err))
             continue
         if path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
             problems.append(
@@ -202,13 +214,21 @@ def verify_parquet(out: Path, manifest: dict[str, Any], *, progress: bool = True
         rows = 0
         for row in iter_rows(path):
             rows += 1
-            style, obj, _ = row["key"].split("/")
+            try:
+                item = check_key(row["key"], tax)
+            except UnsafeEntry as err:
+                problems.append(f"{path}: row {row['key']!r}: {err}")
+                continue
+            style, obj = item.style, item.obj
             try:
                 check_image(row["image"]["bytes"], "decode", jpeg_only=False)
             except ImageError as err:
                 problems.append(f"{path}: row {row['key']}: {err}")
                 continue
-            if tax.styles[row["style"]] != style or tax.objects[row["object"]] != obj:
+            labels = (row["style"], row["object"])
+            if not (0 <= labels[0] < len(tax.styles) and 0 <= labels[1] < len(tax.objects)):
+                problems.append(f"{path}: row {row['key']}: labels {labels} outside the taxonomy")
+            elif tax.styles[row["style"]] != style or tax.objects[row["object"]] != obj:
                 problems.append(f"{path}: row {row['key']}: labels disagree with its key")
             elif row["split"] != entry["split"]:
                 problems.append(
@@ -231,7 +251,6 @@ def verify_parquet(out: Path, manifest: dict[str, Any], *, progress: bool = True
 
 def verify_packed(out: Path, *, progress: bool = True):
     """Verify a packed folder in every format it holds: tars (``verify_shards``) and Parquet."""
-    from canvas_data.shards import MANIFEST
     from canvas_data.verify import VerifyReport, verify_shards
 
     out = Path(out)

@@ -7,19 +7,22 @@ is read) and then serves ``read(key)`` with one seek and one read.
 
 from __future__ import annotations
 
-import json
-import re
 import tarfile
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from canvas_data.taxonomy import Taxonomy
+from canvas_data.packed_manifest import (  # noqa: F401  (load_manifest: imported from here)
+    MANIFEST,
+    UnsafeEntry,
+    load_manifest,
+    manifest_taxonomy,
+    shard_file,
+)
+from canvas_data.tar_samples import check_member, member_error
 
-MANIFEST = "manifest.json"
 IMAGE_MEMBER = "jpg"
-_MEMBER = re.compile(r"^((?:.*/|)[^.]+)[.]([^/]*)$")  # webdataset's key/extension split
 
 
 def _sort_key(key: str) -> tuple[str, int]:
@@ -28,38 +31,14 @@ def _sort_key(key: str) -> tuple[str, int]:
     return (head, int(idx)) if idx.isdigit() else (key, -1)
 
 
-def load_manifest(root: Path) -> dict[str, Any]:
-    """The manifest of a packed dataset folder; one-line errors for a missing or bad one."""
-    path = Path(root) / MANIFEST
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: no manifest; expected a dataset folder written by `canvas-build shards`"
-        )
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not valid JSON: {err}") from err
-    if not isinstance(manifest, dict) or "shards" not in manifest:
-        raise ValueError(f"{path}: not a canvas_data manifest (no 'shards' list)")
-    return manifest
-
-
-def manifest_taxonomy(manifest: dict[str, Any]) -> Taxonomy:
-    """The class orders the shards' ``style.cls`` and ``object.cls`` were written in."""
-    tax = manifest.get("taxonomy") or {}
-    return Taxonomy.from_spec(tax.get("styles", "release-61"), tax.get("objects", "release-20"))
-
-
 def split_shards(root: Path, manifest: dict[str, Any], split: str) -> list[dict[str, Any]]:
-    """The manifest entries of a split's shards, each with its absolute ``file``; all must exist."""
+    """The manifest entries of a split's shards, each with its ``file`` (``shard_file``: inside
+    ``root``, existing); raises ``ValueError`` or ``FileNotFoundError`` naming a bad entry."""
     entries = []
     for entry in manifest["shards"]:
-        if entry.get("split") != split or not str(entry.get("path", "")).endswith(".tar"):
+        if isinstance(entry, dict) and entry.get("split") != split:
             continue
-        file = Path(root) / entry["path"]
-        if not file.is_file():
-            raise FileNotFoundError(f"{file}: shard listed in {MANIFEST} is missing")
-        entries.append({**entry, "file": str(file)})
+        entries.append({**entry, "file": str(shard_file(root, entry))})
     return entries
 
 
@@ -96,10 +75,12 @@ class ShardIndex:
         try:
             with tarfile.open(file, mode="r:") as tar:
                 for member in tar:
-                    match = _MEMBER.match(member.name)
-                    if not member.isfile() or not match or match[2] != IMAGE_MEMBER:
+                    try:
+                        key, ext = check_member(member, self.taxonomy)
+                    except UnsafeEntry as err:
+                        raise member_error(file, member, err) from None
+                    if ext != IMAGE_MEMBER:
                         continue
-                    key = match[1]
                     if key in self._where:
                         raise ValueError(f"{file}: sample {key!r} is also in another shard")
                     self._where[key] = (number, member.offset_data, member.size)

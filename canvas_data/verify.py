@@ -8,11 +8,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import webdataset as wds
 from PIL import Image
 from tqdm.auto import tqdm
 
+from canvas_data.packed_manifest import entry_path, manifest_taxonomy, shard_file
 from canvas_data.shards import MANIFEST
+from canvas_data.tar_samples import iter_samples
+from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import sha256_file
 
 MEMBERS = ("jpg", "style.cls", "object.cls", "txt", "json")
@@ -44,8 +46,12 @@ def verify_shards(out: Path, *, progress: bool = True) -> VerifyReport:
         report.problems.append(f"{manifest_path}: missing, not a packed folder")
         return report
     manifest = json.loads(manifest_path.read_text())
-    styles, objects = manifest["taxonomy"]["styles"], manifest["taxonomy"]["objects"]
-    listed = {s["path"] for s in manifest["shards"]}
+    try:
+        taxonomy = manifest_taxonomy(manifest)
+    except ValueError as err:
+        report.problems.append(f"{manifest_path}: {err}")
+        return report
+    listed = {entry_path(s) for s in manifest["shards"]}
     for extra in sorted((out / "data").glob("*.tar")):
         if extra.relative_to(out).as_posix() not in listed:
             report.problems.append(f"{extra}: shard not in the manifest")
@@ -54,13 +60,16 @@ def verify_shards(out: Path, *, progress: bool = True) -> VerifyReport:
     bar = tqdm(total=total, desc="verify", unit="img", disable=not progress)
     for shard in manifest["shards"]:
         report.shards += 1
-        path = out / shard["path"]
-        problem = _check_file(path, shard)
+        try:
+            path = shard_file(out, shard)
+            problem = _check_file(path, shard)
+        except (ValueError, FileNotFoundError) as err:  # unsafe or missing: the entry is named
+            problem = str(err)
         if problem:  # reported once; its cells are not reported again as missing samples
             report.problems.append(problem)
-            seen = Counter({tuple(cell.split("/")): n for cell, n in shard["counts"].items()})
+            seen = _listed_cells(shard)
         else:
-            seen = _check_samples(path, shard, styles, objects, report)
+            seen = _check_samples(path, shard, taxonomy, report)
         counts.setdefault(shard["split"], Counter()).update(seen)
         bar.update(shard["samples"])
     bar.close()
@@ -68,9 +77,15 @@ def verify_shards(out: Path, *, progress: bool = True) -> VerifyReport:
     return report
 
 
+def _listed_cells(shard: dict) -> Counter[tuple[str, str]]:
+    """The (style, object) counts a shard entry claims."""
+    cells = shard.get("counts")
+    if not isinstance(cells, dict):
+        return Counter()
+    return Counter({tuple(str(cell).split("/", 1)): n for cell, n in cells.items()})
+
+
 def _check_file(path: Path, shard: dict) -> str | None:
-    if not path.is_file():
-        return f"{path}: missing"
     if path.stat().st_size != shard["bytes"]:
         return f"{path}: {path.stat().st_size} bytes, the manifest says {shard['bytes']}"
     if sha256_file(path) != shard["sha256"]:
@@ -78,14 +93,18 @@ def _check_file(path: Path, shard: dict) -> str | None:
     return None
 
 
-def _check_samples(path: Path, shard: dict, styles, objects, report: VerifyReport) -> Counter:
-    """Decode each sample of one shard; returns the (style, object) counts it holds."""
+def _check_samples(path: Path, shard: dict, taxonomy: Taxonomy, report: VerifyReport) -> Counter:
+    """Decode each sample of one shard; returns the (style, object) counts it holds.
+
+    A member that is not a regular file named ``{Style}/{Object}/{idx}.{ext}`` of the taxonomy
+    is reported (shard and member) and skipped.
+    """
     seen: Counter[tuple[str, str]] = Counter()
     n = 0
     try:
-        for sample in wds.WebDataset(str(path), shardshuffle=False, empty_check=False):
+        for sample in iter_samples(path, taxonomy, on_problem=report.problems.append):
             n += 1
-            problem = _check_sample(sample, styles, objects)
+            problem = _check_sample(sample, taxonomy.styles, taxonomy.objects)
             if problem:
                 report.problems.append(f"{path}: sample {sample.get('__key__')}: {problem}")
                 continue
@@ -110,9 +129,11 @@ def _check_sample(sample: dict, styles: list[str], objects: list[str]) -> str | 
         style_cls, object_cls = int(sample["style.cls"]), int(sample["object.cls"])
     except (OSError, ValueError) as err:
         return f"does not decode ({err})"
-    if styles[style_cls] != meta["style"] or objects[object_cls] != meta["object"]:
+    if not (0 <= style_cls < len(styles) and 0 <= object_cls < len(objects)):
+        return f"labels {style_cls}/{object_cls} are outside the taxonomy"
+    if styles[style_cls] != meta.get("style") or objects[object_cls] != meta.get("object"):
         return f"labels {style_cls}/{object_cls} disagree with {meta['style']}/{meta['object']}"
-    if sample["__key__"] != meta["key"]:
+    if sample["__key__"] != meta.get("key"):
         return f"key disagrees with its metadata ({meta['key']})"
     return None
 
