@@ -85,7 +85,7 @@ def export_release(
     lines: list[dict[str, str]] = []
     bar = tqdm(total=sum(s["samples"] for s in shards), desc="export", disable=not progress)
     for shard, file in zip(shards, files, strict=True):
-        marker = out / STATE_DIR / f"{file.name}.json"
+        marker = out / STATE_DIR / f"{Path(shard['path']).name}.json"
         done = json.loads(marker.read_text()) if marker.is_file() else {}
         if done.get("sha256") == shard["sha256"] and done.get("sidecars") == sidecars:
             report.shards_reused += 1
@@ -126,7 +126,10 @@ def _samples(path: Path, fmt: str, taxonomy: Taxonomy) -> Iterator[tuple[str, by
                 check_key(row["key"], taxonomy)
             except UnsafeEntry as err:
                 raise UnsafeEntry(f"{path}: row {row['key']!r}: {err}") from None
-            yield row["key"], row["image"]["bytes"], row["caption"], None
+            image = row["image"] or {}
+            if not isinstance(image.get("bytes"), bytes):
+                raise ValueError(f"{path}: row {row['key']!r}: no image bytes")
+            yield row["key"], image["bytes"], row["caption"], None
         return
     for sample in iter_samples(path, taxonomy):
         missing = [m for m in ("jpg", "json", "txt") if m not in sample]

@@ -109,8 +109,10 @@ def check_key(key: Any, taxonomy: Taxonomy) -> Item:
         raise UnsafeEntry(f"key {key!r}: style {style!r} is not in the manifest's taxonomy")
     if obj not in taxonomy.objects:
         raise UnsafeEntry(f"key {key!r}: object {obj!r} is not in the manifest's taxonomy")
-    if not _IDX.match(idx):
-        raise UnsafeEntry(f"key {key!r}: idx {idx!r} is not a positive integer")
+    if not _IDX.fullmatch(idx):
+        raise UnsafeEntry(
+            f"key {key!r}: idx {idx!r} is not a positive integer (digits, no leading zero)"
+        )
     return Item(style, obj, int(idx))
 
 

@@ -41,7 +41,7 @@ def check_member(member: tarfile.TarInfo, taxonomy: Taxonomy) -> tuple[str, str]
         raise UnsafeEntry("name is not {Style}/{Object}/{idx}.{ext}")
     check_key(match[1], taxonomy)
     ext = match[2].lower()
-    if not _EXT.match(ext):
+    if not _EXT.fullmatch(ext):
         raise UnsafeEntry(f"extension {ext!r} is not letters, digits, '.', '_' or '-'")
     return match[1], ext
 

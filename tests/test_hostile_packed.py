@@ -244,6 +244,7 @@ def check_refused(folder, tmp_path, member, reason):
         ("Monet/Unicorns/1", "object 'Unicorns'"),
         ("Monet/Cats/0", "not a positive integer"),
         ("Monet/Cats/x", "not a positive integer"),
+        ("Monet/Cats/007", "not a positive integer"),
     ],
 )
 def test_a_member_key_outside_the_layout_is_refused(folder, tmp_path, key, reason):
