@@ -13,7 +13,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from canvas_data.packed_manifest import (  # noqa: F401  (load_manifest: imported from here)
+from canvas_data.packed_manifest import (
     MANIFEST,
     UnsafeEntry,
     load_manifest,
