@@ -104,7 +104,9 @@ class CanvasDataset(Seeded, Dataset):
 
 class CanvasStream(Seeded, IterableDataset):
     """Streaming view: webdataset over the split's tars, each DataLoader worker and each rank
-    reading its own shards (``split_by_node``, ``split_by_worker``).
+    reading its own shards (``split_by_node``, ``split_by_worker``). Each tar is opened as a file
+    inside the folder and read with ``tarfile`` (``canvas_data.tar_samples``); a shard entry or
+    tar member outside the layout raises ``ValueError`` naming it.
 
     ``shuffle``: the sample shuffle buffer (0: shards and samples in order); shards are shuffled
     too, the same way on every rank, so each epoch splits them differently but exactly.
