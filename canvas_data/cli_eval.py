@@ -477,11 +477,21 @@ def profile(command, out, method, interval):
     in every case. The record is written even when the command fails; the command's exit code
     is passed through.
     """
+    import json
+
     from canvas_data.atomic import write_json
     from canvas_data.profile import profile_command, shell_exit_code
 
+    try:  # a place for the record, before a long run
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{out}: cannot write the record there ({err.strerror})") from None
     record = profile_command(list(command), interval=interval, method=method)
-    write_json(out, record)
+    try:
+        write_json(out, record)
+    except OSError as err:  # the measurement is not lost: it goes to stderr
+        click.echo(json.dumps(record), err=True)
+        raise ValueError(f"{out}: cannot write the record ({err.strerror})") from None
     gpu = record["peak_gpu_bytes"]
     gpu = "—" if gpu is None else f"{gpu / 2**30:.2f} GiB"
     click.echo(
@@ -526,7 +536,10 @@ def storage(base, unlearned, method, out):
     from canvas_data.storage import storage_report
 
     record = storage_report(base, unlearned, method=method)
-    write_json(out, record)
+    try:
+        write_json(out, record)
+    except OSError as err:
+        raise ValueError(f"{out}: cannot write the record ({err.strerror})") from None
     click.echo(
         f"unlearned weights {record['unlearned_bytes'] / 2**20:.1f} MiB, of which "
         f"{record['changed_tensors']} of {record['tensors']} tensors differ from the base: "

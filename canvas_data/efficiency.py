@@ -62,9 +62,17 @@ def aggregate(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def check(path: Path, record: Any) -> None:
     """``ValueError`` naming ``path`` when a profile or storage record lacks its numbers."""
     need = {PROFILE_KIND: ("wall_s",), STORAGE_KIND: ("unlearned_bytes", "diff_bytes")}
+    optional = {PROFILE_KIND: ("peak_gpu_bytes", "peak_rss_bytes"), STORAGE_KIND: ()}
     for key in need[record["kind"]]:
-        if not isinstance(record.get(key), (int, float)):
+        if not _number(record.get(key)):
             raise ValueError(f"{path}: {record['kind']} result without a number {key}")
+    for key in optional[record["kind"]]:
+        if record.get(key) is not None and not _number(record[key]):
+            raise ValueError(f"{path}: {key} is neither a number nor null")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def present(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str, str]]:

@@ -140,13 +140,20 @@ def _read(path: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{path}: no such result file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a JSON result ({err})") from None
+    except OSError as err:  # a folder, no permission
+        raise ValueError(f"{path}: cannot read the result ({err.strerror})") from None
     if not isinstance(result, dict) or result.get("kind") != RESULT_KIND:
         raise ValueError(f"{path}: not written by `canvas-eval accuracy`")
     if not result.get("target") or result.get("domain") not in DOMAINS:
         raise ValueError(f"{path}: a step of a sequence needs a result with a --target")
     for d in DOMAINS:
-        if not isinstance(result.get(f"{d}_accuracy"), dict):
+        table = result.get(f"{d}_accuracy")
+        if not isinstance(table, dict):
             raise ValueError(f"{path}: no {d}_accuracy table")
+        for concept, entry in table.items():
+            a = entry.get("accuracy", "") if isinstance(entry, dict) else ""
+            if a is not None and (isinstance(a, bool) or not isinstance(a, (int, float))):
+                raise ValueError(f"{path}: {d}_accuracy of {concept} is not a number or null")
     return result
 
 

@@ -99,7 +99,12 @@ class _Tensors:
                 self.where[name] = f
 
     def get(self, name: str):
-        return self.handles[self.where[name]].get_tensor(name)
+        from safetensors import SafetensorError
+
+        try:
+            return self.handles[self.where[name]].get_tensor(name)
+        except (SafetensorError, OSError, RuntimeError) as err:
+            raise ValueError(f"{self.where[name]}: cannot read tensor {name} ({err})") from None
 
     @property
     def file_bytes(self) -> int:

@@ -75,6 +75,8 @@ def read_results(
             raise FileNotFoundError(f"{path}: no such result file") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{path}: not a JSON result ({err})") from None
+        except OSError as err:  # a folder, no permission
+            raise ValueError(f"{path}: cannot read the result ({err.strerror})") from None
         kind = result.get("kind") if isinstance(result, dict) else None
         if kind not in (RESULT_KIND, FID_KIND, *eff.KINDS):
             raise ValueError(

@@ -116,3 +116,20 @@ def test_profile_and_storage_results_join_the_table(tmp_path):
     )
     run = CliRunner().invoke(main, ["summarize", "--efficiency", str(bad), "--out", str(out)])
     assert run.exit_code == 1 and "give METHOD=FILE" in run.output
+    run = CliRunner().invoke(main, ["summarize", "--efficiency", f"X={esd}", "--out", str(out)])
+    assert run.exit_code == 1 and f"{esd}: cannot read the result" in run.output
+    write_json(bad, {"kind": "canvas-eval profile", "wall_s": 1.0, "peak_gpu_bytes": "lots"})
+    run = CliRunner().invoke(main, ["summarize", "--efficiency", f"X={bad}", "--out", str(out)])
+    assert (
+        run.exit_code == 1 and "bad.json: peak_gpu_bytes is neither a number nor null" in run.output
+    )
+
+
+def test_no_place_for_the_record_stops_before_the_command_runs(tmp_path):
+    (tmp_path / "file").write_text("")
+    marker = tmp_path / "ran"
+    args = ["profile", "--out", str(tmp_path / "file" / "p.json"), "--", sys.executable, "-c",
+            f"open({str(marker)!r}, 'w')"]  # fmt: skip
+    run = CliRunner().invoke(main, args)
+    assert run.exit_code == 1 and "cannot write the record there" in run.output
+    assert run.output.count("\n") == 1 and not marker.exists()

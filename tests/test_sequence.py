@@ -147,6 +147,11 @@ def test_sequence_next_to_the_method_table_and_two_sequences(tmp_path):
         (lambda r: r.update(target=None, domain=None), "step1.json: a step of a sequence needs"),
         (lambda r: r.update(kind="canvas-eval fid"), "step1.json: not written by"),
         (lambda r: r.pop("object_accuracy"), "step1.json: no object_accuracy table"),
+        (
+            lambda r: r["style_accuracy"].update(Monet={"accuracy": "high"}),
+            "step1.json: style_accuracy of Monet is not a number or null",
+        ),
+        (lambda r: r["object_accuracy"].update(Cats=0.5), "object_accuracy of Cats is not a"),
     ],
 )
 def test_bad_steps_are_one_line_errors_naming_the_file(tmp_path, broken, message):
@@ -174,3 +179,6 @@ def test_a_target_forgotten_twice_and_mixed_methods_are_refused(tmp_path):
     assert run.exit_code == 2 and "--sequence needs the result file of every step" in run.output
     run = CliRunner().invoke(main, ["summarize", "--out", "x"])
     assert run.exit_code == 1 and "no result files given" in run.output
+    run = CliRunner().invoke(main, ["summarize", "--sequence", str(tmp_path), "--out", "x"])
+    assert run.exit_code == 1 and "cannot read the result" in run.output
+    assert run.output.count("\n") == 1

@@ -120,6 +120,9 @@ def test_cli_writes_the_record_and_refuses_pickles_and_broken_files(tmp_path):
     torch.save(base_tensors(), pickled_folder / "diffusion_pytorch_model.bin")
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    truncated = tmp_path / "truncated.safetensors"
+    save_file(base_tensors(), str(truncated))
+    truncated.write_bytes(truncated.read_bytes()[:-10])
     several = tmp_path / "several"
     several.mkdir()
     for name in ("x.safetensors", "y.safetensors"):
@@ -128,6 +131,7 @@ def test_cli_writes_the_record_and_refuses_pickles_and_broken_files(tmp_path):
         (pickle, "unet.bin: pickled weights are refused"),
         (pickled_folder, "diffusion_pytorch_model.bin: pickled weights are refused"),
         (broken, "broken.safetensors: not a readable safetensors file"),
+        (truncated, "truncated.safetensors: "),
         (several, "several weight files (x.safetensors, y.safetensors)"),
         (tmp_path / "results", "no .safetensors weights in this folder"),
     ):
