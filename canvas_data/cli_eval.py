@@ -90,8 +90,10 @@ def main() -> None:
     Stages, in order:
       generate   a model's answer set: {Theme}_{Object}_seed{seed}.jpg
       accuracy   classify it: per-concept accuracy, UA, IRA, CRA for the target
-      summarize  many results into the benchmark's table (+ heat maps)
+      summarize  many results into the benchmark's table (+ heat maps, sequences, HTML)
       fid        standard FID of an answer set against reference images
+      profile    wall time and peak memory of an unlearning command
+      storage    bytes of unlearned weights and of their difference from the base
     """
 
 
@@ -350,31 +352,200 @@ def _report_accuracy(result: dict) -> None:
         click.echo(f"target {result['target']} ({result['domain']}): " + ", ".join(cells))
 
 
-@main.command()
+_STEPS = "\0"  # joins the files of one --sequence into one option value
+
+
+class _SequenceCommand(click.Command):
+    """Reads `--sequence R1 R2 ...`: the files after --sequence, up to the next option, are the
+    steps of one sequence, in order."""
+
+    def parse_args(self, ctx, args):
+        rewritten, i = [], 0
+        while i < len(args):
+            if args[i] == "--":
+                rewritten += args[i:]
+                break
+            if args[i] != "--sequence":
+                rewritten.append(args[i])
+                i += 1
+                continue
+            j = i + 1
+            while j < len(args) and not args[j].startswith("-"):
+                j += 1
+            if j == i + 1:
+                raise click.UsageError("--sequence needs the result file of every step", ctx)
+            rewritten += ["--sequence", _STEPS.join(args[i + 1 : j])]
+            i = j
+        return super().parse_args(ctx, rewritten)
+
+
+@main.command(cls=_SequenceCommand)
 @click.argument(
-    "results", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "results",
+    nargs=-1,
+    required=False,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="Folder for table.md, table.csv, table.json and heatmap-{method}.png.",
+    help="Folder for table.md, table.csv, table.json and heatmap-{method}.png (and "
+    "sequence-{method}.md/.csv/.json/.png).",
+)
+@click.option(
+    "--sequence",
+    "sequences",
+    multiple=True,
+    metavar="R1 R2 ...",
+    help="Results of one sequential-unlearning run, one per step, in step order (every file "
+    "up to the next option). Repeat for more runs.",
+)
+@click.option(
+    "--efficiency",
+    "efficiency",
+    multiple=True,
+    metavar="METHOD=FILE",
+    help="A `canvas-eval profile` or `storage` result of METHOD. Repeatable. Such results "
+    "can also be given as RESULTS (their --method, else their folder names the method).",
+)
+@click.option(
+    "--html",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the report: one self-contained HTML page with the table (sortable), "
+    "heat maps and curves.",
 )
 @one_line_errors
-def summarize(results, out):
+def summarize(results, out, sequences, efficiency, html):
     """Turn many results into the benchmark's table.
 
     RESULTS are files written by `canvas-eval accuracy` (one per unlearned model and target) and,
-    optionally, by `canvas-eval fid`. Rows are methods (each result's --method, else the name of
-    its folder); UA, IRA and CRA are averaged over style targets and, apart, over object targets;
-    FID is the mean of the method's FID results.
+    optionally, by `canvas-eval fid`, `profile` and `storage`. Rows are methods (each result's
+    --method, else the name of its folder); UA, IRA and CRA are averaged over style targets and,
+    apart, over object targets; FID is the mean of the method's FID results; time, memory and
+    storage columns appear when profile or storage results are given.
+
+    With --sequence R1 R2 ..., the results of one model's sequential unlearning (step k has
+    forgotten the targets of steps 1..k): after each step, UA of every target forgotten so far,
+    IRA and CRA of what is not forgotten (see sequence-{method}.json for the definition).
     """
+    from canvas_data.efficiency import parse_assignment
     from canvas_data.summarize import summarize as write_summary
 
-    written = write_summary(list(results), out)
-    click.echo(written["markdown"].read_text(), nl=False)
+    written = write_summary(
+        list(results),
+        out,
+        sequences=[[Path(f) for f in s.split(_STEPS)] for s in sequences],
+        efficiency=[parse_assignment(e) for e in efficiency],
+        html=html,
+    )
+    for key, path in written.items():
+        if key == "markdown" or key.endswith(" md"):
+            click.echo(path.read_text())
     for path in written.values():
         click.echo(f"wrote {path}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("profile.json"),
+    show_default=True,
+    help="Result file (JSON).",
+)
+@click.option("--method", default=None, help="The unlearning method (the row in the summary).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.001),
+    default=0.05,
+    show_default=True,
+    help="Seconds between two memory polls.",
+)
+@one_line_errors
+def profile(command, out, method, interval):
+    """Run an unlearning COMMAND and record its wall time and peak memory.
+
+    \b
+    canvas-eval profile --method ESD --out results/ESD/profile-Van_Gogh.json -- \\
+        python train_esd.py --concept Van_Gogh
+
+    Peak GPU memory of the command's processes comes from NVML (the [gpu] extra, nvidia-ml-py);
+    without NVML or a GPU it is null, and the peak RSS of the process tree (psutil) is recorded
+    in every case. The record is written even when the command fails; the command's exit code
+    is passed through.
+    """
+    import json
+
+    from canvas_data.atomic import write_json
+    from canvas_data.profile import profile_command, shell_exit_code
+
+    try:  # a place for the record, before a long run
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{out}: cannot write the record there ({err.strerror})") from None
+    record = profile_command(list(command), interval=interval, method=method)
+    try:
+        write_json(out, record)
+    except OSError as err:  # the measurement is not lost: it goes to stderr
+        click.echo(json.dumps(record), err=True)
+        raise ValueError(f"{out}: cannot write the record ({err.strerror})") from None
+    gpu = record["peak_gpu_bytes"]
+    gpu = "—" if gpu is None else f"{gpu / 2**30:.2f} GiB"
+    click.echo(
+        f"exit code {record['exit_code']}, {record['wall_s']:.1f} s, peak GPU memory {gpu}, "
+        f"peak RSS {record['peak_rss_bytes'] / 2**30:.2f} GiB ({record['device']})",
+        err=True,
+    )
+    click.echo(f"wrote {out}", err=True)
+    raise SystemExit(shell_exit_code(record["exit_code"]))
+
+
+@main.command()
+@click.option(
+    "--base",
+    type=click.Path(exists=True, path_type=Path),
+    required=True,
+    help="The model before unlearning: a diffusers folder (its unet/ is taken), a UNet "
+    "folder or a .safetensors file.",
+)
+@click.option(
+    "--unlearned",
+    type=click.Path(exists=True, path_type=Path),
+    required=True,
+    help="The unlearned weights: a UNet folder, a diffusers folder or a .safetensors file.",
+)
+@click.option("--method", default=None, help="The unlearning method (the row in the summary).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("storage.json"),
+    show_default=True,
+    help="Result file (JSON).",
+)
+@one_line_errors
+def storage(base, unlearned, method, out):
+    """Bytes of unlearned weights, and of the tensors that differ from the base.
+
+    Tensors are compared by name, bit for bit; those that differ (or that the base lacks) are
+    what the method must store. Only safetensors files are read: pickles are refused.
+    """
+    from canvas_data.atomic import write_json
+    from canvas_data.storage import storage_report
+
+    record = storage_report(base, unlearned, method=method)
+    try:
+        write_json(out, record)
+    except OSError as err:
+        raise ValueError(f"{out}: cannot write the record ({err.strerror})") from None
+    click.echo(
+        f"unlearned weights {record['unlearned_bytes'] / 2**20:.1f} MiB, of which "
+        f"{record['changed_tensors']} of {record['tensors']} tensors differ from the base: "
+        f"{record['diff_bytes'] / 2**20:.1f} MiB"
+    )
+    click.echo(f"wrote {out}")
 
 
 @main.command()

@@ -4,6 +4,10 @@ optionally FID results, grouped by method.
 For each method, UA, IRA and CRA are averaged over its style targets and, apart, over its object
 targets; FID is the mean of its FID results. The table is written as Markdown, CSV and JSON, and
 each method gets a heat map of per-concept accuracy (``heatmap-{method}.png``).
+
+Efficiency records (``canvas-eval profile`` and ``storage``) add columns (``efficiency.py``);
+sequences of results (sequential unlearning, ``sequence.py``) get their own table and curves; an
+HTML page can gather it all (``report_html.py``).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from canvas_data import efficiency as eff
 from canvas_data.accuracy import RESULT_KIND
-from canvas_data.atomic import write_json, write_text
+from canvas_data.atomic import write_bytes, write_json, write_text
 from canvas_data.heatmap import HeatRow, save_heatmap
 from canvas_data.metrics import DOMAINS, OBJECT, STYLE, Averaged, Scores, average_over_targets
 
@@ -33,6 +38,7 @@ class MethodResults:
     method: str
     accuracy: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
     fid: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
+    efficiency: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
 
     def averages(self) -> dict[str, Averaged]:
         pairs = [
@@ -53,11 +59,15 @@ def method_of(path: Path, result: dict[str, Any]) -> str:
     return result.get("method") or Path(path).resolve().parent.name or "model"
 
 
-def read_results(paths: Sequence[Path]) -> dict[str, MethodResults]:
-    """Read accuracy and FID result files, grouped by method (in the order first seen)."""
+def read_results(
+    paths: Sequence[Path], efficiency: Sequence[tuple[str, Path]] = ()
+) -> dict[str, MethodResults]:
+    """Read accuracy, FID, profile and storage result files, grouped by method (in the order first
+    seen). ``efficiency``: ``(method, file)`` pairs of profile or storage results."""
     methods: dict[str, MethodResults] = {}
     seen: dict[tuple[str, str | None], Path] = {}
-    for path in paths:
+    assigned = [(None, Path(p)) for p in paths] + [(m, Path(p)) for m, p in efficiency]
+    for given, path in assigned:
         path = Path(path)
         try:
             result = json.loads(path.read_text())
@@ -65,11 +75,19 @@ def read_results(paths: Sequence[Path]) -> dict[str, MethodResults]:
             raise FileNotFoundError(f"{path}: no such result file") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{path}: not a JSON result ({err})") from None
+        except OSError as err:  # a folder, no permission
+            raise ValueError(f"{path}: cannot read the result ({err.strerror})") from None
         kind = result.get("kind") if isinstance(result, dict) else None
-        if kind not in (RESULT_KIND, FID_KIND):
-            raise ValueError(f"{path}: not written by `canvas-eval accuracy` or `canvas-eval fid`")
-        method = method_of(path, result)
+        if kind not in (RESULT_KIND, FID_KIND, *eff.KINDS):
+            raise ValueError(
+                f"{path}: not written by `canvas-eval accuracy`, `fid`, `profile` or `storage`"
+            )
+        method = given or method_of(path, result)
         group = methods.setdefault(method, MethodResults(method))
+        if kind in eff.KINDS:
+            eff.check(path, result)
+            group.efficiency.append((path, result))
+            continue
         if kind == FID_KIND:
             group.fid.append((path, result))
             continue
@@ -97,6 +115,7 @@ def table_rows(methods: dict[str, MethodResults]) -> list[dict[str, Any]]:
             row[f"{domain}_targets"] = avg[domain].targets
         row["FID"] = m.mean_fid
         row["fid_results"] = len(m.fid)
+        row.update(eff.aggregate(r for _, r in m.efficiency))
         rows.append(row)
     return rows
 
@@ -106,16 +125,20 @@ def _pct(value: float | None) -> str:
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
-    """The paper's table: UA, IRA, CRA in % for style then object unlearning, and FID."""
+    """The paper's table: UA, IRA, CRA in % for style then object unlearning, and FID; then the
+    efficiency columns that any method has a value for."""
+    extra = eff.present(rows)
     head = (
         "| method | style UA | IRA | CRA | object UA | IRA | CRA | FID | targets (style / object) |"
     )
-    lines = [head, "|---|" + "---:|" * 8]
+    head += "".join(f" {h} |" for _, h, _ in extra)
+    lines = [head, "|---|" + "---:|" * (8 + len(extra))]
     for r in rows:
         cells = [_pct(r[f"{d}_{c}"]) for d in DOMAINS for c in COLUMNS]
         fid = "—" if r["FID"] is None else f"{r['FID']:.2f}"
         counts = f"{r['style_targets']} / {r['object_targets']}"
-        lines.append(f"| {r['method']} | " + " | ".join([*cells, fid, counts]) + " |")
+        cells += [fid, counts, *(eff.cell(r, key) for key, _, _ in extra)]
+        lines.append(f"| {r['method']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -123,8 +146,11 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     """The table as CSV, percentages with full precision, empty cells where nothing was measured."""
     fields = ["method", *(f"{d}_{c}" for d in DOMAINS for c in COLUMNS), "FID",
               "style_targets", "object_targets", "fid_results"]  # fmt: skip
+    extra = eff.present(rows)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer = csv.DictWriter(
+        buf, fieldnames=[*fields, *(name for _, _, name in extra)], lineterminator="\n"
+    )
     writer.writeheader()
     for r in rows:
         out = {k: r[k] for k in fields}
@@ -133,6 +159,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
                 v = r[f"{d}_{c}"]
                 out[f"{d}_{c}"] = "" if v is None else 100 * v
         out["FID"] = "" if r["FID"] is None else r["FID"]
+        out.update({name: eff.csv_value(r, key) for key, _, name in extra})
         writer.writerow(out)
     return buf.getvalue()
 
@@ -184,19 +211,36 @@ def heat_rows(group: MethodResults) -> tuple[list[HeatRow], list[str], list[str]
     return rows, themes, objects
 
 
-def summarize(paths: Sequence[Path], out: Path) -> dict[str, Path]:
-    """Write ``table.md``, ``table.csv``, ``table.json`` and the heat maps into ``out``."""
-    methods = read_results(paths)
+def summarize(
+    paths: Sequence[Path],
+    out: Path,
+    *,
+    sequences: Sequence[Sequence[Path]] = (),
+    efficiency: Sequence[tuple[str, Path]] = (),
+    html: Path | None = None,
+) -> dict[str, Path]:
+    """Write ``table.md``, ``table.csv``, ``table.json`` and the heat maps into ``out``.
+
+    ``sequences``: result files of sequential runs, each in step order; each gets
+    ``sequence-{method}.md``, ``.csv``, ``.json`` and ``.png`` (curves). ``efficiency``:
+    ``(method, file)`` pairs of profile or storage results. ``html``: also write the report page
+    there. Everything is read (and checked) before anything is written.
+    """
+    from canvas_data.sequence import read_sequence
+
+    methods = read_results(paths, efficiency) if paths or efficiency else {}
+    runs = [read_sequence(files) for files in sequences]
+    if not methods and not runs:
+        raise ValueError("no result files given")
     rows = table_rows(methods)
     out = Path(out)
-    written = {
-        "markdown": out / "table.md",
-        "csv": out / "table.csv",
-        "json": out / "table.json",
-    }
-    write_text(written["markdown"], to_markdown(rows))
-    write_text(written["csv"], to_csv(rows))
-    write_json(written["json"], {"methods": rows, "targets": _per_target(methods)})
+    written: dict[str, Path] = {}
+    if methods:
+        written.update(markdown=out / "table.md", csv=out / "table.csv", json=out / "table.json")
+        write_text(written["markdown"], to_markdown(rows))
+        write_text(written["csv"], to_csv(rows))
+        write_json(written["json"], {"methods": rows, "targets": _per_target(methods)})
+    heatmaps = []
     for group in methods.values():
         if not group.accuracy:
             continue
@@ -204,7 +248,43 @@ def summarize(paths: Sequence[Path], out: Path) -> dict[str, Path]:
         path = out / f"heatmap-{_safe(group.method)}.png"
         title = f"{group.method}: per-concept accuracy of each model (row = its unlearning target)"
         written[f"heatmap {group.method}"] = save_heatmap(heat, themes, objects, path, title)
+        heatmaps.append((title, path))
+    curves = _write_sequences(runs, out, written)
+    if html is not None:
+        from canvas_data.report_html import Figure, write_report
+
+        figures = [Figure(title, path.read_bytes()) for title, path in heatmaps]
+        written["html"] = write_report(html, rows, figures, curves)
     return written
+
+
+def _write_sequences(runs, out: Path, written: dict[str, Path]) -> list:
+    """Each sequence's Markdown, CSV, JSON and curves; ``(run, Figure)`` pairs for the page."""
+    from canvas_data.report_html import Figure
+    from canvas_data.sequence import curves_png
+    from canvas_data.sequence import to_csv as sequence_csv
+    from canvas_data.sequence import to_markdown as sequence_markdown
+
+    curves = []
+    names: set[str] = set()
+    for run in runs:
+        name, n = _safe(run.method), 2
+        while name in names:
+            name, n = f"{_safe(run.method)}-{n}", n + 1
+        names.add(name)
+        png = curves_png(run)
+        stem = out / f"sequence-{name}"
+        for suffix, write, content in (
+            ("md", write_text, sequence_markdown(run)),
+            ("csv", write_text, sequence_csv(run)),
+            ("json", write_json, run.as_dict()),
+            ("png", write_bytes, png),
+        ):
+            path = stem.with_name(f"{stem.name}.{suffix}")
+            write(path, content)
+            written[f"sequence {name} {suffix}"] = path
+        curves.append((run, Figure(f"{run.method}: sequential unlearning", png)))
+    return curves
 
 
 __all__ = ["summarize", "read_results", "table_rows", "to_markdown", "to_csv", "STYLE", "OBJECT"]
