@@ -2,7 +2,9 @@
 optionally FID results, grouped by method.
 
 For each method, UA, IRA and CRA are averaged over its style targets and, apart, over its object
-targets; FID is the mean of its FID results. The table is written as Markdown, CSV and JSON, and
+targets; FID is the mean of its FID results. A method's results must state the same definitions
+of IRA and CRA (``metrics.Definitions``; a result without them predates them), or the averages
+would mix two metrics: such a mix is refused. The table is written as Markdown, CSV and JSON, and
 each method gets a heat map of per-concept accuracy (``heatmap-{method}.png``).
 """
 
@@ -20,7 +22,15 @@ from typing import Any
 from canvas_data.accuracy import RESULT_KIND
 from canvas_data.atomic import write_json, write_text
 from canvas_data.heatmap import HeatRow, save_heatmap
-from canvas_data.metrics import DOMAINS, OBJECT, STYLE, Averaged, Scores, average_over_targets
+from canvas_data.metrics import (
+    DOMAINS,
+    OBJECT,
+    STYLE,
+    Averaged,
+    Definitions,
+    Scores,
+    average_over_targets,
+)
 
 FID_KIND = "canvas-eval fid"
 COLUMNS = ("UA", "IRA", "CRA")
@@ -79,10 +89,24 @@ def read_results(paths: Sequence[Path]) -> dict[str, MethodResults]:
                 f"{path} and {seen[key]} are both {method} with target {key[1] or '(none)'}"
             )
         seen[key] = path
+        _same_definitions(group, path, result)
         group.accuracy.append((path, result))
     if not methods:
         raise ValueError("no result files given")
     return methods
+
+
+def _same_definitions(group: MethodResults, path: Path, result: dict[str, Any]) -> None:
+    if not group.accuracy:
+        return
+    first, other = group.accuracy[0]
+    mine = Definitions.from_result(result.get("definitions"))
+    theirs = Definitions.from_result(other.get("definitions"))
+    if mine != theirs:
+        raise ValueError(
+            f"{path} and {first} ({group.method}) score IRA/CRA under different definitions "
+            f"({mine} vs {theirs}): rescore one with the other's options"
+        )
 
 
 def table_rows(methods: dict[str, MethodResults]) -> list[dict[str, Any]]:
@@ -97,6 +121,10 @@ def table_rows(methods: dict[str, MethodResults]) -> list[dict[str, Any]]:
             row[f"{domain}_targets"] = avg[domain].targets
         row["FID"] = m.mean_fid
         row["fid_results"] = len(m.fid)
+        if m.accuracy:
+            row["definitions"] = Definitions.from_result(
+                m.accuracy[0][1].get("definitions")
+            ).describe()
         rows.append(row)
     return rows
 
