@@ -326,14 +326,16 @@ def accuracy(
     for task, run in (("style", style_classifier), ("object", object_classifier)):
         loaded[task] = load_classifier(run, device=device, dtype=dtype)
         sources[task] = {"run": str(run), "classes": loaded[task].classes}
+    chosen = _set(themes, objects, seeds)
     result = evaluate_answers(
         answers,
         loaded["style"],
         loaded["object"],
         target=target,
         method=method,
-        **_set(themes, objects, None),
-        seeds=seeds,
+        themes=chosen["themes"],
+        objects=chosen["objects"],
+        seeds=seeds,  # None: the seeds present
         ira_includes_photos=ira_includes_photos,
         cra_on_all_images=cra_on_all_images,
         allow_missing=allow_missing,
