@@ -240,8 +240,16 @@ def generate(out, themes, objects, seeds, num_shards, shard_index, progress, **s
     "--target",
     default=None,
     help="The theme or object the model was made to forget: UA, IRA and CRA are "
-    "computed for it; ANSWERS/TARGET is read when it holds the answer set. Leave out for a "
-    "model before unlearning.",
+    "computed for it; ANSWERS/TARGET is read when it holds the answer set. Or a combination "
+    "Style:Object (Van_Gogh:Cats): UA, SC, OC and UP. Leave out for a model before unlearning.",
+)
+@click.option(
+    "--combination-rule",
+    type=click.Choice(["both", "style", "object"]),
+    default="both",
+    show_default=True,
+    help="For a Style:Object target, what makes an image a hit: both classifiers right, or "
+    "the style (object) classifier alone. The result also holds all three.",
 )
 @click.option(
     "--ira-includes-photos",
@@ -299,6 +307,7 @@ def accuracy(
     ira_includes_photos,
     cra_on_all_images,
     allow_missing,
+    combination_rule,
     method,
     out,
     themes,
@@ -339,6 +348,7 @@ def accuracy(
         ira_includes_photos=ira_includes_photos,
         cra_on_all_images=cra_on_all_images,
         allow_missing=allow_missing,
+        combination_rule=combination_rule,
         batch_size=batch_size,
         workers=workers,
         progress=progress,
@@ -381,8 +391,9 @@ def _report_accuracy(result: dict) -> None:
             f"{k} {'—' if v is None else f'{100 * v:.2f}%'}" for k, v in result["scores"].items()
         ]
         click.echo(f"target {result['target']} ({result['domain']}): " + ", ".join(cells))
-        for name in ("ira", "cra"):
-            click.echo(f"  {name.upper()}: {result['definitions'][name]}")
+        for name in ("hit", "ira", "cra"):
+            if name in result["definitions"]:
+                click.echo(f"  {name.upper()}: {result['definitions'][name]}")
 
 
 @main.command()

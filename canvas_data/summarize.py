@@ -48,7 +48,7 @@ class MethodResults:
         pairs = [
             (r["domain"], Scores(r["scores"]["UA"], r["scores"]["IRA"], r["scores"]["CRA"]))
             for _, r in self.accuracy
-            if r.get("target")
+            if r.get("target") and r.get("domain") in DOMAINS  # not combination targets
         ]
         return average_over_targets(pairs)
 

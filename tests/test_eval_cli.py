@@ -421,3 +421,52 @@ def test_generate_with_an_unlearned_unet_from_a_folder_or_a_state_dict(tmp_path,
     run = generate(tmp_path / "ldm", pipeline, "--unet", str(tmp_path / "ldm.safetensors"))
     assert run.exit_code == 1 and run.output.count("\n") == 1
     assert "do not match the model's diffusers UNet" in run.output
+
+
+def test_a_combination_target_is_scored_from_the_same_answer_set(tmp_path, runs):
+    answers = hand_made_answers(tmp_path / "answers")
+    style, objects = ColourClassifier(STYLE_CLASSES, 0), ColourClassifier(OBJECTS, 1)
+    result = evaluate_answers(answers, style, objects, target="Van_Gogh:Cats", themes=THEMES,
+                              objects=OBJECTS, seeds=SEEDS, progress=False,
+                              allow_missing=True)  # fmt: skip
+    assert result["domain"] == "combination"
+    assert (
+        result["combination"]["style"] == "Van_Gogh" and result["combination"]["object"] == "Cats"
+    )
+    # Van_Gogh x Cats: 1 of 2 both right; Van_Gogh x Human (SC): 1 of 2 both, 2 style, 1 object;
+    # Monet x Cats (OC): 1, 2, 1 of 2; Monet x Human (UP, one readable): neither both nor style.
+    assert result["scores"] == {"UA": 0.5, "SC": 0.5, "OC": 0.5, "UP": 0.0}
+    assert result["combination"]["by_rule"]["style"] == {"UA": 0.5, "SC": 1.0, "OC": 1.0, "UP": 0.0}
+    assert result["combination"]["by_rule"]["object"] == {
+        "UA": 0.5,
+        "SC": 0.5,
+        "OC": 0.5,
+        "UP": 1.0,
+    }
+    assert (
+        result["definitions"]["rule"] == "both" and "finer scale" in result["definitions"]["source"]
+    )
+
+    base = ["accuracy", "--answers", str(answers), "--style-classifier", str(runs["style"]),
+            "--object-classifier", str(runs["object"]), "--device", "cpu", "--no-progress",
+            "--allow-missing", "--method", "ESD", *SET]  # fmt: skip
+    out = tmp_path / "results"
+    run = CliRunner().invoke(main, [*base, "--target", "Van_Gogh:Cats", "--combination-rule",
+                                    "style", "--out", str(out / "combo.json")])  # fmt: skip
+    assert run.exit_code == 0, run.output
+    # Always Van_Gogh and Cats: under "style", Van_Gogh cells are hits, Monet cells are not.
+    assert (
+        "target Van_Gogh:Cats (combination): UA 0.00%, SC 100.00%, OC 0.00%, UP 0.00%" in run.output
+    )
+    assert "HIT: an image is a hit when the style classifier names its style" in run.output
+    run = CliRunner().invoke(main, [*base, "--target", "Van_Gogh", "--out", str(out / "vg.json")])
+    assert run.exit_code == 0, run.output
+    # The combination result is listed per target but kept out of the style/object averages.
+    run = CliRunner().invoke(main, ["summarize", str(out / "vg.json"), str(out / "combo.json"),
+                                    "--out", str(tmp_path / "table")])  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert "| ESD | 0.00 | 0.00 | 50.00 | — | — | — | — | 1 / 0 |" in run.output
+    data = json.loads((tmp_path / "table" / "table.json").read_text())
+    assert {t["target"] for t in data["targets"]} == {"Van_Gogh", "Van_Gogh:Cats"}
+    run = CliRunner().invoke(main, [*base, "--target", "Seed_Images:Cats"])
+    assert run.exit_code == 1 and "'Seed_Images' is not a style" in run.output
