@@ -97,9 +97,11 @@ def read_results(paths: Sequence[Path]) -> dict[str, MethodResults]:
 
 
 def _same_definitions(group: MethodResults, path: Path, result: dict[str, Any]) -> None:
-    if not group.accuracy:
+    """Refuse a result averaged with the group's under other IRA/CRA definitions."""
+    averaged = [(p, r) for p, r in group.accuracy if r.get("domain") in DOMAINS]
+    if result.get("domain") not in DOMAINS or not averaged:
         return
-    first, other = group.accuracy[0]
+    first, other = averaged[0]
     mine = Definitions.from_result(result.get("definitions"))
     theirs = Definitions.from_result(other.get("definitions"))
     if mine != theirs:
@@ -121,10 +123,9 @@ def table_rows(methods: dict[str, MethodResults]) -> list[dict[str, Any]]:
             row[f"{domain}_targets"] = avg[domain].targets
         row["FID"] = m.mean_fid
         row["fid_results"] = len(m.fid)
-        if m.accuracy:
-            row["definitions"] = Definitions.from_result(
-                m.accuracy[0][1].get("definitions")
-            ).describe()
+        averaged = [r for _, r in m.accuracy if r.get("domain") in DOMAINS]
+        if averaged:
+            row["definitions"] = Definitions.from_result(averaged[0].get("definitions")).describe()
         rows.append(row)
     return rows
 
