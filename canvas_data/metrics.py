@@ -9,7 +9,7 @@ by default (``Definitions()``, the benchmark's own definitions):
 - IRA, in-domain retain accuracy: the mean accuracy over the other concepts of that domain. The
   style domain is the 50 styles: ``Seed_Images`` (photos) is not a style, so the IRA of a style
   target is the mean over the other 49 styles. Source: the maintainers' answer in the release's
-  issue #13 ("the accuracy for the other **49** styles is IRA"; style_50.pth for UA/IRA).
+  GitHub ``issues/13`` ("the accuracy for the other **49** styles is IRA"; style_50.pth for UA/IRA).
 - CRA, cross-domain retain accuracy: the other domain's classifier on the images that do not
   involve the target, mean over that domain's concepts: for a style target, the object classifier
   on the images of every other theme (photos included: they are images of the objects), mean over
@@ -18,7 +18,7 @@ by default (``Definitions()``, the benchmark's own definitions):
   generated involving the unlearned target will be considered for unlearning accuracy
   calculation ... For other images, the retaining accuracy ... will be calculated separately";
   "style_50.pth is only used for UA/IRA evaluation, when it comes to CRA evaluation,
-  object_50.pth is used instead", issue #13).
+  object_50.pth is used instead", ``issues/13``).
 
 ``Definitions(ira_includes_photos=True)`` counts ``Seed_Images`` among the styles in the IRA of a
 style target; ``Definitions(cra_on_all_images=True)`` takes the CRA as the mean of the other
@@ -41,8 +41,9 @@ from canvas_data.taxonomy import SEED_STYLE
 STYLE, OBJECT = "style", "object"
 DOMAINS = (STYLE, OBJECT)
 SOURCE = (
-    "UnlearnCanvas release: maintainers' answer in issue #13 (IRA of a style target = the other "
-    "49 styles, Seed_Images excluded; UA/IRA with the style classifier, CRA with the object "
+    "UnlearnCanvas release: the maintainers' answer in "
+    "github.com/OPTML-Group/UnlearnCanvas/issues/13 (IRA of a style target = the other 49 "
+    "styles, Seed_Images excluded; UA/IRA with the style classifier, CRA with the object "
     "classifier) and machine_unlearning/README.md (retain accuracies on the images that do not "
     "involve the target)"
 )

@@ -105,7 +105,7 @@ def test_accuracy_and_scores_exactly_on_a_hand_made_answer_set(tmp_path, per_the
     # The object classifier on the Monet and Seed_Images images: Cats 3/4, Human 1/2.
     exact(result["scores"]["CRA"], Fraction(5, 8))
     assert result["definitions"]["ira_includes_photos"] is False
-    assert "issue #13" in result["definitions"]["source"]
+    assert "issues/13" in result["definitions"]["source"]
     assert result["seeds"] == SEEDS and result["layout"] == (
         "per-theme folders" if per_theme else "flat"
     )

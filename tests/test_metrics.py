@@ -108,7 +108,7 @@ def test_object_target():
 
 def test_definitions_are_described_and_read_back():
     said = Definitions().describe()
-    assert "Seed_Images excluded" in said["ira"] and "issue #13" in said["source"]
+    assert "Seed_Images excluded" in said["ira"] and "issues/13" in said["source"]
     assert "other theme" in said["cra"]
     assert Definitions.from_result(said) == Definitions()
     both = Definitions(True, True)
