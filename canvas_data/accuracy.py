@@ -2,9 +2,9 @@
 
 Images are decoded once, in threads, at the smallest JPEG scale the classifiers need (and resized
 there too, when the classifiers share an input size), and handed to each classifier a batch at a
-time. The result (per-concept accuracy of both classifiers, UA, IRA and CRA for the target, what
-was missing, extra or unreadable, and every prediction) is one JSON file that ``canvas-eval
-summarize`` reads.
+time. The result (per-concept accuracy of both classifiers, UA, IRA and CRA for the target and
+the definitions they follow, what was missing, extra or unreadable, and every prediction) is one
+JSON file that ``canvas-eval summarize`` reads.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from canvas_data import __version__
-from canvas_data.answers import SEEDS, THEMES, AnswerScan, scan_answers
+from canvas_data.answers import MAX_MISSING_SHARE, THEMES, AnswerScan, scan_answers
 from canvas_data.decode import decode_image
+from canvas_data.finer_scale import COMBINATION, RULES, combination_result, parse_combination
 from canvas_data.metrics import (
     OBJECT,
     STYLE,
+    Definitions,
     Judged,
     concept_accuracy,
     target_domain,
@@ -164,7 +166,11 @@ def evaluate_answers(
     method: str | None = None,
     themes: Sequence[str] = THEMES,
     objects: Sequence[str] = OBJECTS_20,
-    seeds: Sequence[int] = SEEDS,
+    seeds: Sequence[int] | None = None,
+    ira_includes_photos: bool = False,
+    cra_on_all_images: bool = False,
+    allow_missing: bool = False,
+    combination_rule: str = "both",
     batch_size: int = 64,
     workers: int = 4,
     progress: bool = True,
@@ -172,14 +178,30 @@ def evaluate_answers(
 ) -> dict[str, Any]:
     """Classify the answer set in ``answers`` and score it; returns the result as a dict.
 
-    ``target``: the concept the model was made to forget (a theme or an object), for UA, IRA and
-    CRA; ``None`` reports accuracies only (a model before unlearning). ``method`` names the
-    model's unlearning method in the table. ``sources`` describes the classifiers (run folders).
+    ``answers``: a folder with the set flat or in theme folders, or (given ``target``) a folder
+    that holds it in a folder named after the target, as the release's scripts lay it out (see
+    ``canvas_data.answers``). ``target``: the concept the model was made to forget (a theme or an
+    object), for UA, IRA and CRA, or a ``Style:Object`` combination, for UA, SC, OC and UP
+    under ``combination_rule`` (``canvas_data.finer_scale``); ``None`` reports accuracies only
+    (a model before unlearning).
+    ``seeds``: the seeds expected; ``None`` takes those present. ``ira_includes_photos``,
+    ``cra_on_all_images``: depart from the benchmark's definitions (``metrics.Definitions``);
+    the result's ``definitions`` says which were used. ``method`` names the model's unlearning
+    method in the table. ``sources`` describes the classifiers (run folders).
+
+    Errors (``ValueError``, one line): an unknown target, classifiers without the set's classes,
+    more than 5% of the expected images missing unless ``allow_missing``.
     """
-    domain = target_domain(target, themes, objects) if target else None
+    pair = parse_combination(target, themes, objects) if target else None
+    if combination_rule not in RULES:
+        raise ValueError(f"unknown combination rule {combination_rule!r}; use {', '.join(RULES)}")
+    domain = COMBINATION if pair else target_domain(target, themes, objects) if target else None
+    definitions = Definitions(ira_includes_photos, cra_on_all_images)
     _check_classes(style_classifier, themes, STYLE)
     _check_classes(object_classifier, objects, OBJECT)
-    scan = scan_answers(answers, themes, objects, seeds)
+    scan = scan_answers(answers, themes, objects, seeds, target=target)
+    if not allow_missing:
+        scan.check(MAX_MISSING_SHARE)
     by_path = {path: answer for answer, path in scan.found.items()}
     predicted, unreadable = classify_files(
         list(by_path),
@@ -206,20 +228,31 @@ def evaluate_answers(
         )
     style = concept_accuracy(judged, STYLE, themes)
     objs = concept_accuracy(judged, OBJECT, objects)
-    scores = unlearning_scores(style, objs, target) if target else None
+    combination = None
+    if pair:
+        combination = combination_result(judged, *pair, combination_rule, definitions)
+        scores, described = combination["scores"], combination.pop("definitions")
+        combination = {"style": pair[0], "object": pair[1], **combination}
+    else:
+        plain = unlearning_scores(judged, themes, objects, target, definitions) if target else None
+        scores, described = (plain.as_dict() if plain else None), definitions.describe()
     return {
         "kind": RESULT_KIND,
         "toolkit_version": __version__,
         "method": method,
         "target": target,
         "domain": domain,
-        "scores": scores.as_dict() if scores else None,
+        "scores": scores,
+        "definitions": described,
+        **({"combination": combination} if combination else {}),
         "style_accuracy": {c: _acc_dict(a) for c, a in style.items()},
         "object_accuracy": {c: _acc_dict(a) for c, a in objs.items()},
         "answers": str(scan.folder),
+        "layout": scan.layout,
         "themes": list(themes),
         "objects": list(objects),
-        "seeds": [int(s) for s in seeds],
+        "seeds": scan.seeds,
+        "seeds_found": {str(s): n for s, n in scan.seeds_found.items()},
         "images": {
             "expected": scan.expected,
             "classified": len(judged),

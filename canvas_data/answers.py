@@ -1,9 +1,15 @@
 """Answer sets: what a text-to-image model generates for the unlearning metrics, and their names.
 
 An answer set holds one image per theme (the 50 styles and ``Seed_Images``) x object x seed, named
-``{Theme}_{Object}_seed{seed}.jpg`` as in the release, either flat in one folder or in one folder
-per theme (``{Theme}/{Theme}_{Object}_seed{seed}.jpg``). ``scan_answers`` reads either layout and
-lists what is missing and what does not belong.
+``{Theme}_{Object}_seed{seed}.jpg`` as in the release (``_seed_{seed}`` too, as other toolkits
+write; ``.jpg``, ``.jpeg``, ``.png``, ``.webp``), either flat in one folder or in one folder per
+theme (``{Theme}/{Theme}_{Object}_seed{seed}.jpg``). The release's sampling scripts write the
+answer set of the model that unlearned a target flat into a folder named after the target
+(``eval_results/mu_results/{method}/style50/{target}/``) and its ``accuracy.py`` reads
+``--input_dir`` + ``--theme``; given the target, ``scan_answers`` reads such a method folder too.
+Its seeds are those present unless given (the release's samplers write only seed 188 for some
+methods). It lists what is missing and what does not belong, and ``AnswerScan.check`` refuses a
+set with more than a small share missing.
 """
 
 from __future__ import annotations
@@ -23,7 +29,9 @@ PROMPTS = {
     "canonical": None,  # canvas_data.taxonomy.caption: "An Architectures image in photo style"
     "release": "A {object} image in {theme} style.",  # the release's sampling scripts
 }
-_SEED = re.compile(r"^(?P<stem>.+)_seed(?P<seed>[0-9]+)$")
+_SEED = re.compile(r"^(?P<stem>.+)_seed_?(?P<seed>[0-9]+)$")
+NAMING = "{Theme}_{Object}_seed{seed}.jpg (or _seed_{seed}; .jpeg, .png, .webp)"
+MAX_MISSING_SHARE = 0.05  # more missing than this is refused unless allowed
 
 
 @dataclass(frozen=True, order=True)
@@ -76,7 +84,8 @@ def prompt_for(answer: Answer, template: str | None = None) -> str:
 
 
 def parse_name(name: str, themes: Iterable[str], objects: Iterable[str]) -> Answer | None:
-    """The answer a file name stands for (``Van_Gogh_Cats_seed188.jpg``), or ``None``."""
+    """The answer a file name stands for (``Van_Gogh_Cats_seed188.jpg``,
+    ``Van_Gogh_Cats_seed_188.png``), or ``None``."""
     path = Path(name)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return None
@@ -93,16 +102,39 @@ def parse_name(name: str, themes: Iterable[str], objects: Iterable[str]) -> Answ
 
 @dataclass
 class AnswerScan:
-    """What an answer folder holds against what was expected."""
+    """What an answer folder holds against what was expected.
+
+    ``folder``: where the images were read (the given folder, or its folder named after the
+    target); ``given``: the folder asked for; ``seeds``: the seeds expected (given, or those
+    present); ``seeds_found``: images per seed among the expected themes and objects;
+    ``target_folders``: folders in ``folder`` that each hold a whole answer set (one per target).
+    """
 
     folder: Path
+    given: Path | None = None
+    themes: list[str] = field(default_factory=list)
+    objects: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    seeds_found: dict[int, int] = field(default_factory=dict)
     found: dict[Answer, Path] = field(default_factory=dict)
     missing: list[Answer] = field(default_factory=list)
     extra: list[tuple[Path, str]] = field(default_factory=list)
+    target_folders: list[str] = field(default_factory=list)
 
     @property
     def expected(self) -> int:
         return len(self.found) + len(self.missing)
+
+    @property
+    def layout(self) -> str:
+        """``flat``, ``per-theme folders`` or ``mixed``, after ``in the target's folder, `` when
+        the images were read from the given folder's folder named after the target."""
+        nested = {p.parent != self.folder for p in self.found.values()}
+        kind = {frozenset({False}): "flat", frozenset({True}): "per-theme folders"}.get(
+            frozenset(nested), "mixed" if nested else "empty"
+        )
+        inside = self.given is not None and self.given != self.folder
+        return f"in the target's folder, {kind}" if inside else kind
 
     def summary(self) -> str:
         return (
@@ -110,41 +142,62 @@ class AnswerScan:
             f"{len(self.missing)} missing, {len(self.extra)} extra"
         )
 
-
-def scan_answers(
-    folder: Path,
-    themes: Sequence[str] = THEMES,
-    objects: Sequence[str] = OBJECTS_20,
-    seeds: Sequence[int] = SEEDS,
-) -> AnswerScan:
-    """Find the answer images in ``folder`` (flat or one folder per theme).
-
-    Image files whose name is not an expected answer, answers found twice, images in a folder
-    named after another theme, and folders that are not themes are listed as ``extra`` with a
-    reason. Files that are not images (reports, sidecars) and hidden files are ignored.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such answer folder")
-    expected = set(plan_answers(themes, objects, seeds))
-    known_themes = set(STYLES_61) | set(themes)
-    scan = AnswerScan(folder)
-
-    def take(path: Path, theme_folder: str | None) -> None:
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
+    def check(self, max_missing_share: float = MAX_MISSING_SHARE) -> None:
+        """Raise ``ValueError`` (one line: found, where, the naming expected) when more than
+        ``max_missing_share`` of the expected images is missing."""
+        if not self.expected or len(self.missing) <= max_missing_share * self.expected:
             return
-        answer = parse_name(path.name, known_themes, set(OBJECTS_20) | set(objects))
-        if answer is None:
-            scan.extra.append((path, "not named {Theme}_{Object}_seed{seed}.jpg"))
-        elif theme_folder is not None and answer.theme != theme_folder:
-            scan.extra.append((path, f"a {answer.theme} image in the folder of {theme_folder}"))
-        elif answer not in expected:
-            scan.extra.append((path, "not in the expected themes, objects and seeds"))
-        elif answer in scan.found:
-            scan.extra.append((path, f"a second copy of {scan.found[answer]}"))
-        else:
-            scan.found[answer] = path
+        seeds = ", ".join(f"{s} ({n})" for s, n in sorted(self.seeds_found.items())) or "none"
+        sets = self.target_folders
+        hint = (
+            f"; its folders {', '.join(sets[:3])}{' ...' if len(sets) > 3 else ''} each hold an "
+            "answer set: pass --target to read the one named after the target"
+            if sets
+            else ""
+        )
+        raise ValueError(
+            f"{self.given or self.folder}: {len(self.found)} of {self.expected} answer images "
+            f"found ({len(self.missing)} missing, {len(self.missing) / self.expected:.0%}); "
+            f"looked in {self.folder} and its theme folders for {NAMING}, "
+            f"{len(self.themes)} themes x {len(self.objects)} objects x seeds "
+            f"{','.join(map(str, self.seeds))}; images per seed found: {seeds}; first missing "
+            f"{self.missing[0].file_name}{hint}; pass --allow-missing to score what is there"
+        )
 
+
+def _is_answer_folder(folder: Path, target: str, themes: set[str], objects: set[str]) -> bool:
+    """Whether ``folder`` (named after ``target``) holds a whole answer set: theme folders, or
+    more answer images of other themes than of the target (a theme folder holds its own, and
+    perhaps a few misplaced ones)."""
+    own = other = 0
+    for entry in folder.iterdir():
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir() and entry.name in themes:
+            return True
+        answer = parse_name(entry.name, themes, objects) if entry.is_file() else None
+        if answer is not None:
+            own += answer.theme == target
+            other += answer.theme != target
+    return other > own
+
+
+def answer_folder(
+    folder: Path, target: str | None, themes: Iterable[str], objects: Iterable[str]
+) -> Path:
+    """Where the answer set of the model that unlearned ``target`` lies under ``folder``:
+    ``folder/{target}`` when that holds a whole answer set (the release's method folder, one
+    folder per target), else ``folder``."""
+    folder = Path(folder)
+    inner = folder / target if target else None
+    themes, objects = set(STYLES_61) | set(themes), set(OBJECTS_20) | set(objects)
+    if inner is not None and inner.is_dir() and _is_answer_folder(inner, target, themes, objects):
+        return inner
+    return folder
+
+
+def _images(folder: Path, known_themes: set[str], scan: AnswerScan):
+    """``(path, the theme folder it is in or None)`` for every image file; bad folders to extra."""
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
@@ -153,12 +206,70 @@ def scan_answers(
                 scan.extra.append((entry, "a folder that is not a theme"))
                 continue
             for path in sorted(entry.iterdir()):
-                if path.is_file() and not path.name.startswith("."):
-                    take(path, entry.name)
+                if path.name.startswith("."):
+                    continue
+                if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+                    yield path, entry.name
                 elif path.is_dir():
                     scan.extra.append((path, "a folder inside a theme folder"))
-        elif entry.is_file():
-            take(entry, None)
+        elif entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
+            yield entry, None
+
+
+def scan_answers(
+    folder: Path,
+    themes: Sequence[str] = THEMES,
+    objects: Sequence[str] = OBJECTS_20,
+    seeds: Sequence[int] | None = None,
+    target: str | None = None,
+) -> AnswerScan:
+    """Find the answer images in ``folder`` (flat or one folder per theme), or in its folder
+    named after ``target`` when that holds the answer set (see ``answer_folder``).
+
+    ``seeds``: the seeds expected; ``None`` expects the seeds present among the images of the
+    given themes and objects (the benchmark's five when there are none). Image files whose name
+    is not an expected answer, answers found twice, images in a folder named after another
+    theme, and folders that are not themes are listed as ``extra`` with a reason. Files that are
+    not images (reports, sidecars) and hidden files are ignored. Errors: ``FileNotFoundError``
+    when ``folder`` is not a folder.
+    """
+    given = Path(folder)
+    if not given.is_dir():
+        raise FileNotFoundError(f"{given}: no such answer folder")
+    folder = answer_folder(given, target, themes, objects)
+    known_themes = set(STYLES_61) | set(themes)
+    known_objects = set(OBJECTS_20) | set(objects)
+    scan = AnswerScan(folder, given, list(themes), list(objects))
+    scan.target_folders = [
+        d.name
+        for d in sorted(folder.iterdir())
+        if d.is_dir() and _is_answer_folder(d, d.name, known_themes, known_objects)
+    ]
+    named = []
+    for path, theme_folder in _images(folder, known_themes, scan):
+        answer = parse_name(path.name, known_themes, known_objects)
+        if answer is None:
+            scan.extra.append((path, f"not named {NAMING}"))
+        else:
+            named.append((answer, path, theme_folder))
+    wanted_themes, wanted_objects = set(themes), set(objects)
+    for answer, _, _ in named:
+        if answer.theme in wanted_themes and answer.obj in wanted_objects:
+            scan.seeds_found[answer.seed] = scan.seeds_found.get(answer.seed, 0) + 1
+    scan.seeds_found = dict(sorted(scan.seeds_found.items()))
+    if seeds is None:
+        seeds = list(scan.seeds_found) or list(SEEDS)
+    scan.seeds = [int(s) for s in seeds]
+    expected = set(plan_answers(themes, objects, scan.seeds))
+    for answer, path, theme_folder in named:
+        if theme_folder is not None and answer.theme != theme_folder:
+            scan.extra.append((path, f"a {answer.theme} image in the folder of {theme_folder}"))
+        elif answer not in expected:
+            scan.extra.append((path, "not in the expected themes, objects and seeds"))
+        elif answer in scan.found:
+            scan.extra.append((path, f"a second copy of {scan.found[answer]}"))
+        else:
+            scan.found[answer] = path
     scan.missing = sorted(expected - set(scan.found))
     scan.found = dict(sorted(scan.found.items()))
     return scan

@@ -66,7 +66,8 @@ def answer_set_options(fn):
             "--seeds",
             callback=_seeds,
             default=None,
-            help="Comma-separated seeds. Default: 188,288,588,688,888.",
+            help="Comma-separated seeds. Default: 188,288,588,688,888 (accuracy: the seeds "
+            "present).",
         ),
     ]
     for option in reversed(options):
@@ -221,7 +222,9 @@ def generate(out, themes, objects, seeds, num_shards, shard_index, progress, **s
     "--answers",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     required=True,
-    help="Answer folder: {Theme}_{Object}_seed{seed}.jpg, flat or in one folder per theme.",
+    help="Answer folder: {Theme}_{Object}_seed{seed}.jpg (or _seed_{seed}; .jpg, .jpeg, .png), "
+    "flat or in one folder per theme; or a method folder that holds one answer set per target "
+    "in a folder named after it (the release's layout), read with --target.",
 )
 @click.option(
     "--style-classifier",
@@ -240,7 +243,34 @@ def generate(out, themes, objects, seeds, num_shards, shard_index, progress, **s
     "--target",
     default=None,
     help="The theme or object the model was made to forget: UA, IRA and CRA are "
-    "computed for it. Leave out for a model before unlearning.",
+    "computed for it; ANSWERS/TARGET is read when it holds the answer set. Or a combination "
+    "Style:Object (Van_Gogh:Cats): UA, SC, OC and UP. Leave out for a model before unlearning.",
+)
+@click.option(
+    "--combination-rule",
+    type=click.Choice(["both", "style", "object"]),
+    default="both",
+    show_default=True,
+    help="For a Style:Object target, what makes an image a hit: both classifiers right, or "
+    "the style (object) classifier alone. The result also holds all three.",
+)
+@click.option(
+    "--ira-includes-photos",
+    is_flag=True,
+    help="IRA of a style target also averages Seed_Images (photos). Default: the other 49 "
+    "styles only, as the benchmark's maintainers define it.",
+)
+@click.option(
+    "--cra-on-all-images",
+    is_flag=True,
+    help="CRA is the mean of the other classifier's whole per-concept table (the target's "
+    "images too; Seed_Images too for an object target). Default: the images that do not "
+    "involve the target, the 50 styles.",
+)
+@click.option(
+    "--allow-missing",
+    is_flag=True,
+    help="Score what is there even when more than 5% of the expected images is missing.",
 )
 @click.option(
     "--method",
@@ -252,7 +282,7 @@ def generate(out, themes, objects, seeds, num_shards, shard_index, progress, **s
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Result file (JSON). Default: ANSWERS/accuracy.json.",
+    help="Result file (JSON). Default: accuracy.json in the folder the answers were read from.",
 )
 @answer_set_options
 @click.option(
@@ -277,6 +307,10 @@ def accuracy(
     style_classifier,
     object_classifier,
     target,
+    ira_includes_photos,
+    cra_on_all_images,
+    allow_missing,
+    combination_rule,
     method,
     out,
     themes,
@@ -291,7 +325,9 @@ def accuracy(
     """Classify an answer set and score it: per-concept accuracy, UA, IRA and CRA.
 
     Missing files, extra files (names outside the answer set, second copies, images in the
-    wrong theme folder) and unreadable images are listed; the rest is scored.
+    wrong theme folder) and unreadable images are listed; the rest is scored. Without --seeds,
+    the seeds present are expected. More than 5% missing stops with one line unless
+    --allow-missing.
     """
     from canvas_data.accuracy import evaluate_answers
     from canvas_data.atomic import write_json
@@ -302,19 +338,26 @@ def accuracy(
     for task, run in (("style", style_classifier), ("object", object_classifier)):
         loaded[task] = load_classifier(run, device=device, dtype=dtype)
         sources[task] = {"run": str(run), "classes": loaded[task].classes}
+    chosen = _set(themes, objects, seeds)
     result = evaluate_answers(
         answers,
         loaded["style"],
         loaded["object"],
         target=target,
         method=method,
-        **_set(themes, objects, seeds),
+        themes=chosen["themes"],
+        objects=chosen["objects"],
+        seeds=seeds,  # None: the seeds present
+        ira_includes_photos=ira_includes_photos,
+        cra_on_all_images=cra_on_all_images,
+        allow_missing=allow_missing,
+        combination_rule=combination_rule,
         batch_size=batch_size,
         workers=workers,
         progress=progress,
         sources=sources,
     )
-    out = out or answers / "accuracy.json"
+    out = out or Path(result["answers"]) / "accuracy.json"
     write_json(out, result)
     _list("missing", result["missing"])
     _list("extra", [f"{e['path']}: {e['reason']}" for e in result["extra"]])
@@ -338,7 +381,8 @@ def _report_accuracy(result: dict) -> None:
     click.echo(
         f"{images['classified']} of {images['expected']} answer images classified "
         f"({images['missing']} missing, {images['extra']} extra, "
-        f"{images['unreadable']} unreadable)"
+        f"{images['unreadable']} unreadable) from {result['answers']} ({result['layout']}); "
+        f"seeds {','.join(map(str, result['seeds']))}"
     )
     for task in ("style", "object"):
         table = result[f"{task}_accuracy"]
@@ -350,6 +394,9 @@ def _report_accuracy(result: dict) -> None:
             f"{k} {'—' if v is None else f'{100 * v:.2f}%'}" for k, v in result["scores"].items()
         ]
         click.echo(f"target {result['target']} ({result['domain']}): " + ", ".join(cells))
+        for name in ("hit", "ira", "cra"):
+            if name in result["definitions"]:
+                click.echo(f"  {name.upper()}: {result['definitions'][name]}")
 
 
 _STEPS = "\0"  # joins the files of one --sequence into one option value

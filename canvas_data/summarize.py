@@ -2,7 +2,9 @@
 optionally FID results, grouped by method.
 
 For each method, UA, IRA and CRA are averaged over its style targets and, apart, over its object
-targets; FID is the mean of its FID results. The table is written as Markdown, CSV and JSON, and
+targets; FID is the mean of its FID results. A method's results must state the same definitions
+of IRA and CRA (``metrics.Definitions``; a result without them predates them), or the averages
+would mix two metrics: such a mix is refused. The table is written as Markdown, CSV and JSON, and
 each method gets a heat map of per-concept accuracy (``heatmap-{method}.png``).
 
 Efficiency records (``canvas-eval profile`` and ``storage``) add columns (``efficiency.py``);
@@ -25,7 +27,15 @@ from canvas_data import efficiency as eff
 from canvas_data.accuracy import RESULT_KIND
 from canvas_data.atomic import write_bytes, write_json, write_text
 from canvas_data.heatmap import HeatRow, save_heatmap
-from canvas_data.metrics import DOMAINS, OBJECT, STYLE, Averaged, Scores, average_over_targets
+from canvas_data.metrics import (
+    DOMAINS,
+    OBJECT,
+    STYLE,
+    Averaged,
+    Definitions,
+    Scores,
+    average_over_targets,
+)
 
 FID_KIND = "canvas-eval fid"
 COLUMNS = ("UA", "IRA", "CRA")
@@ -44,7 +54,7 @@ class MethodResults:
         pairs = [
             (r["domain"], Scores(r["scores"]["UA"], r["scores"]["IRA"], r["scores"]["CRA"]))
             for _, r in self.accuracy
-            if r.get("target")
+            if r.get("target") and r.get("domain") in DOMAINS  # not combination targets
         ]
         return average_over_targets(pairs)
 
@@ -97,10 +107,26 @@ def read_results(
                 f"{path} and {seen[key]} are both {method} with target {key[1] or '(none)'}"
             )
         seen[key] = path
+        _same_definitions(group, path, result)
         group.accuracy.append((path, result))
     if not methods:
         raise ValueError("no result files given")
     return methods
+
+
+def _same_definitions(group: MethodResults, path: Path, result: dict[str, Any]) -> None:
+    """Refuse a result averaged with the group's under other IRA/CRA definitions."""
+    averaged = [(p, r) for p, r in group.accuracy if r.get("domain") in DOMAINS]
+    if result.get("domain") not in DOMAINS or not averaged:
+        return
+    first, other = averaged[0]
+    mine = Definitions.from_result(result.get("definitions"))
+    theirs = Definitions.from_result(other.get("definitions"))
+    if mine != theirs:
+        raise ValueError(
+            f"{path} and {first} ({group.method}) score IRA/CRA under different definitions "
+            f"({mine} vs {theirs}): rescore one with the other's options"
+        )
 
 
 def table_rows(methods: dict[str, MethodResults]) -> list[dict[str, Any]]:
@@ -116,6 +142,9 @@ def table_rows(methods: dict[str, MethodResults]) -> list[dict[str, Any]]:
         row["FID"] = m.mean_fid
         row["fid_results"] = len(m.fid)
         row.update(eff.aggregate(r for _, r in m.efficiency))
+        averaged = [r for _, r in m.accuracy if r.get("domain") in DOMAINS]
+        if averaged:
+            row["definitions"] = Definitions.from_result(averaged[0].get("definitions")).describe()
         rows.append(row)
     return rows
 

@@ -111,3 +111,94 @@ def test_shares_are_disjoint_and_cover_everything():
     assert len({a for s in shares for a in s}) == len(answers)
     with pytest.raises(ValueError, match="shard index"):
         shard_of_work(answers, 3, 3)
+
+
+def release_names(folder: Path, seeds=(188,), name="{t}_{o}_seed{s}.jpg", per_theme=False):
+    """An answer set as files with the given naming (contents do not matter to the scan)."""
+    for t in THEMES:
+        for o in OBJECTS_20:
+            for s in seeds:
+                path = (folder / t if per_theme else folder) / name.format(t=t, o=o, s=s)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(b"")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "name, per_theme, inside",
+    [
+        ("{t}_{o}_seed{s}.jpg", False, True),  # the release: method/style50/{target}/...
+        ("{t}_{o}_seed_{s}.jpg", False, True),  # another toolkit's seed naming
+        ("{t}_{o}_seed{s}.png", True, True),  # per-target folder holding theme folders
+        ("{t}_{o}_seed_{s}.jpeg", False, False),  # flat, given directly
+        ("{t}_{o}_seed{s}.jpg", True, False),  # per-theme folders, given directly
+    ],
+)
+def test_every_layout_and_naming_of_a_seed_188_answer_set_is_read_whole(
+    tmp_path, name, per_theme, inside
+):
+    root = tmp_path / "esd" / "style50"
+    release_names(root / "Crayon" if inside else root, name=name, per_theme=per_theme)
+    if inside:  # another target's answer set beside it is not read
+        release_names(root / "Cats", name=name)
+    scan = scan_answers(root, target="Crayon")
+    assert scan.folder == (root / "Crayon" if inside else root)
+    assert len(scan.found) == scan.expected == 51 * 20  # seeds present: 188 only
+    assert not scan.missing and not scan.extra
+    assert scan.seeds == [188] and scan.seeds_found == {188: 1020}
+    assert scan.layout.startswith("in the target's folder") == inside
+    assert scan.layout.endswith("per-theme folders" if per_theme else "flat")
+    scan.check()  # nothing missing: no error
+    if inside:
+        cats = scan_answers(root, target="Cats")  # an object target's folder too
+        assert cats.folder == root / "Cats" and len(cats.found) == 1020
+
+
+def test_a_per_theme_folder_named_after_the_target_is_not_taken_for_a_target_folder(tmp_path):
+    release_names(tmp_path, seeds=(188, 288), per_theme=True)
+    (tmp_path / "Monet" / "Monet_Cats_seed188.jpg").rename(
+        tmp_path / "Crayon" / "Monet_Cats_seed188.jpg"
+    )
+    scan = scan_answers(tmp_path, target="Crayon")
+    assert scan.folder == tmp_path and scan.layout == "per-theme folders"
+    assert len(scan.found) == 2039 and scan.seeds == [188, 288]
+    assert [r for _, r in scan.extra] == ["a Monet image in the folder of Crayon"]
+
+
+def test_seeds_present_are_expected_unless_given_and_too_many_missing_is_one_line(tmp_path):
+    release_names(tmp_path / "Crayon", seeds=(188, 288))
+    seed288 = sorted((tmp_path / "Crayon").glob("*_seed288.jpg"))
+    for path in seed288[:102]:  # 102 of 2,040 = 5%: still allowed
+        path.unlink()
+    scan = scan_answers(tmp_path, target="Crayon")
+    assert scan.seeds == [188, 288] and scan.seeds_found == {188: 1020, 288: 918}
+    assert len(scan.missing) == 102
+    scan.check()
+    seed288[102].unlink()  # one more is too many
+    scan = scan_answers(tmp_path, target="Crayon")
+    with pytest.raises(ValueError) as err:
+        scan.check()
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"{tmp_path}: 1937 of 2040 answer images found (103 missing, 5%)")
+    assert f"looked in {tmp_path / 'Crayon'} and its theme folders for" in message
+    assert "{Theme}_{Object}_seed{seed}.jpg (or _seed_{seed}" in message
+    assert "images per seed found: 188 (1020), 288 (917)" in message
+    assert message.endswith("pass --allow-missing to score what is there")
+    given = scan_answers(tmp_path, target="Crayon", seeds=[188])  # seeds given: only those
+    assert given.seeds == [188] and len(given.found) == 1020 and not given.missing
+    assert len(given.extra) == 917  # the seed-288 images, not asked for
+
+
+def test_a_method_folder_without_target_says_to_pass_one(tmp_path):
+    release_names(tmp_path / "Crayon")
+    release_names(tmp_path / "Cats")
+    scan = scan_answers(tmp_path)  # Crayon is read as a theme folder: its 20 Crayon images
+    assert len(scan.found) == 20 and scan.seeds == [188]
+    assert scan.target_folders == ["Cats", "Crayon"]
+    with pytest.raises(ValueError, match="20 of 1020 answer images found") as err:
+        scan.check()
+    assert "its folders Cats, Crayon each hold an answer set: pass --target" in str(err.value)
+    (tmp_path / "empty").mkdir()
+    empty = scan_answers(tmp_path / "empty", themes=["Monet"], objects=["Cats"])
+    assert empty.seeds == list(SEEDS) and empty.expected == 5  # none present: the five

@@ -1,4 +1,5 @@
-"""UA, IRA and CRA on a hand-made set of classifier answers, every expected value worked by hand."""
+"""UA, IRA and CRA on a hand-made set of classifier answers, every expected value worked by hand,
+under the benchmark's definitions and the optional ones."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from fractions import Fraction
 import pytest
 
 from canvas_data.metrics import (
+    BENCHMARK,
     OBJECT,
     STYLE,
     ConceptAccuracy,
+    Definitions,
     Judged,
     Scores,
     average_over_targets,
@@ -29,8 +32,8 @@ STYLE_SAYS = {
     "Van_Gogh": ["Van_Gogh", "Van_Gogh", "Van_Gogh", "Monet"],  # 3 of 4
     "Seed_Images": ["Seed_Images"] * 4,  # 4 of 4
 }
-OBJECT_SAYS = {  # Cats: 3 of 6 right; Human: 6 of 6
-    "Monet": ["Human", "Cats", "Human", "Human"],
+OBJECT_SAYS = {  # Cats: 2 of 6 right; Human: 4 of 6 (every Monet image wrong)
+    "Monet": ["Human", "Human", "Cats", "Cats"],
     "Van_Gogh": ["Cats", "Human", "Human", "Human"],
     "Seed_Images": ["Cats", "Human", "Human", "Human"],
 }
@@ -61,49 +64,69 @@ def test_per_concept_accuracy_counts_hits_over_every_image_of_the_concept():
         "Seed_Images": ConceptAccuracy(4, 4),
     }
     objects = concept_accuracy(judged(), OBJECT, OBJECTS)
-    assert objects == {"Cats": ConceptAccuracy(6, 3), "Human": ConceptAccuracy(6, 6)}
+    assert objects == {"Cats": ConceptAccuracy(6, 2), "Human": ConceptAccuracy(6, 4)}
     assert [a.accuracy for a in style.values()] == [0.25, 0.75, 1.0]
     assert list(objects) == OBJECTS
 
 
+PHOTOS = Definitions(ira_includes_photos=True)
+ALL_IMAGES = Definitions(cra_on_all_images=True)
+
+
+def scores(target, definitions=BENCHMARK):
+    return unlearning_scores(judged(), THEMES, OBJECTS, target, definitions)
+
+
 def test_style_target():
-    style = concept_accuracy(judged(), STYLE, THEMES)
-    objects = concept_accuracy(judged(), OBJECT, OBJECTS)
-    s = unlearning_scores(style, objects, "Monet")
+    s = scores("Monet")
     exact(s.ua, Fraction(3, 4))  # 1 - 1/4
-    exact(s.ira, Fraction(7, 8))  # (3/4 + 4/4) / 2: Van_Gogh and Seed_Images
-    exact(s.cra, Fraction(3, 4))  # (3/6 + 6/6) / 2: the object classifier
-    v = unlearning_scores(style, objects, "Van_Gogh")
+    exact(s.ira, Fraction(3, 4))  # the other styles, Seed_Images not one: Van_Gogh 3/4
+    # The object classifier on the images of Van_Gogh and Seed_Images: Cats 2/4, Human 4/4.
+    exact(s.cra, Fraction(3, 4))
+    exact(scores("Monet", PHOTOS).ira, Fraction(7, 8))  # (3/4 + 4/4) / 2
+    exact(scores("Monet", ALL_IMAGES).cra, Fraction(1, 2))  # every image: (2/6 + 4/6) / 2
+    assert scores("Monet", PHOTOS).cra == s.cra and scores("Monet", ALL_IMAGES).ira == s.ira
+    v = scores("Van_Gogh")
     exact(v.ua, Fraction(1, 4))
-    exact(v.ira, Fraction(5, 8))  # (1/4 + 1) / 2
-    exact(v.cra, Fraction(3, 4))
+    exact(v.ira, Fraction(1, 4))  # Monet
+    exact(v.cra, Fraction(3, 8))  # Monet and Seed_Images images: Cats 1/4, Human 2/4
+    exact(scores("Van_Gogh", PHOTOS).ira, Fraction(5, 8))  # (1/4 + 1) / 2
 
 
 def test_object_target():
-    style = concept_accuracy(judged(), STYLE, THEMES)
-    objects = concept_accuracy(judged(), OBJECT, OBJECTS)
-    s = unlearning_scores(style, objects, "Cats")
-    exact(s.ua, Fraction(1, 2))  # 1 - 3/6
-    exact(s.ira, Fraction(1))  # Human: 6/6
-    exact(s.cra, Fraction(2, 3))  # (1/4 + 3/4 + 1) / 3: the style classifier over the themes
+    s = scores("Cats")
+    exact(s.ua, Fraction(2, 3))  # 1 - 2/6
+    exact(s.ira, Fraction(2, 3))  # Human: 4/6
+    # The style classifier on the Human images, over the styles (not Seed_Images):
+    # Monet 0/2, Van_Gogh 1/2.
+    exact(s.cra, Fraction(1, 4))
+    # Every image, every theme: (1/4 + 3/4 + 4/4) / 3.
+    exact(scores("Cats", ALL_IMAGES).cra, Fraction(2, 3))
+    assert scores("Cats", PHOTOS) == s  # photos only change the IRA of a style target
     assert s.as_dict() == {"UA": s.ua, "IRA": s.ira, "CRA": s.cra}
 
 
+def test_definitions_are_described_and_read_back():
+    said = Definitions().describe()
+    assert "Seed_Images excluded" in said["ira"] and "issues/13" in said["source"]
+    assert "other theme" in said["cra"]
+    assert Definitions.from_result(said) == Definitions()
+    both = Definitions(True, True)
+    assert Definitions.from_result(both.describe()) == both
+    assert "and Seed_Images" in both.describe()["ira"]
+    assert both.describe()["source"].startswith("changed from the benchmark's definitions")
+    assert Definitions.from_result(None) == both  # results written before definitions existed
+
+
 def test_averaging_over_targets_is_per_domain():
-    style = concept_accuracy(judged(), STYLE, THEMES)
-    objects = concept_accuracy(judged(), OBJECT, OBJECTS)
-    pairs = [
-        (STYLE, unlearning_scores(style, objects, "Monet")),
-        (STYLE, unlearning_scores(style, objects, "Van_Gogh")),
-        (OBJECT, unlearning_scores(style, objects, "Cats")),
-    ]
+    pairs = [(STYLE, scores("Monet")), (STYLE, scores("Van_Gogh")), (OBJECT, scores("Cats"))]
     avg = average_over_targets(pairs)
     assert avg[STYLE].targets == 2 and avg[OBJECT].targets == 1
     exact(avg[STYLE].ua, Fraction(1, 2))  # (3/4 + 1/4) / 2
-    exact(avg[STYLE].ira, Fraction(3, 4))  # (7/8 + 5/8) / 2
-    exact(avg[STYLE].cra, Fraction(3, 4))
-    exact(avg[OBJECT].ua, Fraction(1, 2))
-    exact(avg[OBJECT].cra, Fraction(2, 3))
+    exact(avg[STYLE].ira, Fraction(1, 2))  # (3/4 + 1/4) / 2
+    exact(avg[STYLE].cra, Fraction(9, 16))  # (3/4 + 3/8) / 2
+    exact(avg[OBJECT].ua, Fraction(2, 3))
+    exact(avg[OBJECT].cra, Fraction(1, 4))
     assert avg[STYLE].as_dict()["targets"] == 2
 
 
@@ -113,10 +136,11 @@ def test_missing_images_leave_concepts_out_instead_of_counting_zero():
     assert style["Seed_Images"] == ConceptAccuracy(0, 0)
     assert style["Seed_Images"].accuracy is None
     exact(mean_accuracy(style), Fraction(1, 2))  # (1/4 + 3/4) / 2, Seed_Images not counted
-    objects = concept_accuracy(partial, OBJECT, OBJECTS)
-    exact(unlearning_scores(style, objects, "Monet").ira, Fraction(3, 4))
-    empty = concept_accuracy([], STYLE, THEMES)
-    assert unlearning_scores(empty, objects, "Monet").ua is None
+    for definitions in (Definitions(), PHOTOS):
+        got = unlearning_scores(partial, THEMES, OBJECTS, "Monet", definitions)
+        exact(got.ira, Fraction(3, 4))  # Van_Gogh alone either way
+    empty = unlearning_scores([], THEMES, OBJECTS, "Monet")
+    assert empty.ua is None and empty.ira is None and empty.cra is None
     assert average_over_targets([(STYLE, Scores(None, None, None))])[STYLE].ua is None
     assert average_over_targets([])[OBJECT].targets == 0
 
