@@ -27,8 +27,9 @@ def echo_problems(lines: list[str], what: str) -> None:
 @click.option(
     "--match-photos",
     is_flag=True,
-    help="Place rows without a file path: seed photos numbered by content (sha256 order), "
-    "paintings at the index of the seed photo they match by structure.",
+    help="Place rows without a file path: paintings at the index of the seed photo they match "
+    "by structure; seed photos at the index of the paintings with a path they match, else "
+    "numbered by content (sha256 order).",
 )
 @PROGRESS
 @one_line_errors
@@ -55,7 +56,7 @@ def import_hub(
     echo_problems([f"{where}: {reason}" for where, reason in report.rejected], "rejected rows")
     echo_problems([f"{where}: {reason}" for where, reason in report.unmatched], "unmatched rows")
     low = [
-        f"{c['where']}: {c['image']} matches {c['photo']} with a low margin ({c['margin']})"
+        f"{c['where']}: {c['image']} matches {c['match']} with a low margin ({c['margin']})"
         for c in report.low_confidence
     ]
     echo_problems(low, f"matches with a margin below {LOW_MARGIN}")

@@ -17,9 +17,10 @@ Memory stays at a few images, whatever the size of the files and their row group
   ..., 2, 20, and any copy may be shuffled), so by default they are not placed and the run says
   how many there are. With ``match_photos`` they are placed by what they show:
 
-  - a seed photo without a path takes the next free index of its object in the order of its
-    bytes' sha256 (the same whatever the row order; not the release's numbering, which such rows
-    no longer carry);
+  - a seed photo without a path takes the index of the paintings placed by their path that it
+    matches (when paintings of its object have paths), else the next free index of its object in
+    the order of its bytes' sha256 (the same whatever the row order; not the release's numbering,
+    which such rows no longer carry);
   - a painting without a path takes the index of the seed photo it was painted from, found by
     structure (``photo_matching``: colour edges, an optimal assignment per (style, object) cell
     over the photos whose index the cell has not used). Each pair's distance and margin (to the
@@ -51,13 +52,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from scipy.optimize import linear_sum_assignment
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import remove_partials, write_bytes, write_json
 from canvas_data.jpeg import ImageError, check_image, to_jpeg
 from canvas_data.parquet_shards import iter_batches, open_parquet
 from canvas_data.parquet_stream import ParquetStreamError, iter_column_values, streamable
-from canvas_data.photo_matching import LOW_MARGIN, match, structure
+from canvas_data.photo_matching import LOW_MARGIN, distances, match, structure
 from canvas_data.recipe import Recipe, save_recipe, workspace_recipe
 from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, STYLES_61, Taxonomy
 from canvas_data.workspace import Item, image_path, photo_indices, seed_photo_path, sidecar_path
@@ -81,7 +83,7 @@ class ImportReport:
     files_reused: int = 0
     rows: int = 0
     placed: int = 0
-    matched: int = 0  # paintings without a path placed at their matched photo's index
+    matched: int = 0  # rows without a path placed by matching (paintings, seed photos)
     seeds_by_content: int = 0  # seed photos without a path numbered in sha256 order
     held: int = 0  # rows without a path still held aside (not matched, or matching not asked)
     reencoded: int = 0
@@ -95,7 +97,7 @@ class ImportReport:
         if self.matched:
             margins = np.asarray(self.margins) if self.margins else np.zeros(1)
             matched = (
-                f"{self.matched} paintings matched to their seed photo (margin min "
+                f"{self.matched} matched by image (margin min "
                 f"{margins.min():.2f}, median {np.median(margins):.2f}; "
                 f"{len(self.low_confidence)} below {LOW_MARGIN}), "
             )
@@ -395,16 +397,78 @@ def _move_into_place(work: Path, item: dict[str, Any], idx: int, **extra: Any) -
 
 
 def _number_seeds(work: Path, obj: str, items: list[dict[str, Any]], report: ImportReport) -> None:
-    """Seed photos without a path: the free indices of ``obj`` in the order of their sha256."""
+    """Seed photos without a path: each at a free index of ``obj``.
+
+    An index that paintings placed by their path already use goes to the photo those paintings
+    match (an optimal assignment over the mean distance to them), so the pairs stay true; the
+    photos left take the other free indices in the order of their bytes' sha256.
+    """
     taken = set(photo_indices(work / SEED_STYLE / obj))
-    free = (i for i in itertools.count(1) if i not in taken)
-    digests = {
-        id(it): hashlib.sha256((work / it["pending"]).read_bytes()).hexdigest() for it in items
-    }
-    for item in sorted(items, key=lambda it: (digests[id(it)], it["file"], it["row"])):
-        _move_into_place(work, item, next(free), idx_from="content", sha256=digests[id(item)])
+    for item in items:
+        item["sha256"] = hashlib.sha256((work / item["pending"]).read_bytes()).hexdigest()
+    items = sorted(items, key=itemgetter("sha256", "file", "row"))
+    anchors = _path_paintings(work, obj, taken)
+    if anchors:
+        vectors, readable = [], []
+        for item in items:
+            try:
+                vectors.append(structure((work / item["pending"]).read_bytes()))
+                readable.append(item)
+            except (OSError, ValueError):  # numbered by content below; shards reports it
+                continue
+        order = sorted(anchors)
+        if readable:
+            cost = np.stack(
+                [
+                    distances(np.stack(vectors), np.stack([v for _, v in anchors[i]])).mean(axis=1)
+                    for i in order
+                ],
+                axis=1,
+            )
+            rows, cols = linear_sum_assignment(cost)
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+                others = np.delete(cost[r], c)
+                margin = float(others.min() - cost[r, c]) if others.size else None
+                found = {
+                    "paintings": [name for name, _ in anchors[order[c]]],
+                    "distance": round(float(cost[r, c]), 4),
+                    "margin": None if margin is None else round(margin, 4),
+                }
+                _move_into_place(work, readable[r], order[c], idx_from="matched", match=found)
+                report.placed += 1
+                _count_placed(
+                    {"idx_from": "matched", "match": found}, readable[r], report, order[c]
+                )
+                taken.add(order[c])
+        items = [it for it in items if (work / it["pending"]).is_file()]
+    free = (i for i in itertools.count(1) if i not in taken and i not in anchors)
+    for item in items:
+        _move_into_place(work, item, next(free), idx_from="content")
         report.placed += 1
         report.seeds_by_content += 1
+
+
+def _path_paintings(
+    work: Path, obj: str, taken: set[int]
+) -> dict[int, list[tuple[str, np.ndarray]]]:
+    """The paintings of ``obj`` placed by their path at indices no seed photo has, by index:
+    (``Style/Object/idx.jpg``, ``structure``), what seed photos without a path are matched to."""
+    found: dict[int, list[tuple[str, np.ndarray]]] = {}
+    for folder in sorted(work.glob(f"*/{obj}")):
+        if folder.parent.name in (SEED_STYLE, STATE_DIR) or not folder.is_dir():
+            continue
+        for idx in photo_indices(folder):
+            side = folder / f"{idx}.json"
+            if idx in taken or not side.is_file():
+                continue
+            if json.loads(side.read_text()).get("idx_from") != "path":
+                continue
+            try:
+                vector = structure((folder / f"{idx}.jpg").read_bytes())
+                found.setdefault(idx, []).append((f"{folder.parent.name}/{obj}/{idx}.jpg", vector))
+            except (OSError, ValueError):  # an unreadable painting is no anchor
+                continue
+    return found
 
 
 def _photo_structures(work: Path, obj: str) -> dict[int, np.ndarray]:
@@ -479,7 +543,7 @@ def _count_placed(
             {
                 "where": _where(item),
                 "image": f"{item['style']}/{item['object']}/{idx}.jpg",
-                "photo": found.get("photo"),
+                "match": found.get("photo") or ", ".join(found.get("paintings", [])),
                 "margin": margin,
             }
         )

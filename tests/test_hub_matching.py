@@ -49,8 +49,8 @@ def jpeg(im: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def release_rows(seed_paths: bool, photos=photo):
-    """(rows, {(style, obj, idx): bytes}) in the release's row order; no painting has a path."""
+def release_rows(seed_paths: bool, photos=photo, painting_paths: bool = False):
+    """(rows, {(style, obj, idx): bytes}) in the release's row order, with or without paths."""
     rows, made = [], {}
     for caption_style, style in {"photo": "Seed_Images", **STYLES}.items():
         for obj in OBJECTS:
@@ -58,11 +58,8 @@ def release_rows(seed_paths: bool, photos=photo):
                 source = photos(obj, idx)
                 im = source if style == "Seed_Images" else paint(source, style, idx)
                 data = made[style, obj, idx] = jpeg(im)
-                path = (
-                    f"Seed_Images/{obj}/{idx}.jpg"
-                    if style == "Seed_Images" and seed_paths
-                    else None
-                )
+                has_path = seed_paths if style == "Seed_Images" else painting_paths
+                path = f"{style}/{obj}/{idx}.jpg" if has_path else None
                 text = f"A {obj} image in {caption_style} style"
                 rows.append({"image": {"bytes": data, "path": path}, "text": text})
     return rows, made
@@ -102,7 +99,7 @@ def test_rows_without_a_path_are_refused_then_matched_to_their_photo(tmp_path, s
 
     matched = run(hub, work, "--match-photos")  # the files are done: the held rows are placed
     assert matched.exit_code == 0, matched.output
-    assert "80 paintings matched to their seed photo" in matched.stdout
+    assert "80 matched by image" in matched.stdout
     for (style, obj, idx), data in made.items():
         assert (work / style / obj / f"{idx}.jpg").read_bytes() == data, (style, obj, idx)
     side = json.loads((work / "Monet" / "Cats" / "10.json").read_text())
@@ -131,6 +128,23 @@ def test_without_any_path_photos_are_numbered_by_content_and_paintings_follow(tm
                     painted = (work / style / obj / f"{idx}.jpg").read_bytes()
                     assert painted == made[style, obj, source], (style, obj, idx)
     assert images(works[None]) == images(works[3])  # row order changes nothing
+
+
+@pytest.mark.parametrize("shuffle", [None, 5])
+def test_photos_without_a_path_take_the_index_of_the_paintings_with_one(tmp_path, shuffle):
+    rows, made = release_rows(seed_paths=False, painting_paths=True)
+    hub, work = write_hub(tmp_path / "hub", rows, shuffle), tmp_path / "work"
+    assert run(hub, work).exit_code == 1  # 40 seed photos held aside
+    result = run(hub, work, "--match-photos")
+    assert result.exit_code == 0, result.output
+    assert (
+        "40 matched by image" in result.stdout
+        and "0 seed photos numbered by content" in result.stdout
+    )
+    for (style, obj, idx), data in made.items():
+        assert (work / style / obj / f"{idx}.jpg").read_bytes() == data, (style, obj, idx)
+    side = json.loads((work / "Seed_Images" / "Human" / "7.json").read_text())
+    assert side["match"]["paintings"] == ["Monet/Human/7.jpg", "Van_Gogh/Human/7.jpg"]
 
 
 def test_near_identical_photos_are_listed_as_low_confidence(tmp_path):
