@@ -43,7 +43,9 @@ _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # markers without a length 
 _SOS, _EOI = 0xDA, 0xD9
 # The next marker after entropy-coded data: 0xFF not followed by 0x00 (a stuffed byte), a restart
 # marker (inside the scan) or another 0xFF (fill).
-_NEXT_MARKER = re.compile(rb"\xff(?=[^\x00\xd0-\xd7\xff])")
+_NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+# A marker between segments: fill bytes (0xFF) and any stray bytes before it are skipped.
+_BOUNDARY = re.compile(rb"\xff+[^\x00\xff]")
 
 
 class ImageError(Exception):
@@ -105,30 +107,28 @@ def _info(im: Image.Image) -> ImageInfo:
 
 def _segments(data: bytes):
     """``(marker, start, end)`` of each marker segment of a JPEG, entropy-coded data included in
-    the scan before it; the last is the end-of-image marker. Stops early on malformed data."""
+    the scan before it; the last is the end-of-image marker. Stops early where the data ends.
+
+    Read as libjpeg reads it: bytes before a marker that are not one (fill bytes, stray bytes
+    after a segment) are skipped and belong to the range of the marker that follows.
+    """
     if data[:2] != b"\xff\xd8":
         return
     pos, n = 2, len(data)
-    while pos < n and data[pos] == 0xFF:
-        start = pos
-        while pos < n and data[pos] == 0xFF:  # fill bytes may precede a marker
-            pos += 1
-        if pos >= n:
+    while True:
+        found = _BOUNDARY.search(data, pos)
+        if found is None:
             return
-        marker = data[pos]
-        pos += 1
+        start, pos = pos, found.end()
+        marker = data[pos - 1]
         if marker == _EOI:
             yield marker, start, pos
             return
         if marker not in _STANDALONE:
-            if pos + 2 > n:
-                return
             length = int.from_bytes(data[pos : pos + 2], "big")
-            if length < 2:
+            if pos + 2 > n or length < 2 or pos + length > n:
                 return
             pos += length
-            if pos > n:
-                return
             if marker == _SOS:
                 found = _NEXT_MARKER.search(data, pos)
                 if found is None:

@@ -57,6 +57,15 @@ def test_truncated_jpegs_are_still_rejected(name, keep):
             check_image(damaged)
 
 
+def test_stray_bytes_between_segments_are_skipped_as_decoders_do():
+    data = JPEGS["baseline"]
+    app0_end = 4 + int.from_bytes(data[4:6], "big")  # SOI, then APP0 (JFIF)
+    stray = data[:app0_end] + b"\x00\x00\xff" + data[app0_end:]
+    assert pixels(stray).shape == pixels(data).shape  # libjpeg reads it
+    assert jpeg_end(stray) == len(stray)
+    assert for_shard(stray + VIDEO, check_image(stray + VIDEO), None, 95) == stray
+
+
 def test_stored_bytes_are_the_jpeg_stream_alone():
     data = JPEGS["progressive"]
     assert for_shard(data + VIDEO, check_image(data + VIDEO), None, 95) == data
