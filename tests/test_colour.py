@@ -92,3 +92,16 @@ def test_reencoding_to_jpeg_converts_to_srgb():
         icc = im.info.get("icc_profile")
         assert icc is None or is_srgb(icc)  # no profile left that says otherwise
     assert np.abs(out - 188).max() <= 2
+
+
+def test_a_rotated_display_p3_jpeg_is_turned_and_converted_at_intake():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned 90 degrees
+    colour = np.array([200, 100, 50], np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(np.tile(colour, (16, 24, 1))).save(
+        buf, "JPEG", quality=100, exif=exif, icc_profile=P3
+    )
+    out = photo_pixels(buf.getvalue())
+    assert out.shape == (24, 16, 3)
+    assert np.abs(out - p3_to_srgb(colour)).max() <= 3

@@ -179,3 +179,20 @@ def test_paintings_without_a_photo_to_match_stay_held_aside(tmp_path):
         result.exit_code == 1 and "2 rows without a file path could not be matched" in result.stderr
     )
     assert len(list((work / ".import" / "pending").rglob("*.jpg"))) == 2
+
+
+def test_a_painting_whose_photo_is_missing_is_the_one_left_held_aside(tmp_path):
+    rows, made = release_rows(seed_paths=True)
+    missing = made["Seed_Images", "Cats", 5]
+    rows = [r for r in rows if r["image"]["bytes"] != missing]
+    hub, work = write_hub(tmp_path / "hub", rows), tmp_path / "work"
+    result = run(hub, work, "--match-photos")
+    assert result.exit_code == 1
+    assert "2 rows without a file path could not be matched" in result.stderr
+    held = sorted((work / ".import" / "pending").rglob("*.jpg"))
+    assert sorted(p.read_bytes() for p in held) == sorted(
+        made[style, "Cats", 5] for style in STYLES.values()
+    )
+    for (style, obj, idx), data in made.items():
+        if idx != 5 or obj != "Cats":
+            assert (work / style / obj / f"{idx}.jpg").read_bytes() == data, (style, obj, idx)
