@@ -3,16 +3,19 @@
 import io
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import painted_workspace
 from PIL import Image, ImageDraw, ImageFilter
 from release_data import write_release_parquet
 
 from canvas_data.cli import main
 from canvas_data.photo_matching import LOW_MARGIN
 from canvas_data.release_import import import_hub_parquet
+from canvas_data.taxonomy import caption
 
 OBJECTS = ("Cats", "Human")
 STYLES = {"Monet": "Monet", "Van Gogh": "Van_Gogh"}
@@ -196,3 +199,20 @@ def test_a_painting_whose_photo_is_missing_is_the_one_left_held_aside(tmp_path):
     for (style, obj, idx), data in made.items():
         if idx != 5 or obj != "Cats":
             assert (work / style / obj / f"{idx}.jpg").read_bytes() == data, (style, obj, idx)
+
+
+def test_paintings_of_the_cpu_stylizer_find_their_photos(tmp_path):
+    (tmp_path / "built").mkdir()
+    work, _ = painted_workspace(tmp_path / "built")
+    made = {p.relative_to(work).as_posix(): p.read_bytes() for p in work.glob("*/*/*.jpg")}
+    rows = [
+        {
+            "image": {"bytes": data, "path": rel if rel.startswith("Seed_Images/") else None},
+            "text": caption(*rel.split("/")[:2]),
+        }
+        for rel, data in sorted(made.items())
+    ]
+    hub, again = write_hub(tmp_path / "hub", rows, shuffle=11), tmp_path / "again"
+    result = run(hub, again, "--match-photos")
+    assert result.exit_code == 0, result.output
+    assert images(again) == {Path(rel): data for rel, data in made.items()}
