@@ -152,8 +152,10 @@ def _without_trailer(data: bytes) -> bytes:
         return data
     parts = [data[:2]]
     for marker, start, stop in _segments(data[:end]):
-        if not (marker == 0xE2 and data[start + 4 : start + 8] == b"MPF\x00"):
-            parts.append(data[start:stop])
+        segment = data[start:stop]
+        at = segment.find(b"\xff\xe2") if marker == 0xE2 else -1
+        if at < 0 or segment[at + 4 : at + 8] != b"MPF\x00":
+            parts.append(segment)
     return b"".join(parts)
 
 
