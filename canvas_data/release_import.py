@@ -306,7 +306,7 @@ def _place_row(
         "caption": text,
         "stored_path": stored,
         "format": info.format,
-        "idx_from": "path" if idx else "order",
+        "idx_from": "path" if idx else "pending",
     }
     if idx is None:
         pending = Path(STATE_DIR) / "pending" / style / obj / f"{_tag(rel)}-{row:09d}.jpg"
