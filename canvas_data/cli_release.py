@@ -24,23 +24,54 @@ def echo_problems(lines: list[str], what: str) -> None:
 @click.argument("parquet_dir", type=click.Path(exists=True, path_type=Path))
 @WORK
 @RECIPE
+@click.option(
+    "--match-photos",
+    is_flag=True,
+    help="Place rows without a file path: paintings at the index of the seed photo they match "
+    "by structure; seed photos at the index of the paintings with a path they match, else "
+    "numbered by content (sha256 order).",
+)
 @PROGRESS
 @one_line_errors
-def import_hub(parquet_dir: Path, work: Path, recipe: str | None, progress: bool) -> None:
+def import_hub(
+    parquet_dir: Path, work: Path, recipe: str | None, match_photos: bool, progress: bool
+) -> None:
     """Import the release's Hub Parquet shards (PARQUET_DIR, or one file) into WORK.
 
     Reads the `image` and `text` columns a few rows at a time (one image at a time from large row
-    groups), takes the style and object from the caption and the photo index from the stored path
-    (else from a stable order within its cell), and writes WORK/{Style}/{Object}/{idx}.jpg with a
-    provenance sidecar. Rows that cannot be placed, and files that are not Parquet or are
-    damaged, are listed with file, row and reason (also in WORK/reports/import-hub.json). Files
-    already imported are skipped on a rerun. Then: canvas-build shards --work WORK --out DIR.
+    groups), takes the style and object from the caption and the photo index from the stored path,
+    and writes WORK/{Style}/{Object}/{idx}.jpg with a provenance sidecar. Rows without a path are
+    held aside, and the command fails saying how many, unless --match-photos places them (each
+    match's margin in its sidecar; low-confidence ones listed). Rows that cannot be placed, and
+    files that are not Parquet or are damaged, are listed with file, row and reason (also in
+    WORK/reports/import-hub.json). Files already imported are skipped on a rerun (a rerun with
+    --match-photos places what an earlier run held aside). Then: canvas-build shards --work WORK.
     """
+    from canvas_data.photo_matching import LOW_MARGIN
     from canvas_data.release_import import import_hub_parquet
 
-    report = import_hub_parquet(parquet_dir, work, recipe=recipe, progress=progress)
+    report = import_hub_parquet(
+        parquet_dir, work, recipe=recipe, progress=progress, match_photos=match_photos
+    )
     echo_problems([f"{where}: {reason}" for where, reason in report.rejected], "rejected rows")
+    echo_problems([f"{where}: {reason}" for where, reason in report.unmatched], "unmatched rows")
+    low = [
+        f"{c['where']}: {c['image']} matches {c['match']} with a low margin ({c['margin']})"
+        for c in report.low_confidence
+    ]
+    echo_problems(low, f"matches with a margin below {LOW_MARGIN}")
     click.echo(report.summary())
+    if report.held and not match_photos:
+        raise click.ClickException(
+            f"{report.held} rows have no file path, so their photo index is unknown and row order "
+            f"does not tell it; they are held aside in {work}/.import/pending. Rerun with "
+            "--match-photos to pair each painting with its seed photo by image similarity."
+        )
+    if report.held:
+        raise click.ClickException(
+            f"{report.held} rows without a file path could not be matched (listed above); "
+            f"they stay held aside in {work}/.import/pending"
+        )
 
 
 @click.command()

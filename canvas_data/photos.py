@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from canvas_data import __version__
 from canvas_data.atomic import write_bytes, write_json
+from canvas_data.colour import to_srgb
 from canvas_data.recipe import RECIPE_FILE, Recipe, save_recipe
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import seed_photo_path, sha256_file, sidecar_path
@@ -205,13 +206,20 @@ def _icc_description(im: Image.Image) -> str | None:
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to 8-bit sRGB; transparency is composited over white."""
+    """Convert any Pillow mode to 8-bit sRGB.
+
+    An embedded ICC profile that is not sRGB is applied first (``colour.to_srgb``, LittleCMS),
+    on the colour channels of transparent images too; then transparency is composited over
+    white.
+    """
     if im.mode in _SIXTEEN_BIT or im.mode in ("I", "F"):
-        return Image.fromarray(_scale_to_8bit(np.asarray(im), im.mode), "L").convert("RGB")
+        grey = Image.fromarray(_scale_to_8bit(np.asarray(im), im.mode), "L")
+        if im.info.get("icc_profile"):
+            grey.info["icc_profile"] = im.info["icc_profile"]
+        im = grey
+    im = to_srgb(im)
     if im.mode in _ALPHA_MODES or "transparency" in im.info:
         return _over_white(im)
-    if im.mode in ("RGB", "CMYK") and im.info.get("icc_profile"):
-        return _icc_to_srgb(im)
     if im.mode == "1":
         return im.convert("L").convert("RGB")
     try:
@@ -245,19 +253,6 @@ def _over_white(im: Image.Image) -> Image.Image:
     rgba = im.convert("RGBA")
     white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     return Image.alpha_composite(white, rgba).convert("RGB")
-
-
-def _icc_to_srgb(im: Image.Image) -> Image.Image:
-    """Colour-manage RGB/CMYK with an embedded profile into sRGB (sRGB input is kept as is)."""
-    description = _icc_description(im) or ""
-    if im.mode == "RGB" and "srgb" in description.lower():
-        return im.convert("RGB")
-    try:
-        source = ImageCms.ImageCmsProfile(io.BytesIO(im.info["icc_profile"]))
-        srgb = ImageCms.createProfile("sRGB")
-        return ImageCms.profileToProfile(im, source, srgb, outputMode="RGB")
-    except (ImageCms.PyCMSError, OSError, ValueError):
-        return im.convert("RGB")
 
 
 # ---------------------------------------------------------------- geometry

@@ -13,8 +13,19 @@ Memory stays at a few images, whatever the size of the files and their row group
   photos ("photo style") go to ``Seed_Images``.
 - The photo index comes from the stored path when it ends in ``{idx}.jpg`` (its folders, when
   they name a style and an object, must agree with the caption). Rows without one are held aside
-  and numbered at the end, per (style, object) cell, in a stable order (file path, then row) after
-  the indices that paths already took.
+  in ``WORK/.import/pending/``: their row order says nothing (the release's files list 1, 10, 11,
+  ..., 2, 20, and any copy may be shuffled), so by default they are not placed and the run says
+  how many there are. With ``match_photos`` they are placed by what they show:
+
+  - a seed photo without a path takes the index of the paintings placed by their path that it
+    matches (when paintings of its object have paths), else the next free index of its object in
+    the order of its bytes' sha256 (the same whatever the row order; not the release's numbering,
+    which such rows no longer carry);
+  - a painting without a path takes the index of the seed photo it was painted from, found by
+    structure (``photo_matching``: colour edges, an optimal assignment per (style, object) cell
+    over the photos whose index the cell has not used). Each pair's distance and margin (to the
+    next best photo) go into its sidecar; the report gives the smallest and median margin and
+    lists pairs below ``photo_matching.LOW_MARGIN``.
 - JPEG bytes are written as they are; other formats are re-encoded as JPEG (noted in the sidecar).
 - A row that cannot be placed (no caption, an unknown style or object, no or broken image bytes,
   a path that contradicts its caption, a second row for the same image) is reported with its file,
@@ -38,17 +49,20 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from scipy.optimize import linear_sum_assignment
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import remove_partials, write_bytes, write_json
 from canvas_data.jpeg import ImageError, check_image, to_jpeg
 from canvas_data.parquet_shards import iter_batches, open_parquet
 from canvas_data.parquet_stream import ParquetStreamError, iter_column_values, streamable
+from canvas_data.photo_matching import LOW_MARGIN, distances, match, structure
 from canvas_data.recipe import Recipe, save_recipe, workspace_recipe
-from canvas_data.taxonomy import OBJECTS_20, STYLES_61, Taxonomy
-from canvas_data.workspace import Item, image_path, photo_indices, sidecar_path
+from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, STYLES_61, Taxonomy
+from canvas_data.workspace import Item, image_path, photo_indices, seed_photo_path, sidecar_path
 
 STATE_DIR = ".import"
 REPORT_PATH = Path("reports") / "import-hub.json"
@@ -69,15 +83,29 @@ class ImportReport:
     files_reused: int = 0
     rows: int = 0
     placed: int = 0
-    by_order: int = 0
+    matched: int = 0  # rows without a path placed by matching (paintings, seed photos)
+    seeds_by_content: int = 0  # seed photos without a path numbered in sha256 order
+    held: int = 0  # rows without a path still held aside (not matched, or matching not asked)
     reencoded: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    unmatched: list[tuple[str, str]] = field(default_factory=list)  # held aside, and why
+    margins: list[float] = field(default_factory=list)  # of every matched painting
+    low_confidence: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> str:
+        matched = ""
+        if self.matched:
+            margins = np.asarray(self.margins) if self.margins else np.zeros(1)
+            matched = (
+                f"{self.matched} matched by image (margin min "
+                f"{margins.min():.2f}, median {np.median(margins):.2f}; "
+                f"{len(self.low_confidence)} below {LOW_MARGIN}), "
+            )
         return (
             f"imported {self.placed} of {self.rows} rows from {self.files} Parquet files "
-            f"({self.files_reused} already done): {self.by_order} numbered by order in their "
-            f"cell, {self.reencoded} re-encoded as JPEG, {len(self.rejected)} rejected"
+            f"({self.files_reused} already done): {matched}{self.seeds_by_content} seed photos "
+            f"numbered by content, {self.held} without a path held aside, {self.reencoded} "
+            f"re-encoded as JPEG, {len(self.rejected)} rejected"
         )
 
 
@@ -88,10 +116,13 @@ def import_hub_parquet(
     recipe: str | Path | Recipe | None = None,
     progress: bool = True,
     stream_above: int = STREAM_ABOVE,
+    match_photos: bool = False,
 ) -> ImportReport:
     """Write the images of the release's Parquet files (a folder or one file) into ``work``.
 
     Image columns of a row group larger than ``stream_above`` bytes are streamed image by image.
+    Rows without a file path are held aside (``report.held``) unless ``match_photos``: then seed
+    photos are numbered by content and paintings placed at their matched photo's index.
     """
     parquet_dir, work = Path(parquet_dir), Path(work)
     files = _parquet_files(parquet_dir)
@@ -133,9 +164,7 @@ def import_hub_parquet(
         report.placed += state["placed"]
         report.reencoded += state["reencoded"]
         report.rejected += [(r["where"], r["reason"]) for r in state["rejected"]]
-    report.by_order, lost = _place_pending(work, [p for s in done for p in s["pending"]])
-    report.placed += report.by_order
-    report.rejected += lost
+    _place_pending(work, [p for s in done for p in s["pending"]], match_photos, report)
     write_json(work / REPORT_PATH, _report_json(report))
     return report
 
@@ -277,7 +306,7 @@ def _place_row(
         "caption": text,
         "stored_path": stored,
         "format": info.format,
-        "idx_from": "path" if idx else "order",
+        "idx_from": "path" if idx else "pending",
     }
     if idx is None:
         pending = Path(STATE_DIR) / "pending" / style / obj / f"{_tag(rel)}-{row:09d}.jpg"
@@ -322,50 +351,229 @@ def _name(word: str, names: tuple[str, ...]) -> str | None:
     return next((n for n in names if n.lower() == key), None)
 
 
-def _place_pending(work: Path, pending: list[dict[str, Any]]) -> tuple[int, list[tuple[str, str]]]:
-    """Number the rows without a path index, per cell, after the indices paths took.
+def _place_pending(
+    work: Path, pending: list[dict[str, Any]], match_photos: bool, report: ImportReport
+) -> None:
+    """Place the rows without a path index (only with ``match_photos``), and count them.
 
-    The order is (file path, row), so the numbering is the same on every run. The sidecar is
-    written before the image is moved into place: a killed run redoes the same numbering.
-    Returns how many held-aside rows are in the workspace (now or from an earlier run) and the
-    ones that are lost.
+    Seed photos first (their indices are what paintings match to), then each painting cell.
+    The sidecar is written before the image is moved into place: a killed run leaves each row
+    either held aside or placed, and a rerun goes on from there.
     """
-    placed, lost = 0, []
+    waiting = []
+    for item in pending:
+        if (work / item["pending"]).is_file():
+            waiting.append(item)
+        elif (meta := _placed_meta(work, item)) is not None:
+            report.placed += 1
+            _count_placed(meta, item, report)
+        else:
+            report.rejected.append((_where(item), "held-aside image is gone"))
+    if not match_photos:
+        report.held = len(waiting)
+        return
     key = itemgetter("style", "object")
-    for (style, obj), group in itertools.groupby(sorted(pending, key=key), key=key):
-        taken = set(photo_indices(work / style / obj))
-        free = (i for i in itertools.count(1) if i not in taken)
-        for item in sorted(group, key=lambda p: (p["file"], p["row"])):
-            source = work / item["pending"]
-            if not source.is_file():
-                if _already_placed(work, item):
-                    placed += 1
-                else:
-                    lost.append((f"{item['file']} row {item['row']}", "held-aside image is gone"))
+    features: dict[str, dict[int, np.ndarray]] = {}
+    seeds = sorted((w for w in waiting if w["style"] == SEED_STYLE), key=key)
+    for (_, obj), group in itertools.groupby(seeds, key=key):
+        _number_seeds(work, obj, list(group), report)
+    paintings = sorted((w for w in waiting if w["style"] != SEED_STYLE), key=key)
+    for (style, obj), group in itertools.groupby(paintings, key=key):
+        photos = features.setdefault(obj, _photo_structures(work, obj))
+        _match_cell(work, style, obj, list(group), photos, report)
+    report.held = len(report.unmatched)
+
+
+def _where(item: dict[str, Any]) -> str:
+    return f"{item['file']} row {item['row']}"
+
+
+def _move_into_place(work: Path, item: dict[str, Any], idx: int, **extra: Any) -> Path:
+    target = image_path(work, Item(item["style"], item["object"], idx))
+    provenance = {k: v for k, v in item.items() if k not in ("style", "object", "pending")}
+    write_json(sidecar_path(target), {**provenance, **extra})
+    os.replace(work / item["pending"], target)
+    return target
+
+
+def _number_seeds(work: Path, obj: str, items: list[dict[str, Any]], report: ImportReport) -> None:
+    """Seed photos without a path: each at a free index of ``obj``.
+
+    An index that paintings placed by their path already use goes to the photo those paintings
+    match (an optimal assignment over the mean distance to them), so the pairs stay true; the
+    photos left take the other free indices in the order of their bytes' sha256.
+    """
+    taken = set(photo_indices(work / SEED_STYLE / obj))
+    for item in items:
+        item["sha256"] = hashlib.sha256((work / item["pending"]).read_bytes()).hexdigest()
+    items = sorted(items, key=itemgetter("sha256", "file", "row"))
+    anchors = _path_paintings(work, obj, taken)
+    if anchors:
+        vectors, readable = [], []
+        for item in items:
+            try:
+                vectors.append(structure((work / item["pending"]).read_bytes()))
+                readable.append(item)
+            except (OSError, ValueError):  # numbered by content below; shards reports it
                 continue
-            target = image_path(work, Item(style, obj, next(free)))
-            provenance = {k: v for k, v in item.items() if k not in ("style", "object", "pending")}
-            write_json(sidecar_path(target), provenance)
-            os.replace(source, target)
-            placed += 1
-    return placed, lost
+        order = sorted(anchors)
+        if readable:
+            cost = np.stack(
+                [
+                    distances(np.stack(vectors), np.stack([v for _, v in anchors[i]])).mean(axis=1)
+                    for i in order
+                ],
+                axis=1,
+            )
+            rows, cols = linear_sum_assignment(cost)
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+                others = np.delete(cost[r], c)
+                margin = float(others.min() - cost[r, c]) if others.size else None
+                found = {
+                    "paintings": [name for name, _ in anchors[order[c]]],
+                    "distance": round(float(cost[r, c]), 4),
+                    "margin": None if margin is None else round(margin, 4),
+                }
+                _move_into_place(work, readable[r], order[c], idx_from="matched", match=found)
+                report.placed += 1
+                _count_placed(
+                    {"idx_from": "matched", "match": found}, readable[r], report, order[c]
+                )
+                taken.add(order[c])
+        items = [it for it in items if (work / it["pending"]).is_file()]
+    free = (i for i in itertools.count(1) if i not in taken and i not in anchors)
+    for item in items:
+        _move_into_place(work, item, next(free), idx_from="content")
+        report.placed += 1
+        report.seeds_by_content += 1
 
 
-def _already_placed(work: Path, item: dict[str, Any]) -> bool:
-    """Whether an earlier run moved this held-aside row into its cell."""
+def _path_paintings(
+    work: Path, obj: str, taken: set[int]
+) -> dict[int, list[tuple[str, np.ndarray]]]:
+    """The paintings of ``obj`` placed by their path at indices no seed photo has, by index:
+    (``Style/Object/idx.jpg``, ``structure``), what seed photos without a path are matched to."""
+    found: dict[int, list[tuple[str, np.ndarray]]] = {}
+    for folder in sorted(work.glob(f"*/{obj}")):
+        if folder.parent.name in (SEED_STYLE, STATE_DIR) or not folder.is_dir():
+            continue
+        for idx in photo_indices(folder):
+            side = folder / f"{idx}.json"
+            if idx in taken or not side.is_file():
+                continue
+            if json.loads(side.read_text()).get("idx_from") != "path":
+                continue
+            try:
+                vector = structure((folder / f"{idx}.jpg").read_bytes())
+                found.setdefault(idx, []).append((f"{folder.parent.name}/{obj}/{idx}.jpg", vector))
+            except (OSError, ValueError):  # an unreadable painting is no anchor
+                continue
+    return found
+
+
+def _photo_structures(work: Path, obj: str) -> dict[int, np.ndarray]:
+    """``structure`` of every seed photo of ``obj`` in the workspace, by index."""
+    found = {}
+    for idx in photo_indices(work / SEED_STYLE / obj):
+        try:
+            found[idx] = structure(seed_photo_path(work, obj, idx).read_bytes())
+        except (OSError, ValueError):  # an unreadable seed photo is no candidate; shards says so
+            continue
+    return found
+
+
+def _match_cell(
+    work: Path,
+    style: str,
+    obj: str,
+    items: list[dict[str, Any]],
+    photos: dict[int, np.ndarray],
+    report: ImportReport,
+) -> None:
+    """Paintings of one cell without a path: each at the index of its best-assigned photo."""
+    taken = set(photo_indices(work / style / obj))
+    free = [i for i in sorted(photos) if i not in taken]
+    readable, vectors = [], []
+    for item in items:
+        try:
+            vectors.append(structure((work / item["pending"]).read_bytes()))
+            readable.append(item)
+        except (OSError, ValueError) as err:  # reported; the rest of the cell goes on
+            report.unmatched.append((_where(item), f"cannot be decoded to match ({err})"))
+    if not free:
+        reason = f"no seed photo of {obj} left to match in {style}/{obj}"
+        report.unmatched += [(_where(item), reason) for item in readable]
+        return
+    if not readable:
+        return
+    pairs = match(np.stack(vectors), np.stack([photos[i] for i in free]))
+    paired = {pair.painting for pair in pairs}
+    for n, item in enumerate(readable):
+        if n not in paired:
+            reason = f"more paintings than free seed photos in {style}/{obj}"
+            report.unmatched.append((_where(item), reason))
+    for pair in pairs:
+        item, idx = readable[pair.painting], free[pair.photo]
+        found = {
+            "photo": f"{SEED_STYLE}/{obj}/{idx}.jpg",
+            "distance": round(pair.distance, 4),
+            "margin": None if pair.margin is None else round(pair.margin, 4),
+        }
+        _move_into_place(work, item, idx, idx_from="matched", match=found)
+        report.placed += 1
+        _count_placed({"idx_from": "matched", "match": found}, item, report, idx)
+
+
+def _count_placed(
+    meta: dict[str, Any], item: dict[str, Any], report: ImportReport, idx: int | None = None
+) -> None:
+    """Count a placed row without a path: matched (with its margin) or numbered by content."""
+    if meta.get("idx_from") == "content":
+        report.seeds_by_content += 1
+    if meta.get("idx_from") != "matched":
+        return
+    report.matched += 1
+    found = meta.get("match") or {}
+    margin = found.get("margin")
+    if margin is not None:
+        report.margins.append(margin)
+    if margin is None or margin < LOW_MARGIN:
+        idx = idx if idx is not None else meta.get("idx")
+        report.low_confidence.append(
+            {
+                "where": _where(item),
+                "image": f"{item['style']}/{item['object']}/{idx}.jpg",
+                "match": found.get("photo") or ", ".join(found.get("paintings", [])),
+                "margin": margin,
+            }
+        )
+
+
+def _placed_meta(work: Path, item: dict[str, Any]) -> dict[str, Any] | None:
+    """The sidecar (with its ``idx``) of a held-aside row an earlier run moved into its cell."""
     for side in (work / item["style"] / item["object"]).glob("*.json"):
         meta = json.loads(side.read_text())
         if (meta.get("file"), meta.get("row")) == (item["file"], item["row"]):
-            return side.with_suffix(".jpg").is_file()
-    return False
+            return {**meta, "idx": int(side.stem)} if side.with_suffix(".jpg").is_file() else None
+    return None
 
 
 def _report_json(report: ImportReport) -> dict[str, Any]:
+    margins = report.margins
     return {
         "files": report.files,
         "rows": report.rows,
         "placed": report.placed,
-        "by_order": report.by_order,
+        "matched": report.matched,
+        "seeds_by_content": report.seeds_by_content,
+        "held_without_path": report.held,
         "reencoded": report.reencoded,
         "rejected": [{"where": w, "reason": r} for w, r in report.rejected],
+        "unmatched": [{"where": w, "reason": r} for w, r in report.unmatched],
+        "match_confidence": {
+            "margin_min": min(margins) if margins else None,
+            "margin_median": float(np.median(margins)) if margins else None,
+            "low_margin": LOW_MARGIN,
+            "low_confidence": report.low_confidence,
+        },
     }

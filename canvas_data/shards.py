@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 
 from canvas_data import __version__
 from canvas_data.atomic import remove_partials, temp_name, write_json, write_text
-from canvas_data.jpeg import CHECKS, ImageError, check_image, resized
+from canvas_data.jpeg import CHECKS, STORE_RULES, ImageError, check_image, for_shard
 from canvas_data.recipe import Recipe, workspace_recipe
 from canvas_data.taxonomy import SEED_STYLE, STYLES_61, caption
 from canvas_data.variants import pack_resolution, variant_recipe
@@ -181,12 +181,13 @@ def sample_record(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The WebDataset sample (bytes per member) for one workspace image, and its metadata.
 
-    The image is checked at ``check`` level and re-encoded only when the recipe is a variant with
+    The image is checked at ``check`` level and stored as ``jpeg.for_shard`` says: as it is, less
+    bytes after its end marker, or re-encoded when EXIF-rotated, not sRGB or (a variant) at
     another resolution; raises ``ImageError`` (or ``OSError``) for an image that cannot be used.
     """
     item, tax = sample.item, recipe.taxonomy
     data = sample.path.read_bytes()
-    data = resized(data, check_image(data, check), pack_resolution(recipe), recipe.jpeg_quality)
+    data = for_shard(data, check_image(data, check), pack_resolution(recipe), recipe.jpeg_quality)
     side = sidecar_path(sample.path)
     provenance = json.loads(side.read_text()) if side.is_file() else None
     text = caption(item.style, item.obj)
@@ -378,7 +379,7 @@ def _pack_one(
 
     Each image is read once and streamed into every format's writer.
     """
-    fingerprint = f"{_fingerprint(samples)}{recipe.sha256}{check}"
+    fingerprint = f"{_fingerprint(samples)}{recipe.sha256}{check}{STORE_RULES}"
     entries = {fmt: e for fmt in formats if (e := _done_entry(out, fmt, name, fingerprint))}
     todo = [fmt for fmt in formats if fmt not in entries]
     if not todo:

@@ -25,7 +25,7 @@ def release_parquet(folder):
         row("An Architectures image in Monet style", jpeg(3), "Monet/Architectures/1.jpg"),
         row("A Cats image in photo style", jpeg(4), "Seed_Images/Cats/1.jpg"),
         row("A Cats image in Photo style.", jpeg(5), "2.jpg"),
-        row("a cats image in monet style", jpeg(6), None),  # idx by order
+        row("a cats image in monet style", jpeg(6), None),  # no path: held aside
         row("A Cats image in Monet style", jpeg(7, fmt="PNG"), None),  # PNG: re-encoded
         row("A Cats image in Glitter style", jpeg(8), None),  # unknown style
         row("A Cats image in Monet style", b"\x00" * 50, None),  # not an image
@@ -35,7 +35,7 @@ def release_parquet(folder):
     ]
     second = [
         row("A Cats image in Monet style", jpeg(12), "Monet/Cats/1.jpg"),  # path: idx 1
-        row("A Cats image in Monet style", jpeg(13), None),  # after the order rows of file 1
+        row("A Cats image in Monet style", jpeg(13), None),  # no path: held aside
     ]
     write_release_parquet(folder / "data" / "train-00000-of-00002.parquet", first)
     write_release_parquet(folder / "data" / "train-00001-of-00002.parquet", second)
@@ -48,9 +48,10 @@ def test_import_places_rows_by_caption_and_path_and_reports_the_rest(tmp_path):
     result = CliRunner().invoke(
         main, ["import-hub", str(hub), "--work", str(work), "--no-progress"]
     )
-    assert result.exit_code == 0, result.output
-    assert "imported 9 of 14 rows from 2 Parquet files" in result.stdout
-    assert "3 numbered by order in their cell, 1 re-encoded as JPEG, 5 rejected" in result.stdout
+    assert result.exit_code == 1, result.output  # rows without a path are not guessed
+    assert "imported 6 of 14 rows from 2 Parquet files" in result.stdout
+    assert "3 without a path held aside, 1 re-encoded as JPEG, 5 rejected" in result.stdout
+    assert "Error: 3 rows have no file path" in result.stderr
     err = result.stderr.splitlines()
     first = "data/train-00000-of-00002.parquet"
     assert (
@@ -66,16 +67,17 @@ def test_import_places_rows_by_caption_and_path_and_reports_the_rest(tmp_path):
     assert (work / "Monet/Architectures/1.jpg").read_bytes() == jpeg(3)
     assert (work / "Seed_Images/Cats/1.jpg").read_bytes() == jpeg(4)
     assert (work / "Seed_Images/Cats/2.jpg").read_bytes() == jpeg(5)
-    # Monet/Cats: idx 1 from a path; the rest by (file, row): rows 5 and 6 of file 1, then file 2
+    # Monet/Cats: idx 1 from a path; the rows without one are held aside, not numbered by order
     assert (work / "Monet/Cats/1.jpg").read_bytes() == jpeg(12)
-    assert (work / "Monet/Cats/2.jpg").read_bytes() == jpeg(6)
-    assert (work / "Monet/Cats/3.jpg").read_bytes()[:2] == b"\xff\xd8"  # the PNG, as JPEG
-    assert (work / "Monet/Cats/4.jpg").read_bytes() == jpeg(13)
-    side = json.loads((work / "Monet/Cats/3.json").read_text())
-    assert side["file"] == first and side["row"] == 6 and side["format"] == "PNG"
-    assert side["idx_from"] == "order" and side["backend"] == "release"
+    assert sorted(p.name for p in (work / "Monet/Cats").glob("*.jpg")) == ["1.jpg"]
+    held = sorted((work / ".import" / "pending" / "Monet" / "Cats").glob("*.jpg"))
+    assert len(held) == 3 and held[1].read_bytes()[:2] == b"\xff\xd8"  # the PNG, as JPEG
+    side = json.loads((work / "Van_Gogh/Cats/2.json").read_text())
+    assert side["file"] == first and side["row"] == 0 and side["format"] == "JPEG"
+    assert side["idx_from"] == "path" and side["backend"] == "release"
     report = json.loads((work / "reports" / "import-hub.json").read_text())
-    assert len(report["rejected"]) == 5 and report["placed"] == 9
+    assert len(report["rejected"]) == 5 and report["placed"] == 6
+    assert report["held_without_path"] == 3
 
 
 def test_rerun_skips_done_files_and_changes_nothing(tmp_path):
@@ -84,10 +86,10 @@ def test_rerun_skips_done_files_and_changes_nothing(tmp_path):
     first = import_hub_parquet(hub, work, progress=False)
     files = {p: p.read_bytes() for p in work.rglob("*") if p.is_file() and "reports" not in p.parts}
     again = import_hub_parquet(hub, work, progress=False)
-    assert again.files_reused == 2 and (again.placed, again.by_order) == (9, 3)
+    assert again.files_reused == 2 and (again.placed, again.held) == (6, 3)
     assert again.rejected == first.rejected
     assert {p: p.read_bytes() for p in files} == files
-    assert not list((work / ".import" / "pending").rglob("*.jpg"))
+    assert len(list((work / ".import" / "pending").rglob("*.jpg"))) == 3
 
 
 def test_imported_workspace_packs_with_labels_from_the_captions(tmp_path):
