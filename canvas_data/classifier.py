@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from canvas_data.atomic import write_json
+from canvas_data.errors import reading
 
 if TYPE_CHECKING:
     from transformers import ViTConfig, ViTForImageClassification
@@ -297,13 +298,16 @@ class Classifier:
 
 def quiet_load(cls: Any, folder: Path) -> Any:
     """``cls.from_pretrained(folder)`` without ``transformers``' progress bar (a local folder
-    loads in a moment)."""
+    loads in a moment). ``InputError`` names the weight file when the folder does not load."""
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
+    names = (WEIGHTS_FILE, "pytorch_model.bin", CONFIG_FILE)
+    named = next((folder / n for n in names if (folder / n).is_file()), folder)
     try:
-        return cls.from_pretrained(folder)
+        with reading(named, "model weights saved by transformers"):
+            return cls.from_pretrained(folder)
     finally:
         if bars:
             hf_logging.enable_progress_bar()

@@ -18,7 +18,6 @@ folder declares them as its card's default config, so ``load_dataset(DIR)`` read
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,12 +230,12 @@ def verify_parquet(out: Path, manifest: dict[str, Any], *, progress: bool = True
 
 def verify_packed(out: Path, *, progress: bool = True):
     """Verify a packed folder in every format it holds: tars (``verify_shards``) and Parquet."""
-    from canvas_data.shards import MANIFEST
+    from canvas_data.shards import MANIFEST, read_manifest
     from canvas_data.verify import VerifyReport, verify_shards
 
     out = Path(out)
     path = out / MANIFEST
-    manifest = json.loads(path.read_text()) if path.is_file() else None
+    manifest = read_manifest(path) if path.is_file() else None
     if not manifest or not manifest.get("parquet"):
         return verify_shards(out, progress=progress)
     report = verify_shards(out, progress=progress) if manifest["shards"] else VerifyReport()

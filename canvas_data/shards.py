@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from canvas_data import __version__
 from canvas_data.atomic import remove_partials, temp_name, write_json, write_text
+from canvas_data.errors import InputError, reading
 from canvas_data.jpeg import CHECKS, ImageError, check_image, resized
 from canvas_data.recipe import Recipe, workspace_recipe
 from canvas_data.taxonomy import SEED_STYLE, STYLES_61, caption
@@ -430,6 +431,20 @@ def _remove_stale(out: Path, names: set[str], formats: Sequence[str]) -> None:
             if fmt not in formats or path.stem not in names:
                 path.unlink()
                 _done_path(out, fmt, path.stem).unlink(missing_ok=True)
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A packed folder's ``manifest.json``; ``InputError`` names the file when it is not one
+    (not JSON, not an object, or lacking the taxonomy, shards or counts)."""
+    with reading(path, "a packed folder's manifest"):
+        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(manifest, dict):
+        raise InputError(f"{path}: not a packed folder's manifest (a JSON object is expected)")
+    kinds = {"taxonomy": dict, "shards": list, "counts": dict}
+    for key, kind in kinds.items():
+        if not isinstance(manifest.get(key), kind):
+            raise InputError(f"{path}: not a packed folder's manifest (no {key!r} {kind.__name__})")
+    return manifest
 
 
 def build_manifest(

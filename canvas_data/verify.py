@@ -12,7 +12,7 @@ import webdataset as wds
 from PIL import Image
 from tqdm.auto import tqdm
 
-from canvas_data.shards import MANIFEST
+from canvas_data.shards import MANIFEST, read_manifest
 from canvas_data.workspace import sha256_file
 
 MEMBERS = ("jpg", "style.cls", "object.cls", "txt", "json")
@@ -43,7 +43,7 @@ def verify_shards(out: Path, *, progress: bool = True) -> VerifyReport:
     if not manifest_path.is_file():
         report.problems.append(f"{manifest_path}: missing, not a packed folder")
         return report
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
     styles, objects = manifest["taxonomy"]["styles"], manifest["taxonomy"]["objects"]
     listed = {s["path"] for s in manifest["shards"]}
     for extra in sorted((out / "data").glob("*.tar")):
