@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from canvas_data.atomic import write_json
+from canvas_data.atomic import PARTIAL, WriteError, write_json
 from canvas_data.errors import reading
 
 if TYPE_CHECKING:
@@ -147,15 +147,19 @@ def save_run(model: ViTForImageClassification, info: ClassifierInfo, run: Path) 
     run = Path(run)
     run.mkdir(parents=True, exist_ok=True)
     model.config.update(_labels(info.classes))
-    tmp = run / f".model.partial-{os.getpid()}"
+    tmp = run / f".model{PARTIAL}{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    for name in (WEIGHTS_FILE, CONFIG_FILE):
-        if not (tmp / name).is_file():
-            raise ValueError(f"{tmp}: saving the model wrote no {name}")
-        os.chmod(tmp / name, 0o666 & ~_umask())  # some writers make private temporary files
-        os.replace(tmp / name, run / name)
-    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        for name in (WEIGHTS_FILE, CONFIG_FILE):
+            if not (tmp / name).is_file():
+                raise ValueError(f"{tmp}: saving the model wrote no {name}")
+            os.chmod(tmp / name, 0o666 & ~_umask())  # some writers make private temporary files
+            os.replace(tmp / name, run / name)
+    except OSError as err:
+        raise WriteError(err.errno, err.strerror or str(err), str(run / WEIGHTS_FILE)) from err
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     write_json(run / CLASSES_FILE, asdict(info))
     return run
 

@@ -18,6 +18,7 @@ folder declares them as its card's default config, so ``load_dataset(DIR)`` read
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,6 +109,12 @@ class ParquetShardWriter:
     def close(self) -> None:
         self._flush()
         self._writer.close()
+
+    def abort(self) -> None:
+        """Close the file unfinished (after ``close``, nothing to do): its rows are dropped."""
+        self._rows = []
+        with contextlib.suppress(OSError):  # a full disk may refuse the footer too
+            self._writer.close()
 
 
 def open_parquet(path: Path) -> pq.ParquetFile:

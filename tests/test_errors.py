@@ -4,11 +4,16 @@ and leave no temporary file behind."""
 from __future__ import annotations
 
 import dataclasses
+import errno
+import io
 import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
 
 from canvas_data import atomic
 from canvas_data.cli import main as build_main
@@ -121,8 +126,6 @@ def test_a_pickle_named_model_safetensors_is_one_line(tmp_path, pickled_run):
     evaluate = ["evaluate", pickled_run, "--data", tmp_path, "--device", "cpu", "--no-progress"]
     one_error_line(invoke(train_main, evaluate), weights)
     image = tmp_path / "a.jpg"
-    from PIL import Image
-
     Image.new("RGB", (8, 8)).save(image)
     one_error_line(invoke(train_main, ["predict", pickled_run, image, "--device", "cpu"]), weights)
     answers = tmp_path / "answers"
@@ -183,3 +186,139 @@ def test_generate_with_a_bad_unet_file_is_one_line(tmp_path):
                 "--themes", "Van_Gogh", "--objects", "Cats", "--seeds", "188", "--steps", "1",
                 "--resolution", "32", "--device", "cpu", "--no-progress"]  # fmt: skip
         one_error_line(invoke(eval_main, args), str(unet))
+
+
+# --- full disks and read-only folders: one line, no temporary file, earlier outputs intact ---
+
+
+class FillingFile(io.FileIO):
+    """A file on a disk with ``room`` bytes left (shared by all files of one ``Disk``)."""
+
+    disk: Disk
+
+    def write(self, data) -> int:
+        self.disk.attempts += 1
+        if self.disk.error is not None or len(data) > self.disk.room:
+            err = self.disk.error or errno.ENOSPC
+            self.disk.failures += 1
+            raise OSError(err, os.strerror(err))
+        self.disk.room -= len(data)
+        return super().write(data)
+
+
+class Disk:
+    """Fault injection at the OS level: the files the toolkit writes (``atomic.open_file``)
+    fill ``room`` bytes and then fail with ENOSPC, or fail at once with ``error``."""
+
+    def __init__(self, room: int = 0, error: int | None = None) -> None:
+        self.room, self.error = room, error
+        self.opened: list[Path] = []
+        self.attempts = self.failures = 0
+
+    def open_file(self, path, buffering: int = -1):
+        if self.error is not None and self.error != errno.ENOSPC:
+            raise OSError(self.error, os.strerror(self.error), str(path))  # open() refuses
+        self.opened.append(Path(path))
+        raw = FillingFile(path, "wb")
+        raw.disk = self
+        return io.BufferedWriter(raw, buffer_size=8192) if buffering != 0 else raw
+
+
+def partials(folder: Path) -> list[Path]:
+    return sorted(folder.rglob(f".*{atomic.PARTIAL}*"))
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".pack" not in p.parts
+    }
+
+
+def test_the_atomic_writer_removes_its_temporary_file_on_any_error(tmp_path, monkeypatch):
+    target = tmp_path / "a" / "b.json"
+    atomic.write_json(target, {"kept": True})
+    with pytest.raises(KeyboardInterrupt), atomic.writing(target) as tmp:
+        tmp.write_text("half")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(atomic, "open_file", Disk(room=3).open_file)
+    with pytest.raises(atomic.WriteError) as caught:
+        atomic.write_json(target, {"kept": False})
+    assert caught.value.filename == str(target) and caught.value.errno == errno.ENOSPC
+    assert json.loads(target.read_text()) == {"kept": True} and not partials(tmp_path)
+
+
+def test_shards_on_a_full_disk_is_one_line_and_keeps_the_earlier_pack(tmp_path, monkeypatch):
+    from conftest import painted_workspace
+
+    work, recipe = painted_workspace(tmp_path)
+    out = tmp_path / "uc"
+    args = [
+        "shards",
+        "--work",
+        work,
+        "--out",
+        out,
+        "--recipe",
+        tmp_path / "tiny.yaml",
+        "--no-progress",
+    ]
+    assert invoke(build_main, args).exit_code == 0
+    before = snapshot(out)
+    disk = Disk(room=20_000)
+    monkeypatch.setattr(atomic, "open_file", disk.open_file)
+    line = one_error_line(invoke(build_main, [*args, "--resolution", "32", "--no-progress"]))
+    assert "No space left on device" in line and disk.failures == 1
+    assert line.startswith(f"Error: {out / 'data'}") and line.split(": ")[1].endswith(".tar")
+    assert not partials(out) and snapshot(out) == before  # the earlier pack, whole
+    monkeypatch.undo()
+    assert invoke(build_main, ["verify", out, "--no-progress"]).exit_code == 0
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES, errno.EDQUOT])
+def test_shards_into_a_read_only_folder_is_one_line(tmp_path, monkeypatch, code):
+    from conftest import painted_workspace
+
+    work, _ = painted_workspace(tmp_path)
+    out = tmp_path / "uc"
+    monkeypatch.setattr(atomic, "open_file", Disk(error=code).open_file)
+    args = [
+        "shards",
+        "--work",
+        work,
+        "--out",
+        out,
+        "--recipe",
+        tmp_path / "tiny.yaml",
+        "--no-progress",
+    ]
+    one_error_line(invoke(build_main, args), str(out), os.strerror(code))
+    assert not partials(out)
+
+
+def test_stylize_stops_at_the_first_full_disk_error(tmp_path, tiny_work, monkeypatch):
+    disk = Disk(room=15_000)  # a few paintings fit
+    monkeypatch.setattr(atomic, "open_file", disk.open_file)
+    args = ["stylize", "--work", tiny_work, "--workers", "1", "--no-progress"]
+    line = one_error_line(invoke(build_main, args), str(tiny_work), "No space left on device")
+    failed_file = Path(line.removeprefix("Error: ").split(": ")[0])
+    assert disk.failures == 1
+    assert disk.opened[-1] == atomic.temp_name(failed_file)  # nothing was tried after it
+    assert not partials(tiny_work)
+    done = sorted(tiny_work.glob("*/*/*.json"))
+    assert 0 < len(done) < 24  # earlier items are whole: image and sidecar
+    for side in done:
+        assert json.loads(side.read_text())["key"]
+        Image.open(side.with_suffix(".jpg")).load()
+    monkeypatch.undo()
+    rerun = invoke(build_main, args)
+    assert rerun.exit_code == 0 and f"{len(done)} already done" in rerun.output
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
+def test_stylize_into_a_read_only_workspace_is_one_line(tmp_path, tiny_work, monkeypatch, code):
+    monkeypatch.setattr(atomic, "open_file", Disk(error=code).open_file)
+    args = ["stylize", "--work", tiny_work, "--workers", "1", "--no-progress"]
+    one_error_line(invoke(build_main, args), str(tiny_work), os.strerror(code))
+    assert not partials(tiny_work) and not list(tiny_work.glob("Monet/*/*"))
