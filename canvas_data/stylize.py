@@ -146,12 +146,13 @@ def stylize_workspace(
             else:
                 runs = _run(_photo_tasks(todo, wait), work, recipe, backend, options, workers)
             busy: list[Item] = []
-            for outcome in runs:
-                report.written += outcome.written
-                report.by_others += outcome.by_others
-                report.failed.extend(outcome.failed)
-                busy.extend(outcome.busy)
-                bar.update(outcome.written + outcome.by_others + len(outcome.failed))
+            with contextlib.closing(runs):  # an interrupt here stops the pool at once too
+                for outcome in runs:
+                    report.written += outcome.written
+                    report.by_others += outcome.by_others
+                    report.failed.extend(outcome.failed)
+                    busy.extend(outcome.busy)
+                    bar.update(outcome.written + outcome.by_others + len(outcome.failed))
             todo = sorted(busy)
     finally:
         bar.close()
