@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from canvas_data.atomic import write_json
+from canvas_data.atomic import PARTIAL, WriteError, write_json
+from canvas_data.errors import reading
 
 if TYPE_CHECKING:
     from transformers import ViTConfig, ViTForImageClassification
@@ -146,15 +147,19 @@ def save_run(model: ViTForImageClassification, info: ClassifierInfo, run: Path) 
     run = Path(run)
     run.mkdir(parents=True, exist_ok=True)
     model.config.update(_labels(info.classes))
-    tmp = run / f".model.partial-{os.getpid()}"
+    tmp = run / f".model{PARTIAL}{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    for name in (WEIGHTS_FILE, CONFIG_FILE):
-        if not (tmp / name).is_file():
-            raise ValueError(f"{tmp}: saving the model wrote no {name}")
-        os.chmod(tmp / name, 0o666 & ~_umask())  # some writers make private temporary files
-        os.replace(tmp / name, run / name)
-    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        for name in (WEIGHTS_FILE, CONFIG_FILE):
+            if not (tmp / name).is_file():
+                raise ValueError(f"{tmp}: saving the model wrote no {name}")
+            os.chmod(tmp / name, 0o666 & ~_umask())  # some writers make private temporary files
+            os.replace(tmp / name, run / name)
+    except OSError as err:
+        raise WriteError(err.errno, err.strerror or str(err), str(run / WEIGHTS_FILE)) from err
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     write_json(run / CLASSES_FILE, asdict(info))
     return run
 
@@ -297,13 +302,16 @@ class Classifier:
 
 def quiet_load(cls: Any, folder: Path) -> Any:
     """``cls.from_pretrained(folder)`` without ``transformers``' progress bar (a local folder
-    loads in a moment)."""
+    loads in a moment). ``InputError`` names the weight file when the folder does not load."""
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
+    names = (WEIGHTS_FILE, "pytorch_model.bin", CONFIG_FILE)
+    named = next((folder / n for n in names if (folder / n).is_file()), folder)
     try:
-        return cls.from_pretrained(folder)
+        with reading(named, "model weights saved by transformers"):
+            return cls.from_pretrained(folder)
     finally:
         if bars:
             hf_logging.enable_progress_bar()

@@ -13,13 +13,14 @@ from canvas_data.cli_common import (
     RECIPE,
     SHARD_INDEX,
     WORK,
+    CanvasGroup,
     names,
     one_line_errors,
 )
 from canvas_data.cli_diffusers import backend_options, diffusers_options
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CanvasGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="canvas-build")
 def main() -> None:
     """Build, pack and check UnlearnCanvas datasets.

@@ -3,25 +3,88 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import click
 
-EXPECTED_ERRORS = (FileNotFoundError, NotADirectoryError, ValueError, KeyError)
+from canvas_data.errors import DEBUG_ENV, expected_errors, one_line
+
+# Not errors: click's own ways of ending a command (usage errors exit with 2).
+_PASS_THROUGH = (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit)
+
+
+def debugging(ctx: click.Context | None = None) -> bool:
+    """Whether a traceback was asked for: the group's ``--debug`` or ``CANVAS_DEBUG=1``."""
+    if os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
+        return True
+    ctx = ctx or click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get("canvas_debug"))
+
+
+def as_click_error(err: Exception, ctx: click.Context | None = None) -> click.ClickException:
+    """The one-line error printed for ``err``; a bug of the toolkit says how to see more."""
+    if isinstance(err, expected_errors()):
+        return click.ClickException(one_line(err))
+    return click.ClickException(
+        f"internal error ({type(err).__name__}: {one_line(err)}); "
+        "rerun with --debug for the traceback"
+    )
 
 
 def one_line_errors(fn):
-    """Turn expected failures (bad paths, bad recipes, bad names) into a one-line error."""
+    """Turn failures of one command into a one-line error (the command groups do this too)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except EXPECTED_ERRORS as err:
-            message = err.args[0] if isinstance(err, KeyError) and err.args else err
-            raise click.ClickException(str(message)) from err
+        except _PASS_THROUGH:
+            raise
+        except Exception as err:
+            if debugging():
+                raise
+            raise as_click_error(err) from err
 
     return wrapper
+
+
+def _set_debug(ctx: click.Context, param, value: bool) -> None:
+    if value:
+        ctx.meta["canvas_debug"] = True
+
+
+class CanvasGroup(click.Group):
+    """A command group whose every command fails with one line, ``Error: <path>: <reason>``.
+
+    Adds the group option ``--debug`` (or ``CANVAS_DEBUG=1``) to show the traceback instead.
+    Usage errors keep click's message and exit code 2.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(
+            click.Option(
+                ["--debug"],
+                is_flag=True,
+                expose_value=False,
+                callback=_set_debug,
+                help=f"Show the Python traceback of an error (or set {DEBUG_ENV}=1).",
+            )
+        )
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except _PASS_THROUGH:
+            raise
+        except Exception as err:
+            if debugging(ctx):
+                raise
+            raise as_click_error(err, ctx) from err
+
+
+CanvasGroup.group_class = type  # sub-groups are CanvasGroups too
 
 
 def names(ctx, param, value: str | None) -> list[str] | None:

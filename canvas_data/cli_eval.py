@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from canvas_data import __version__
-from canvas_data.cli_common import NUM_SHARDS, PROGRESS, SHARD_INDEX, names, one_line_errors
+from canvas_data.cli_common import (
+    NUM_SHARDS,
+    PROGRESS,
+    SHARD_INDEX,
+    CanvasGroup,
+    names,
+    one_line_errors,
+)
 
 SHOWN = 20  # missing, extra or unreadable files printed before "... and N more"
 
@@ -82,7 +89,7 @@ def _set(themes, objects, seeds) -> dict:
     return {"themes": themes or THEMES, "objects": objects or OBJECTS_20, "seeds": seeds or SEEDS}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CanvasGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="canvas-eval")
 def main() -> None:
     """Score (unlearned) text-to-image models on UnlearnCanvas.

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from canvas_data import __version__
-from canvas_data.cli_common import PROGRESS, one_line_errors
+from canvas_data.cli_common import PROGRESS, CanvasGroup, one_line_errors
 
 MISSING = (
     "canvas-train needs transformers, accelerate and safetensors: pip install 'canvas_data[train]'"
@@ -31,7 +31,7 @@ def needs_training_stack(fn):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CanvasGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="canvas-train")
 def main() -> None:
     """Train, import and apply the reference classifiers of the UnlearnCanvas metrics.

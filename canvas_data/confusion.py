@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from canvas_data.atomic import temp_name
+from canvas_data.atomic import writing
 
 _PAPER = (255, 255, 255)
 _INK = (20, 20, 20)
@@ -106,8 +106,7 @@ def save_confusion_png(
 ) -> Path:
     """Draw the matrix and write it to ``path`` (a temporary name first, then a rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path)
-    draw_confusion(matrix, classes, title).save(tmp, format="PNG", optimize=True)
-    tmp.replace(path)
+    image = draw_confusion(matrix, classes, title)
+    with writing(path) as tmp:
+        image.save(tmp, format="PNG", optimize=True)
     return path

@@ -31,7 +31,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from canvas_data.answers import IMAGE_SUFFIXES
-from canvas_data.atomic import temp_name
+from canvas_data.atomic import writing
 
 INPUT_SIZE = 299
 WEIGHTS_ENV = "CANVAS_INCEPTION"
@@ -195,12 +195,9 @@ STAT_KEYS = ("real_features_sum", "real_features_cov_sum", "real_features_num_sa
 def save_reference_stats(metric, path: Path, weights_sha256: str, source: str) -> Path:
     """Keep the reference side of ``metric`` (feature sums) in an ``.npz`` file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path)
     arrays = {k: getattr(metric, k).detach().cpu().numpy() for k in STAT_KEYS}
-    with open(tmp, "wb") as f:
+    with writing(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays, weights_sha256=weights_sha256, source=source)
-    tmp.replace(path)
     return path
 
 

@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 
 from canvas_data import __version__
 from canvas_data.answers import SEEDS, THEMES, Answer, plan_answers, prompt_for
-from canvas_data.atomic import write_bytes, write_json
+from canvas_data.atomic import PARTIAL, leftover, write_bytes, write_json
+from canvas_data.errors import reading
 from canvas_data.taxonomy import OBJECTS_20
 from canvas_data.work_share import shard_of_work
 
@@ -107,12 +108,13 @@ def _load_unet(spec: str, base: Any, dtype: Any) -> tuple[Any, str | None]:
         raise FileNotFoundError(f"UNet {path}: no such folder or file")
     if path.suffix not in UNET_FILES:
         raise ValueError(f"UNet {path}: not a weight file ({', '.join(UNET_FILES)})")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    with reading(path, "a UNet state dict"):
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        state = load_file(path)
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+            state = load_file(path)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("model_state_dict", "state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -225,10 +227,12 @@ def _claim_folder(out: Path, record: dict[str, Any]) -> None:
 
 
 def _remove_partials(out: Path, paths: Sequence[Path]) -> None:
-    """Delete leftovers of killed writes of ``paths`` only: other ranks may be writing theirs."""
+    """Delete leftovers of killed writes of ``paths`` only (other ranks may be writing theirs),
+    and only those whose writer is gone."""
     for path in paths:
-        for leftover in path.parent.glob(f".{path.name}.partial-*"):
-            leftover.unlink(missing_ok=True)
+        for tmp in path.parent.glob(f".{path.name}{PARTIAL}*"):
+            if leftover(tmp):
+                tmp.unlink(missing_ok=True)
 
 
 def generate_answers(

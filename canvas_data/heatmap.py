@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from canvas_data.atomic import temp_name
+from canvas_data.atomic import writing
 
 _PAPER, _INK, _GREY, _EMPTY = (255, 255, 255), (20, 20, 20), (120, 120, 120), (232, 232, 232)
 _OUTLINE_NOTE = "the row's unlearning target (UA = 100% - cell)"
@@ -135,8 +135,7 @@ def save_heatmap(
 ) -> Path:
     """Draw the heat map and write it to ``path`` (a temporary name first, then a rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path)
-    draw_heatmap(rows, themes, objects, title).save(tmp, format="PNG", optimize=True)
-    tmp.replace(path)
+    image = draw_heatmap(rows, themes, objects, title)
+    with writing(path) as tmp:
+        image.save(tmp, format="PNG", optimize=True)
     return path

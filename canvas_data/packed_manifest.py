@@ -20,6 +20,7 @@ import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from canvas_data.errors import InputError, reading
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import Item
 
@@ -34,23 +35,32 @@ class UnsafeEntry(ValueError):
     """A manifest entry, tar member or row that a packed folder must not hold."""
 
 
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A packed folder's ``manifest.json``; ``InputError`` names the file when it is not one
+    (not JSON, not an object, or lacking the taxonomy, shards or counts)."""
+    with reading(path, "a packed folder's manifest"):
+        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(manifest, dict):
+        raise InputError(f"{path}: not a packed folder's manifest (a JSON object is expected)")
+    kinds = {"taxonomy": dict, "shards": list, "counts": dict}
+    for key, kind in kinds.items():
+        if not isinstance(manifest.get(key), kind):
+            raise InputError(f"{path}: not a packed folder's manifest (no {key!r} {kind.__name__})")
+    return manifest
+
+
 def load_manifest(root: Path) -> dict[str, Any]:
     """The manifest of a packed dataset folder; one-line errors for a missing or bad one.
 
-    Raises ``FileNotFoundError`` (no manifest) or ``ValueError`` (not JSON, no ``shards`` list).
+    Raises ``FileNotFoundError`` (no manifest) or ``InputError`` (a ``ValueError``: not JSON,
+    not an object, no taxonomy, shards or counts).
     """
     path = Path(root) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(
             f"{path}: no manifest; expected a dataset folder written by `canvas-build shards`"
         )
-    try:
-        manifest = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not valid JSON: {err}") from err
-    if not isinstance(manifest, dict) or "shards" not in manifest:
-        raise ValueError(f"{path}: not a canvas_data manifest (no 'shards' list)")
-    return manifest
+    return read_manifest(path)
 
 
 def entry_path(entry: Any) -> str:

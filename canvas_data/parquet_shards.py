@@ -18,7 +18,7 @@ folder declares them as its card's default config, so ``load_dataset(DIR)`` read
 
 from __future__ import annotations
 
-import json
+import contextlib
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,6 +117,12 @@ class ParquetShardWriter:
     def close(self) -> None:
         self._flush()
         self._writer.close()
+
+    def abort(self) -> None:
+        """Close the file unfinished (after ``close``, nothing to do): its rows are dropped."""
+        self._rows = []
+        with contextlib.suppress(OSError):  # a full disk may refuse the footer too
+            self._writer.close()
 
 
 def open_parquet(path: Path) -> pq.ParquetFile:
@@ -251,11 +257,12 @@ def verify_parquet(out: Path, manifest: dict[str, Any], *, progress: bool = True
 
 def verify_packed(out: Path, *, progress: bool = True):
     """Verify a packed folder in every format it holds: tars (``verify_shards``) and Parquet."""
+    from canvas_data.packed_manifest import read_manifest
     from canvas_data.verify import VerifyReport, verify_shards
 
     out = Path(out)
     path = out / MANIFEST
-    manifest = json.loads(path.read_text()) if path.is_file() else None
+    manifest = read_manifest(path) if path.is_file() else None
     if not manifest or not manifest.get("parquet"):
         return verify_shards(out, progress=progress)
     report = verify_shards(out, progress=progress) if manifest["shards"] else VerifyReport()

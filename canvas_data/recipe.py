@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from canvas_data.errors import reading
 from canvas_data.taxonomy import SEED_STYLE, Taxonomy
 
 RECIPE_FILE = "recipe.yaml"  # the resolved recipe a workspace keeps
@@ -135,7 +136,8 @@ def builtin_recipes() -> list[str]:
 def _read(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
     path = Path(name_or_path)
     if path.is_file():
-        return yaml.safe_load(path.read_text()) or {}, str(path)
+        with reading(path, "a YAML recipe"):
+            return yaml.safe_load(path.read_text()) or {}, str(path)
     name = str(name_or_path).removesuffix(".yaml")
     res = resources.files("canvas_data.builders").joinpath(f"{name}.yaml")
     if not res.is_file():

@@ -27,6 +27,7 @@ shards whose inputs have not changed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -41,9 +42,10 @@ from typing import Any
 import webdataset as wds
 from tqdm.auto import tqdm
 
-from canvas_data import __version__
-from canvas_data.atomic import remove_partials, temp_name, write_json, write_text
+from canvas_data import __version__, atomic
+from canvas_data.atomic import remove_partials, write_json, write_text, writing
 from canvas_data.jpeg import CHECKS, STORE_RULES, ImageError, check_image, for_shard
+from canvas_data.locks import exclusive
 from canvas_data.recipe import Recipe, workspace_recipe
 from canvas_data.taxonomy import SEED_STYLE, STYLES_61, caption
 from canvas_data.variants import pack_resolution, variant_recipe
@@ -53,6 +55,7 @@ SPLITS = ("train", "test")
 FIXED_MTIME = 1708214400  # 2024-02-18, the release date of the paper: reproducible tars
 MANIFEST = "manifest.json"
 DONE_DIR = ".pack"
+LOCK = "lock"  # OUT/.pack/lock: one shards run per output folder
 FORMATS = ("webdataset", "parquet")
 WRITE_BUFFER = 4 << 20  # bytes buffered before each write to a shard file
 _MEMBER = re.compile(r"^[1-9][0-9]*\.(jpg|json)$")  # an image of a cell, or its sidecar
@@ -250,40 +253,45 @@ def pack_shards(
         raise FileNotFoundError(f"{work}: no images of this recipe's styles and objects to pack")
     plan = plan_shards(inv.samples, recipe.seed, max_samples, max_bytes)
     out.mkdir(parents=True, exist_ok=True)
-    remove_partials(out)
-    report = PackReport(
-        out=out,
-        missing=inv.missing,
-        unknown_folders=inv.unknown_folders,
-        extra=inv.extra,
-        formats=formats,
-    )
-    entries: dict[str, list[dict]] = {fmt: [] for fmt in formats}
-    bar = tqdm(total=len(inv.samples), desc="shards", unit="img", disable=not progress)
-    for name, samples in plan.items():
-        done, reused = _pack_one(out, name, samples, recipe, formats, check, bar.update)
-        for fmt, entry in done.items():
-            entries[fmt].append(entry)
-        report.shards_reused += reused
-        report.shards_written += not reused
-    bar.close()
-    _remove_stale(out, set(plan), formats)
-    manifest = build_manifest(entries, recipe, inv)
-    write_json(out / MANIFEST, manifest)
-    write_text(out / "recipe.yaml", recipe.to_yaml())
-    write_card(out, manifest, recipe)
-    report.samples = dict(manifest["splits"])
-    report.bytes = sum(e["bytes"] for fmt_entries in entries.values() for e in fmt_entries)
-    report.unreadable = [(work / f"{u['key']}.jpg", u["reason"]) for u in manifest["unreadable"]]
-    report.seconds = time.perf_counter() - started
-    return report
+    with exclusive(out / DONE_DIR / LOCK, out, "shards", "--out"):
+        remove_partials(out, everyone=True)  # no other writer while the lock is held
+        report = PackReport(
+            out=out,
+            missing=inv.missing,
+            unknown_folders=inv.unknown_folders,
+            extra=inv.extra,
+            formats=formats,
+        )
+        entries: dict[str, list[dict]] = {fmt: [] for fmt in formats}
+        bar = tqdm(total=len(inv.samples), desc="shards", unit="img", disable=not progress)
+        try:
+            for name, samples in plan.items():
+                done, reused = _pack_one(out, name, samples, recipe, formats, check, bar.update)
+                for fmt, entry in done.items():
+                    entries[fmt].append(entry)
+                report.shards_reused += reused
+                report.shards_written += not reused
+        finally:
+            bar.close()
+        _remove_stale(out, set(plan), formats)
+        manifest = build_manifest(entries, recipe, inv)
+        write_json(out / MANIFEST, manifest)
+        write_text(out / "recipe.yaml", recipe.to_yaml())
+        write_card(out, manifest, recipe)
+        report.samples = dict(manifest["splits"])
+        report.bytes = sum(e["bytes"] for fmt_entries in entries.values() for e in fmt_entries)
+        report.unreadable = [
+            (work / f"{u['key']}.jpg", u["reason"]) for u in manifest["unreadable"]
+        ]
+        report.seconds = time.perf_counter() - started
+        return report
 
 
 class HashingFile:
     """A file opened for writing that hashes what goes through it (``sha256`` once closed)."""
 
     def __init__(self, path: Path, buffering: int = WRITE_BUFFER) -> None:
-        self._file = open(path, "wb", buffering=buffering)  # noqa: SIM115 (closed in close())
+        self._file = atomic.open_file(path, buffering)
         self._hash = hashlib.sha256()
         self.sha256: str | None = None
 
@@ -297,6 +305,11 @@ class HashingFile:
     def close(self) -> None:
         self._file.close()
         self.sha256 = self._hash.hexdigest()
+
+    def abort(self) -> None:
+        """Close the file without finishing it (a failed write: it is being removed)."""
+        with contextlib.suppress(OSError):  # its buffer may not fit on a full disk either
+            self._file.close()
 
 
 class TarShardWriter:
@@ -324,9 +337,19 @@ class TarShardWriter:
         self._file.close()
         self.sha256 = self._file.sha256
 
+    def abort(self) -> None:
+        """Close the file unfinished (after ``close``, nothing to do): the tar is discarded, so
+        it gets no end-of-archive blocks, now or when it is garbage-collected."""
+        tar = self._writer.tarstream
+        tar.closed = True  # tarfile's own flags: close() and __del__ then write nothing
+        if hasattr(tar.fileobj, "closed"):
+            tar.fileobj.closed = True
+        self._file.abort()
+
 
 def _writer_class(fmt: str):
-    """The shard writer of a format; every writer has ``write(record, meta)`` and ``close()``."""
+    """The shard writer of a format; every writer has ``write(record, meta)``, ``close()`` and
+    ``abort()`` (close unfinished, after a failure; nothing to do once closed)."""
     if fmt == "parquet":
         from canvas_data.parquet_shards import ParquetShardWriter
 
@@ -387,27 +410,30 @@ def _pack_one(
         return entries, True
     paths = {fmt: _shard_path(out, fmt, name) for fmt in todo}
     writers = {}
-    for fmt, path in paths.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        writers[fmt] = _writer_class(fmt)(temp_name(path), recipe)
     counts: Counter[str] = Counter()
     backends: Counter[str] = Counter()
     rejected = []
-    for sample in sorted(samples, key=lambda s: s.item.key):
-        advance(1)
-        try:
-            record, meta = sample_record(sample, recipe, check=check)
-        except (ImageError, OSError) as err:
-            rejected.append({"key": sample.item.key, "reason": str(err)})
-            continue
+    # Each shard file is written under a temporary name and renamed when the block ends; an
+    # error (disk full, Ctrl-C) closes the writers unfinished and removes their files.
+    with contextlib.ExitStack() as stack:
+        for fmt, path in paths.items():
+            writers[fmt] = _writer_class(fmt)(stack.enter_context(writing(path)), recipe)
+            stack.callback(writers[fmt].abort)
+        for sample in sorted(samples, key=lambda s: s.item.key):
+            advance(1)
+            try:
+                record, meta = sample_record(sample, recipe, check=check)
+            except (ImageError, OSError) as err:
+                rejected.append({"key": sample.item.key, "reason": str(err)})
+                continue
+            for writer in writers.values():
+                writer.write(record, meta)
+            counts[f"{sample.item.style}/{sample.item.obj}"] += 1
+            if sample.item.style != SEED_STYLE:
+                backends[(meta["provenance"] or {}).get("backend", "unknown")] += 1
         for writer in writers.values():
-            writer.write(record, meta)
-        counts[f"{sample.item.style}/{sample.item.obj}"] += 1
-        if sample.item.style != SEED_STYLE:
-            backends[(meta["provenance"] or {}).get("backend", "unknown")] += 1
+            writer.close()
     for fmt, writer in writers.items():
-        writer.close()
-        temp_name(paths[fmt]).replace(paths[fmt])
         entries[fmt] = {
             "path": paths[fmt].relative_to(out).as_posix(),
             "split": samples[0].split,

@@ -2,19 +2,26 @@
 
 Each output is written under a temporary name and renamed, the image first and its provenance
 sidecar last, so the sidecar is the done-marker: a killed run resumes with nothing lost,
-repeated or half-written. CPU stylizers paint one seed photo per task in a process pool; a
-batched stylizer (a model on a GPU) stays in this process and is given items of one style (one
-prompt) a batch at a time.
+repeated or half-written. An item is claimed (a lock) while it is painted, so runs that share
+a workspace share its work. A full or read-only disk stops the run at the first failed write.
+
+CPU stylizers paint one seed photo per task in a process pool; a batched stylizer (a model on
+a GPU) stays in this process and is given items of one style (one prompt) a batch at a time.
+Pool processes end with the run: when it is killed (``PR_SET_PDEATHSIG`` on Linux, a parent
+check between items elsewhere), and at once on Ctrl-C.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +31,15 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from canvas_data import __version__
-from canvas_data.atomic import write_bytes, write_json
+from canvas_data.atomic import (
+    PARTIAL,
+    WriteError,
+    discard_in_progress,
+    leftover,
+    write_bytes,
+    write_json,
+)
+from canvas_data.locks import claim, release
 from canvas_data.recipe import Recipe, workspace_recipe
 from canvas_data.stylizers import Stylizer, get_stylizer, stylizer_class
 from canvas_data.taxonomy import SEED_STYLE
@@ -39,6 +54,9 @@ from canvas_data.workspace import (
     sidecar_path,
 )
 
+LOCKS = ".locks"  # WORK/.locks/{style}+{object}+{idx}.lock: the item a run is painting
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>: the signal a process gets when its parent dies
+
 
 @dataclass
 class StylizeReport:
@@ -47,15 +65,27 @@ class StylizeReport:
     planned: int = 0
     written: int = 0
     already_done: int = 0
+    by_others: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
         rate = self.written / self.seconds if self.seconds else 0.0
+        others = f", {self.by_others} painted by another run" if self.by_others else ""
         return (
-            f"stylized {self.written} images ({rate:.1f}/s), {self.already_done} already done, "
-            f"{len(self.failed)} failed, of {self.planned} planned"
+            f"stylized {self.written} images ({rate:.1f}/s), {self.already_done} already done"
+            f"{others}, {len(self.failed)} failed, of {self.planned} planned"
         )
+
+
+@dataclass
+class Outcome:
+    """What one task (a photo's styles, or a batch) did."""
+
+    written: int = 0
+    by_others: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    busy: list[Item] = field(default_factory=list)  # claimed by another run: left for later
 
 
 def plan_items(
@@ -90,7 +120,14 @@ def stylize_workspace(
     progress: bool = True,
     **options: Any,
 ) -> StylizeReport:
-    """Paint the workspace's seed photos in the recipe's styles, skipping finished items."""
+    """Paint the workspace's seed photos in the recipe's styles, skipping finished items.
+
+    Runs that share a workspace share its work: each item is claimed (a lock under
+    ``WORK/.locks/``) while it is painted, an item another run holds is left to it and checked
+    again at the end, so no item is painted twice. A file that cannot be written (disk full,
+    read-only) stops the run with ``WriteError``; an item that cannot be painted is reported and
+    the run goes on.
+    """
     work = Path(work)
     recipe = recipe or workspace_recipe(work)
     started = time.perf_counter()
@@ -98,22 +135,38 @@ def stylize_workspace(
     _remove_partials(work, items)
     todo = [it for it in items if not is_done(work, it)]
     report = StylizeReport(planned=len(items), already_done=len(items) - len(todo))
-    if stylizer_class(backend).batched:
-        runs = _run_batched(todo, work, recipe, backend, options) if todo else iter(())
-    else:
-        by_photo: dict[tuple[str, int], list[str]] = defaultdict(list)
-        for it in todo:
-            by_photo[(it.obj, it.idx)].append(it.style)
-        tasks = [(obj, idx, sts) for (obj, idx), sts in sorted(by_photo.items())]
-        runs = _run(tasks, work, recipe, backend, options, workers)
+    batched = stylizer_class(backend).batched
     bar = tqdm(total=len(todo), desc="stylize", unit="img", disable=not progress)
-    for failures, count in runs:
-        report.written += count - len(failures)
-        report.failed.extend(failures)
-        bar.update(count)
-    bar.close()
+    try:
+        for wait in (False, True):  # then the items other runs held, waiting for them
+            if not todo:
+                break
+            if batched:
+                runs = _run_batched(todo, work, recipe, backend, options, wait)
+            else:
+                runs = _run(_photo_tasks(todo, wait), work, recipe, backend, options, workers)
+            busy: list[Item] = []
+            with contextlib.closing(runs):  # an interrupt here stops the pool at once too
+                for outcome in runs:
+                    report.written += outcome.written
+                    report.by_others += outcome.by_others
+                    report.failed.extend(outcome.failed)
+                    busy.extend(outcome.busy)
+                    bar.update(outcome.written + outcome.by_others + len(outcome.failed))
+            todo = sorted(busy)
+    finally:
+        bar.close()
+        _remove_partials(work, items)  # those of workers stopped by Ctrl-C or an error
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _photo_tasks(todo: list[Item], wait: bool) -> list[tuple[str, int, list[str], bool]]:
+    """One task per seed photo: ``(object, idx, styles, wait)``."""
+    by_photo: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for it in todo:
+        by_photo[(it.obj, it.idx)].append(it.style)
+    return [(obj, idx, sts, wait) for (obj, idx), sts in sorted(by_photo.items())]
 
 
 def _subset(wanted: Sequence[str] | None, universe: tuple[str, ...], kind: str) -> tuple[str, ...]:
@@ -126,38 +179,89 @@ def _subset(wanted: Sequence[str] | None, universe: tuple[str, ...], kind: str) 
 
 
 def _remove_partials(work: Path, items: list[Item]) -> None:
-    """Delete leftovers of killed writes of ``items`` only: other ranks may be writing theirs."""
+    """Delete leftovers of killed writes of ``items`` only (other ranks may be writing theirs),
+    and only those whose writer is gone (another run may be writing the same item)."""
     targets = {image_path(work, it) for it in items}
     targets |= {sidecar_path(p) for p in targets}
     for folder in {p.parent for p in targets}:
         if not folder.is_dir():
             continue
-        for p in folder.glob(".*.partial-*"):
-            if folder / p.name[1:].split(".partial-")[0] in targets:
+        for p in folder.glob(f".*{PARTIAL}*"):
+            if folder / p.name[1:].split(PARTIAL)[0] in targets and leftover(p):
                 p.unlink(missing_ok=True)
 
 
-def _run(tasks, work, recipe, backend, options, workers):
-    """Yield ``(failures, count)`` per finished photo task, in processes where that helps."""
+def _lock_path(work: Path, item: Item) -> Path:
+    return work / LOCKS / f"{item.style}+{item.obj}+{item.idx}.lock"
+
+
+def _claim(
+    work: Path, items: Sequence[Item], wait: bool, stack: contextlib.ExitStack, outcome: Outcome
+) -> list[Item]:
+    """Claim ``items`` for this process until ``stack`` closes; returns those still to paint.
+
+    Items another process holds go to ``outcome.busy`` (unless ``wait``); items found done
+    once claimed were painted by another run.
+    """
+    mine = []
+    for item in items:
+        lock = claim(_lock_path(work, item), wait=wait)
+        if lock is None:
+            outcome.busy.append(item)
+            continue
+        stack.callback(lambda lock=lock, item=item: release(lock, finished=is_done(work, item)))
+        if is_done(work, item):
+            outcome.by_others += 1
+        else:
+            mine.append(item)
+    return mine
+
+
+def _run(tasks, work, recipe, backend, options, workers) -> Iterator[Outcome]:
+    """Yield an ``Outcome`` per finished photo task, in processes where that helps.
+
+    The pool's processes end with this one (even when it is killed), and an error or Ctrl-C
+    here stops them at once: queued photos are dropped, not painted first.
+    """
     workers = workers or os.cpu_count() or 1
     if workers <= 1 or len(tasks) <= 1:
         _init_worker(recipe, backend, options)
         for task in tasks:
-            yield _paint_photo(work, *task), len(task[2])
+            yield _paint_photo(work, *task)
         return
     # Fresh processes, not forks: a fork of a parent whose OpenCV or torch thread pools are
     # already running can hang in the child.
     spawn = multiprocessing.get_context("spawn")
-    init = (recipe, backend, options)
-    with ProcessPoolExecutor(
-        workers, mp_context=spawn, initializer=_init_pool_worker, initargs=init
-    ) as pool:
-        futures = {pool.submit(_paint_photo, work, *task): len(task[2]) for task in tasks}
+    init = (recipe, backend, options, os.getpid())
+    pool = ProcessPoolExecutor(
+        min(workers, len(tasks)), mp_context=spawn, initializer=_init_pool_worker, initargs=init
+    )
+    try:
+        futures = [pool.submit(_paint_photo, work, *task) for task in tasks]
         for fut in as_completed(futures):
-            yield fut.result(), futures[fut]
+            yield fut.result()
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop_pool(pool: ProcessPoolExecutor, grace: float = 10.0) -> None:
+    """Drop queued tasks and stop the pool's processes now (SIGTERM, then SIGKILL)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        p.terminate()
+    deadline = time.monotonic() + grace
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join()
 
 
 _STYLIZER: Stylizer | None = None
+_PARENT: int | None = None  # in a pool process: the pid of the run that started it
 
 
 def _init_worker(recipe: Recipe, backend: str, options: dict[str, Any]) -> None:
@@ -165,16 +269,48 @@ def _init_worker(recipe: Recipe, backend: str, options: dict[str, Any]) -> None:
     _STYLIZER = get_stylizer(backend, recipe, **options)
 
 
-def _init_pool_worker(recipe: Recipe, backend: str, options: dict[str, Any]) -> None:
-    """A pool process: one OpenCV thread each, as the pool already has a process per core."""
+def _init_pool_worker(
+    recipe: Recipe, backend: str, options: dict[str, Any], parent: int | None = None
+) -> None:
+    """A pool process: ends with its parent, leaves Ctrl-C to it, one OpenCV thread each."""
+    global _PARENT
     import cv2
 
+    _PARENT = parent
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool on Ctrl-C
+    signal.signal(signal.SIGTERM, _stop_worker)
+    _end_with_parent()
     cv2.setNumThreads(1)
     _init_worker(recipe, backend, options)
 
 
-def _run_batched(todo: list[Item], work: Path, recipe: Recipe, backend: str, options):
-    """Yield ``(failures, count)`` per batch of one style, painted in this process."""
+def _end_with_parent() -> None:
+    """Ask Linux for SIGTERM when the parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere the
+    parent is checked between items. Stops now if the parent is already gone."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    _check_parent()
+
+
+def _check_parent() -> None:
+    """In a pool process: stop if the run that started it is gone."""
+    if _PARENT is not None and os.getppid() != _PARENT:
+        _stop_worker(signal.SIGTERM, None)
+
+
+def _stop_worker(signum, frame) -> None:
+    """Remove this process's half-written files and end it at once."""
+    discard_in_progress()
+    os._exit(128 + signum)
+
+
+def _run_batched(
+    todo: list[Item], work: Path, recipe: Recipe, backend: str, options, wait: bool
+) -> Iterator[Outcome]:
+    """Yield an ``Outcome`` per batch of one style, painted in this process."""
     stylizer = get_stylizer(backend, recipe, **options)
     by_style: dict[str, list[Item]] = defaultdict(list)
     for it in todo:
@@ -182,12 +318,23 @@ def _run_batched(todo: list[Item], work: Path, recipe: Recipe, backend: str, opt
     size = max(1, stylizer.max_batch)
     for _, items in sorted(by_style.items()):
         for start in range(0, len(items), size):
-            batch = items[start : start + size]
-            yield _paint_batch(stylizer, work, batch), len(batch)
+            yield _paint_batch(stylizer, work, items[start : start + size], wait)
 
 
-def _paint_batch(stylizer: Stylizer, work: Path, items: list[Item]) -> list[tuple[str, str]]:
-    """Paint items of one style in one call; returns ``(key, reason)`` for each that failed."""
+def _paint_batch(stylizer: Stylizer, work: Path, items: list[Item], wait: bool) -> Outcome:
+    """Paint the items of one style (those this run can claim) in one call.
+
+    Raises ``WriteError`` when an output cannot be written; other failures are per item.
+    """
+    outcome = Outcome()
+    with contextlib.ExitStack() as claims:
+        items = _claim(work, items, wait, claims, outcome)
+        outcome.failed = _paint_claimed(stylizer, work, items)
+        outcome.written = len(items) - len(outcome.failed)
+    return outcome
+
+
+def _paint_claimed(stylizer: Stylizer, work: Path, items: list[Item]) -> list[tuple[str, str]]:
     failures, ready = [], []
     for item in items:
         try:
@@ -217,6 +364,8 @@ def _paint_batch(stylizer: Stylizer, work: Path, items: list[Item]) -> list[tupl
             continue
         try:
             _write_item(stylizer, work, item, spec, seed, image, photo_sha)
+        except WriteError:  # the disk, not the item: the run stops
+            raise
         except Exception as err:  # one bad item must not stop the run; it is reported
             failures.append((item.key, f"{type(err).__name__}: {err}"))
     return failures
@@ -242,26 +391,37 @@ def _read_photo(work: Path, obj: str, idx: int) -> tuple[Image.Image, str]:
         raise ValueError(f"cannot read seed photo ({err})") from None
 
 
-def _paint_photo(work: Path, obj: str, idx: int, styles: list[str]) -> list[tuple[str, str]]:
-    """Paint one seed photo in ``styles``; returns ``(key, reason)`` for each item that failed."""
+def _paint_photo(work: Path, obj: str, idx: int, styles: list[str], wait: bool) -> Outcome:
+    """Paint one seed photo in ``styles`` (those this run can claim).
+
+    Raises ``WriteError`` when an output cannot be written; other failures are per item.
+    """
     assert _STYLIZER is not None
     stylizer, recipe = _STYLIZER, _STYLIZER.recipe
-    try:
-        photo, photo_sha = _read_photo(work, obj, idx)
-    except ValueError as err:
-        source = seed_photo_path(work, obj, idx)
-        return [(Item(s, obj, idx).key, f"{source}: {err}") for s in styles]
-    failures = []
-    for style in styles:
-        item = Item(style, obj, idx)
+    outcome = Outcome()
+    with contextlib.ExitStack() as claims:
+        items = _claim(work, [Item(s, obj, idx) for s in styles], wait, claims, outcome)
+        if not items:
+            return outcome
         try:
-            spec = recipe.style(style)
-            seed = item_seed(recipe.seed, item)
-            painted = stylizer.stylize(photo, spec, seed)
-            _write_item(stylizer, work, item, spec, seed, painted, photo_sha)
-        except Exception as err:  # one bad item must not stop the run; it is reported
-            failures.append((item.key, f"{type(err).__name__}: {err}"))
-    return failures
+            photo, photo_sha = _read_photo(work, obj, idx)
+        except ValueError as err:
+            source = seed_photo_path(work, obj, idx)
+            outcome.failed = [(item.key, f"{source}: {err}") for item in items]
+            return outcome
+        for item in items:
+            _check_parent()
+            try:
+                spec = recipe.style(item.style)
+                seed = item_seed(recipe.seed, item)
+                painted = stylizer.stylize(photo, spec, seed)
+                _write_item(stylizer, work, item, spec, seed, painted, photo_sha)
+                outcome.written += 1
+            except WriteError:  # the disk, not the item: the run stops
+                raise
+            except Exception as err:  # one bad item must not stop the run; it is reported
+                outcome.failed.append((item.key, f"{type(err).__name__}: {err}"))
+    return outcome
 
 
 def _write_item(stylizer, work: Path, item: Item, spec, seed: int, painted, photo_sha: str) -> None:

@@ -39,6 +39,7 @@ from canvas_data.classifier import (
     save_run,
 )
 from canvas_data.classifier_eval import Evaluation, classification_view, evaluate_classifier
+from canvas_data.errors import reading
 from canvas_data.shard_index import load_manifest, manifest_taxonomy
 from canvas_data.taxonomy import OBJECTS_20, STYLES_51, STYLES_61
 from canvas_data.transforms import (
@@ -283,6 +284,27 @@ def _read_settings(run: Path) -> dict[str, Any]:
     return {k: v for k, v in data.get("settings", {}).items() if k in names}
 
 
+def check_checkpoint(folder: Path) -> None:
+    """Read every file of a checkpoint that a resume needs, before the run starts.
+
+    ``trainer_state.json`` must be a JSON object; each ``torch.save`` file (``*.pt``, ``*.pth``,
+    ``*.bin``) a zip archive whose members match their CRC-32. The weights are read when the
+    model loads. Raises ``InputError`` naming the damaged file.
+    """
+    import json
+    import zipfile
+
+    state = folder / "trainer_state.json"
+    with reading(state, "the Trainer's state, a JSON object"):
+        if not isinstance(json.loads(state.read_text(encoding="utf-8")), dict):
+            raise ValueError("not a JSON object")
+    for path in sorted(p for p in folder.iterdir() if p.suffix in (".pt", ".pth", ".bin")):
+        with reading(path, "a torch.save archive"), zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            if bad is not None:
+                raise ValueError(f"member {bad} is damaged (CRC-32 differs)")
+
+
 def last_checkpoint(run: Path) -> Path | None:
     """The newest ``checkpoint-STEP`` folder of a run, if any."""
     from transformers.trainer_utils import get_last_checkpoint
@@ -329,6 +351,7 @@ def train_classifier(
         )
     checkpoint = last_checkpoint(run) if resume else None
     if checkpoint is not None:
+        check_checkpoint(checkpoint)
         _check_resume(run, settings)
     hf_logging.set_verbosity_warning()
     with _quiet_trainer(progress):

@@ -11,8 +11,13 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
-from canvas_data.packed_manifest import entry_path, manifest_taxonomy, shard_file
-from canvas_data.shards import MANIFEST
+from canvas_data.packed_manifest import (
+    MANIFEST,
+    entry_path,
+    manifest_taxonomy,
+    read_manifest,
+    shard_file,
+)
 from canvas_data.tar_samples import iter_samples
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import sha256_file
@@ -45,7 +50,7 @@ def verify_shards(out: Path, *, progress: bool = True) -> VerifyReport:
     if not manifest_path.is_file():
         report.problems.append(f"{manifest_path}: missing, not a packed folder")
         return report
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
     try:
         taxonomy = manifest_taxonomy(manifest)
     except ValueError as err:

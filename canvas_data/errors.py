@@ -1,0 +1,90 @@
+"""One-line messages for failures a user can cause: bad paths, broken files, full disks.
+
+``one_line(err)`` says what went wrong in one line, naming the file where the error knows it;
+``reading(path)`` wraps the parsing of one file so that any failure names that file.
+The command lines print these lines instead of a traceback (``canvas_data.cli_common``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+DEBUG_ENV = "CANVAS_DEBUG"
+
+
+class InputError(ValueError):
+    """A file or folder that cannot be used; the message names it and says why."""
+
+
+def expected_errors() -> tuple[type[BaseException], ...]:
+    """Exception kinds that mean bad input or a failing disk rather than a bug of the toolkit."""
+    import yaml
+
+    return (
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        EOFError,
+        pickle.UnpicklingError,
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        yaml.YAMLError,
+        *_optional("safetensors", "SafetensorError"),
+    )
+
+
+def _optional(module: str, name: str) -> list[type[BaseException]]:
+    """``[module.name]`` when that package is installed, else ``[]``."""
+    try:
+        return [getattr(importlib.import_module(module), name)]
+    except ImportError:
+        return []
+
+
+def one_line(err: BaseException) -> str:
+    """``err`` as one line: ``path: reason`` for file-system errors, else its message."""
+    if isinstance(err, OSError) and err.filename is not None:
+        where = os.fsdecode(err.filename)
+        if err.filename2 is not None:
+            where += f" -> {os.fsdecode(err.filename2)}"
+        return f"{where}: {err.strerror or type(err).__name__}"
+    mark = getattr(err, "problem_mark", None)
+    if mark is not None:  # a YAML syntax or tag error: file, line and column, then the problem
+        problem = getattr(err, "problem", None) or type(err).__name__
+        where = f"line {mark.line + 1}, column {mark.column + 1}: {' '.join(problem.split())}"
+        return where if mark.name.startswith("<") else f"{mark.name}: {where}"
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    text = " ".join(text.split())
+    return text or type(err).__name__
+
+
+@contextmanager
+def reading(path: Path | str, what: str = "") -> Iterator[None]:
+    """Re-raise any failure to read or parse ``path`` as ``InputError("path: reason")``.
+
+    File-system errors without a file name get ``path`` as theirs and keep their kind; errors
+    that already name a file (``InputError``, ``OSError`` with a file name) pass unchanged.
+    ``what`` says what the file should be (``"a JSON manifest"``) and is added to the reason.
+    """
+    try:
+        yield
+    except InputError:
+        raise
+    except OSError as err:
+        if err.filename is not None:
+            raise
+        raise type(err)(err.errno, err.strerror or str(err), str(path)) from err
+    except Exception as err:  # any failure of the parser means the file is not usable
+        reason = one_line(err)
+        if reason.startswith(f"{path}: "):
+            reason = reason[len(f"{path}: ") :]
+        suffix = f" (expected {what})" if what else ""
+        raise InputError(f"{path}: {reason}{suffix}") from err

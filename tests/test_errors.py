@@ -1,0 +1,324 @@
+"""Bad files, full disks and read-only folders end in one line that names the file and the reason,
+and leave no temporary file behind."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from canvas_data import atomic
+from canvas_data.cli import main as build_main
+from canvas_data.cli_eval import main as eval_main
+from canvas_data.cli_train import main as train_main
+
+
+def one_error_line(result, *needles: str) -> str:
+    """The run failed with exactly one line, ``Error: ...`` containing ``needles``, no traceback."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # handled, not a crash
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def invoke(main, args, **kwargs):
+    return CliRunner().invoke(main, [str(a) for a in args], **kwargs)
+
+
+# --- every command of every group: one line, --debug for the traceback ---
+
+
+@pytest.mark.parametrize("text", ["{", "{}", "[]", '{"taxonomy": {}, "shards": 3}', "\xff"])
+def test_verify_on_a_broken_manifest_is_one_line(tmp_path, text):
+    folder = tmp_path / "uc"
+    folder.mkdir()
+    (folder / "manifest.json").write_bytes(text.encode("latin-1"))
+    line = one_error_line(invoke(build_main, ["verify", folder]), str(folder / "manifest.json"))
+    assert "manifest" in line.split("manifest.json", 1)[1]  # says what the file should be
+
+
+def test_debug_option_and_environment_show_the_traceback(tmp_path, monkeypatch):
+    folder = tmp_path / "uc"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{")
+    shown = invoke(build_main, ["--debug", "verify", folder])
+    assert shown.exit_code == 1 and not isinstance(shown.exception, SystemExit)
+    monkeypatch.setenv("CANVAS_DEBUG", "1")
+    shown = invoke(build_main, ["verify", folder])
+    assert not isinstance(shown.exception, SystemExit)
+    monkeypatch.setenv("CANVAS_DEBUG", "0")
+    one_error_line(invoke(build_main, ["verify", folder]), "manifest.json")
+
+
+def test_usage_errors_keep_click_exit_code_2(tmp_path):
+    for main, args in [
+        (build_main, ["shards", "--work", tmp_path]),
+        (train_main, ["evaluate"]),
+        (eval_main, ["accuracy", "--answers", tmp_path / "nope"]),
+    ]:
+        result = invoke(main, args)
+        assert result.exit_code == 2 and "Usage:" in result.output, result.output
+
+
+def test_every_command_of_every_group_goes_through_the_wrapper():
+    from canvas_data.cli_common import CanvasGroup
+
+    for main in (build_main, train_main, eval_main):
+        assert isinstance(main, CanvasGroup)
+        assert "--debug" in invoke(main, ["--help"]).output
+
+
+def test_a_bug_is_one_line_that_says_how_to_see_more(tmp_path, monkeypatch):
+    import canvas_data.recipe as recipe
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'styles'")
+
+    monkeypatch.setattr(recipe, "builtin_recipes", broken)
+    one_error_line(invoke(build_main, ["recipes"]), "internal error", "AttributeError", "--debug")
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("build:\n  styles: [Monet\n  objects: Cats\n", "line "),
+        ("build: !!python/object:os.system {}\n", "python/object"),
+        ("build: {styles: [Monet]}\n\tbad: tab\n", "line "),
+    ],
+)
+def test_a_recipe_with_broken_yaml_is_one_line(tmp_path, tiny_work, text, reason):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    stylize = ["stylize", "--work", tiny_work, "--recipe", bad, "--no-progress"]
+    shards = ["shards", "--work", tiny_work, "--out", tmp_path / "o", "--recipe", bad]
+    for args in (stylize, shards):
+        one_error_line(invoke(build_main, args), str(bad), reason)
+
+
+@pytest.fixture(scope="module")
+def pickled_run(tmp_path_factory):
+    """A classifier run folder whose ``model.safetensors`` is really a ``torch.save`` pickle."""
+    from canvas_data.classifier import ClassifierInfo, build_model, save_run
+
+    run = tmp_path_factory.mktemp("pickled") / "run"
+    torch.manual_seed(0)
+    model = build_model("tiny", ["Cats", "Dogs"], image_size=32)
+    save_run(model, ClassifierInfo(task="object", classes=["Cats", "Dogs"], image_size=32), run)
+    torch.save(model.state_dict(), run / "model.safetensors")
+    torch.save(model.state_dict(), run.parent / "state.pt")
+    return run
+
+
+def test_a_pickle_named_model_safetensors_is_one_line(tmp_path, pickled_run):
+    weights = str(pickled_run / "model.safetensors")
+    evaluate = ["evaluate", pickled_run, "--data", tmp_path, "--device", "cpu", "--no-progress"]
+    one_error_line(invoke(train_main, evaluate), weights)
+    image = tmp_path / "a.jpg"
+    Image.new("RGB", (8, 8)).save(image)
+    one_error_line(invoke(train_main, ["predict", pickled_run, image, "--device", "cpu"]), weights)
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    accuracy = ["accuracy", "--answers", answers, "--style-classifier", pickled_run,
+                "--object-classifier", pickled_run, "--device", "cpu", "--no-progress"]  # fmt: skip
+    one_error_line(invoke(eval_main, accuracy), weights)
+
+
+def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run):
+    """Each file of the newest checkpoint, damaged in turn, is named before training starts."""
+    import shutil
+
+    from conftest import packed_folder
+
+    from canvas_data.train_classifier import SETTINGS_FILE, TrainSettings, check_checkpoint
+
+    good = tmp_path / "good"
+    shutil.copytree(pickled_run, good)
+    from safetensors.torch import save_file
+
+    save_file(torch.load(pickled_run.parent / "state.pt"), good / "model.safetensors")
+    (good / "trainer_state.json").write_text(json.dumps({"global_step": 4}))
+    torch.save({"step": torch.arange(1000)}, good / "optimizer.pt")
+    check_checkpoint(good)  # an intact checkpoint passes
+    out = tmp_path / "run"
+    settings = TrainSettings(task="object", classes=["Cats", "Human"], backbone="tiny")
+    atomic.write_json(out / SETTINGS_FILE, {"settings": dataclasses.asdict(settings)})
+    data = packed_folder(tmp_path)
+    args = ["object", "--data", data, "--out", out, "--objects", "Cats,Human", "--model",
+            "tiny", "--resume", "--workers", "0", "--no-progress"]  # fmt: skip
+    damages = {
+        "trainer_state.json": lambda p: p.write_text('{"global_step": '),
+        "optimizer.pt": lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
+        "model.safetensors": lambda p: p.write_bytes(b"\x00" * 64),
+    }
+    for name, damage in damages.items():
+        checkpoint = out / "checkpoints" / "checkpoint-4"
+        shutil.rmtree(checkpoint, ignore_errors=True)
+        shutil.copytree(good, checkpoint)
+        damage(checkpoint / name)
+        one_error_line(invoke(train_main, args), str(checkpoint / name))
+
+
+def test_generate_with_a_bad_unet_file_is_one_line(tmp_path):
+    pytest.importorskip("diffusers")
+    from canvas_data.random_pipelines import build_pipeline
+
+    pipeline = build_pipeline("tiny", tmp_path / "tiny")
+    for name, content in [("unet.safetensors", None), ("unet.pt", b"not a pickle"),
+                          ("unet.bin", b"")]:  # fmt: skip
+        unet = tmp_path / name
+        if content is None:
+            torch.save({"x": torch.zeros(2)}, unet)  # a pickle under a safetensors name
+        else:
+            unet.write_bytes(content)
+        args = ["generate", "--model", pipeline, "--out", tmp_path / "a", "--unet", unet,
+                "--themes", "Van_Gogh", "--objects", "Cats", "--seeds", "188", "--steps", "1",
+                "--resolution", "32", "--device", "cpu", "--no-progress"]  # fmt: skip
+        one_error_line(invoke(eval_main, args), str(unet))
+
+
+# --- full disks and read-only folders: one line, no temporary file, earlier outputs intact ---
+
+
+class FillingFile(io.FileIO):
+    """A file on a disk with ``room`` bytes left (shared by all files of one ``Disk``)."""
+
+    disk: Disk
+
+    def write(self, data) -> int:
+        self.disk.attempts += 1
+        if self.disk.error is not None or len(data) > self.disk.room:
+            err = self.disk.error or errno.ENOSPC
+            self.disk.failures += 1
+            raise OSError(err, os.strerror(err))
+        self.disk.room -= len(data)
+        return super().write(data)
+
+
+class Disk:
+    """Fault injection at the OS level: the files the toolkit writes (``atomic.open_file``)
+    fill ``room`` bytes and then fail with ENOSPC, or fail at once with ``error``."""
+
+    def __init__(self, room: int = 0, error: int | None = None) -> None:
+        self.room, self.error = room, error
+        self.opened: list[Path] = []
+        self.attempts = self.failures = 0
+
+    def open_file(self, path, buffering: int = -1):
+        if self.error is not None and self.error != errno.ENOSPC:
+            raise OSError(self.error, os.strerror(self.error), str(path))  # open() refuses
+        self.opened.append(Path(path))
+        raw = FillingFile(path, "wb")
+        raw.disk = self
+        return io.BufferedWriter(raw, buffer_size=8192) if buffering != 0 else raw
+
+
+def partials(folder: Path) -> list[Path]:
+    return sorted(folder.rglob(f".*{atomic.PARTIAL}*"))
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".pack" not in p.parts
+    }
+
+
+def test_the_atomic_writer_removes_its_temporary_file_on_any_error(tmp_path, monkeypatch):
+    target = tmp_path / "a" / "b.json"
+    atomic.write_json(target, {"kept": True})
+    with pytest.raises(KeyboardInterrupt), atomic.writing(target) as tmp:
+        tmp.write_text("half")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(atomic, "open_file", Disk(room=3).open_file)
+    with pytest.raises(atomic.WriteError) as caught:
+        atomic.write_json(target, {"kept": False})
+    assert caught.value.filename == str(target) and caught.value.errno == errno.ENOSPC
+    assert json.loads(target.read_text()) == {"kept": True} and not partials(tmp_path)
+
+
+def test_shards_on_a_full_disk_is_one_line_and_keeps_the_earlier_pack(tmp_path, monkeypatch):
+    from conftest import painted_workspace
+
+    work, recipe = painted_workspace(tmp_path)
+    out = tmp_path / "uc"
+    args = [
+        "shards",
+        "--work",
+        work,
+        "--out",
+        out,
+        "--recipe",
+        tmp_path / "tiny.yaml",
+        "--no-progress",
+    ]
+    assert invoke(build_main, args).exit_code == 0
+    before = snapshot(out)
+    disk = Disk(room=20_000)
+    monkeypatch.setattr(atomic, "open_file", disk.open_file)
+    line = one_error_line(invoke(build_main, [*args, "--resolution", "32", "--no-progress"]))
+    assert "No space left on device" in line and disk.failures == 1
+    assert line.startswith(f"Error: {out / 'data'}") and line.split(": ")[1].endswith(".tar")
+    assert not partials(out) and snapshot(out) == before  # the earlier pack, whole
+    monkeypatch.undo()
+    assert invoke(build_main, ["verify", out, "--no-progress"]).exit_code == 0
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES, errno.EDQUOT])
+def test_shards_into_a_read_only_folder_is_one_line(tmp_path, monkeypatch, code):
+    from conftest import painted_workspace
+
+    work, _ = painted_workspace(tmp_path)
+    out = tmp_path / "uc"
+    monkeypatch.setattr(atomic, "open_file", Disk(error=code).open_file)
+    args = [
+        "shards",
+        "--work",
+        work,
+        "--out",
+        out,
+        "--recipe",
+        tmp_path / "tiny.yaml",
+        "--no-progress",
+    ]
+    one_error_line(invoke(build_main, args), str(out), os.strerror(code))
+    assert not partials(out)
+
+
+def test_stylize_stops_at_the_first_full_disk_error(tmp_path, tiny_work, monkeypatch):
+    disk = Disk(room=15_000)  # a few paintings fit
+    monkeypatch.setattr(atomic, "open_file", disk.open_file)
+    args = ["stylize", "--work", tiny_work, "--workers", "1", "--no-progress"]
+    line = one_error_line(invoke(build_main, args), str(tiny_work), "No space left on device")
+    failed_file = Path(line.removeprefix("Error: ").split(": ")[0])
+    assert disk.failures == 1
+    assert disk.opened[-1] == atomic.temp_name(failed_file)  # nothing was tried after it
+    assert not partials(tiny_work)
+    done = sorted(tiny_work.glob("*/*/*.json"))
+    assert 0 < len(done) < 24  # earlier items are whole: image and sidecar
+    for side in done:
+        assert json.loads(side.read_text())["key"]
+        Image.open(side.with_suffix(".jpg")).load()
+    monkeypatch.undo()
+    rerun = invoke(build_main, args)
+    assert rerun.exit_code == 0 and f"{len(done)} already done" in rerun.output
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
+def test_stylize_into_a_read_only_workspace_is_one_line(tmp_path, tiny_work, monkeypatch, code):
+    monkeypatch.setattr(atomic, "open_file", Disk(error=code).open_file)
+    args = ["stylize", "--work", tiny_work, "--workers", "1", "--no-progress"]
+    one_error_line(invoke(build_main, args), str(tiny_work), os.strerror(code))
+    assert not partials(tiny_work) and not list(tiny_work.glob("Monet/*/*"))
