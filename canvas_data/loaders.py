@@ -135,6 +135,9 @@ class CanvasStream(Seeded, IterableDataset):
         self.pool = Pool(index.split_keys) if index is not None else None
         shards = split_shards(self.root, manifest, selection.split)
         wanted = [(e, self._selected(e)) for e in shards]
+        if index is not None:  # exact: the shards that hold a selected sample
+            held = {index.shard_of(k) for k in index.split_keys[selection.split] if self._has(k)}
+            wanted = [(e, n) for e, n in wanted if e["file"] in held]
         self.urls = [e["file"] for e, n in wanted if n]
         if self.pool is not None:
             self.num_samples = self._count_jobs()
@@ -151,10 +154,13 @@ class CanvasStream(Seeded, IterableDataset):
         total = 0
         for cell, n in entry.get("counts", {}).items():
             style, obj = cell.split("/")
-            item = Item(style, obj, 0)
-            if self.selection.keeps(item) and self.task.accepts(item):
+            if self.selection.keeps_cell(style, obj) and self.task.accepts(Item(style, obj, 0)):
                 total += n
         return total
+
+    def _has(self, key: str) -> bool:
+        item = parse_key(key)
+        return self.selection.keeps(item) and self.task.accepts(item)
 
     def _count_jobs(self) -> int:
         split = self.selection.split
@@ -166,8 +172,7 @@ class CanvasStream(Seeded, IterableDataset):
         return total
 
     def _keep(self, sample: dict[str, Any]) -> bool:
-        item = parse_key(sample["__key__"])
-        return self.selection.keeps(item) and self.task.accepts(item)
+        return self._has(sample["__key__"])
 
     def _examples(self, samples: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         split = self.selection.split
@@ -198,25 +203,31 @@ class CanvasStream(Seeded, IterableDataset):
         urls = list(self.urls)
         if self.shuffle:
             random.Random(f"{self.seed}/{self.epoch}").shuffle(urls)  # same order on every rank
-        pipeline = wds.WebDataset(
-            urls,
-            shardshuffle=len(urls) if self.shuffle else False,
-            nodesplitter=wds.split_by_node,
-            workersplitter=wds.split_by_worker,
-            resampled=self.resampled,
-            seed=worker_seed(self.seed, self.epoch, rank, worker),
-            select_files=_is_image,
-            empty_check=False,
-        )
-        pipeline = pipeline.select(self._keep)
+        stages = [
+            _shard_list(urls, self.resampled, worker_seed(self.seed, self.epoch, rank, worker, 2)),
+            wds.split_by_node,
+            wds.split_by_worker,
+        ]
         if self.shuffle:
-            pipeline = pipeline.shuffle(
-                self.shuffle, seed=worker_seed(self.seed, self.epoch, rank, worker, 1)
-            )
-        examples = self._examples(pipeline)
+            seed = worker_seed(self.seed, self.epoch, rank, worker)
+            stages.append(wds.shuffle(len(urls), seed=seed))
+        stages.append(wds.tarfile_to_samples(select_files=_is_image))
+        stages.append(wds.select(self._keep))
+        if self.shuffle:
+            seed = worker_seed(self.seed, self.epoch, rank, worker, 1)
+            stages.append(wds.shuffle(self.shuffle, seed=seed))
+        examples = self._examples(wds.DataPipeline(*stages))
         if self.resampled:
             examples = islice(examples, math.ceil(self.epoch_size / readers))
         yield from examples
+
+
+def _shard_list(urls: list[str], resampled: bool, seed: int) -> Any:
+    """The shard source of a stream: the list once, or draws with replacement seeded by ``seed``
+    (webdataset's own resampling mixes in the time and process id, so no two runs agree)."""
+    if not resampled:
+        return wds.SimpleShardList(urls)
+    return wds.ResampledShards(urls, seed=seed, worker_seed=lambda: 0, deterministic=True)
 
 
 def _is_image(name: str) -> bool:
@@ -241,6 +252,7 @@ def load(
     objects: str | Iterable[str] | None = None,
     exclude_styles: str | Iterable[str] | None = None,
     exclude_objects: str | Iterable[str] | None = None,
+    idx: int | Iterable[int] | None = None,
     transform: Any = "auto",
     decode_size: Any = "auto",
     streaming: bool = False,
@@ -256,6 +268,8 @@ def load(
     ``split`` (default ``train``; for a ``datasets.Dataset``, the split it holds),
     ``styles``/``objects`` keep only those, ``exclude_styles``/``exclude_objects`` drop those:
     ``styles="Van_Gogh"`` is a style's forget set, ``exclude_styles="Van_Gogh"`` its retain set.
+    ``idx``: keep only these photo indices (an int, a ``range`` or ints): ``idx=range(1, 4)``
+    with ``styles="Van_Gogh"`` is the release's forget set (photos 1-3 of each object).
     ``transform``: ``"train"``, ``"classifier-eval"``, an ``ImageTransform``, an albumentations
     transform, or ``None`` (uint8 arrays); ``"auto"`` is ``classifier-eval`` for the
     classification tasks and ``train`` for the others. ``decode_size`` overrides the size the
@@ -268,7 +282,9 @@ def load(
     if isinstance(transform, str) and transform == "auto":
         transform = DEFAULT_TRANSFORMS.get(type(task), "train")
     made = make_transform(transform, decode_size=decode_size)
-    selection = Selection.of(split or "train", styles, objects, exclude_styles, exclude_objects)
+    selection = Selection.of(
+        split or "train", styles, objects, exclude_styles, exclude_objects, idx
+    )
     kind = _hf_kind(source)
     if kind not in (None, "Dataset"):
         raise ValueError(
@@ -297,7 +313,8 @@ def load(
             raise ValueError(f"{root}: no {task.reference_split!r} split for style references")
         splits.add(task.reference_split)
     if streaming:
-        index = ShardIndex(root, tuple(sorted(splits)), progress) if task.needs_partners else None
+        indexed = task.needs_partners or selection.idx is not None  # idx: count exactly
+        index = ShardIndex(root, tuple(sorted(splits)), progress) if indexed else None
         return CanvasStream(
             root,
             task,
@@ -313,7 +330,12 @@ def load(
     if shuffle or resampled or epoch_size:
         raise ValueError("shuffle, resampled and epoch_size need streaming=True")
     index = ShardIndex(root, tuple(sorted(splits)), progress)
-    return CanvasDataset(index, task, selection, made, seed=seed, cache=cache)
+    view = CanvasDataset(index, task, selection, made, seed=seed, cache=cache)
+    if selection.idx is not None and not len(view):
+        raise ValueError(
+            f"{root}: no {selection.split} samples of {task.name} with idx in {list(selection.idx)}"
+        )
+    return view
 
 
 def style_classification(

@@ -32,6 +32,23 @@ def parse_key(key: str) -> Item:
     return Item(parts[0], parts[1], int(parts[2]))
 
 
+def _indices(value: int | Iterable[int] | None) -> tuple[int, ...] | None:
+    """``3``, ``range(1, 4)`` or ``[1, 2, 3]`` -> sorted unique photo indices; ``ValueError`` for
+    anything that is not a whole number from 1 up, or for an empty selection."""
+    if value is None:
+        return None
+    values = (value,) if isinstance(value, int) else value
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ValueError(f"idx must be an int, a range or ints, not {value!r}")
+    values = tuple(values)
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+    if bad:
+        raise ValueError(f"idx holds {bad!r}: photo indices are whole numbers from 1 up")
+    if not values:
+        raise ValueError("idx selects no photo: give at least one index")
+    return tuple(sorted(set(values)))
+
+
 def _names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -44,6 +61,9 @@ class Selection:
 
     Selection(styles=["Van_Gogh"])            # forget set: one style
     Selection(exclude_styles=["Van_Gogh"])    # retain set: everything else
+    Selection(styles=["Van_Gogh"], idx=(1, 2, 3))  # the release's forget set: photos 1-3
+
+    ``idx``: the photo indices kept (``None``: all).
     """
 
     split: str = "train"
@@ -51,6 +71,7 @@ class Selection:
     objects: tuple[str, ...] | None = None
     exclude_styles: tuple[str, ...] = ()
     exclude_objects: tuple[str, ...] = ()
+    idx: tuple[int, ...] | None = None
 
     @classmethod
     def of(
@@ -60,18 +81,26 @@ class Selection:
         objects: str | Iterable[str] | None = None,
         exclude_styles: str | Iterable[str] | None = None,
         exclude_objects: str | Iterable[str] | None = None,
+        idx: int | Iterable[int] | None = None,
     ) -> Selection:
-        """Build from names or lists of names (a single name is a one-element list)."""
+        """Build from names or lists of names (a single name is a one-element list), and photo
+        indices (an int, a ``range`` or ints). ``ValueError`` for an index below 1."""
         return cls(
             split,
             _names(styles),
             _names(objects),
             _names(exclude_styles) or (),
             _names(exclude_objects) or (),
+            _indices(idx),
         )
 
     def keeps(self, item: Item) -> bool:
         """Whether a sample is in the selection (its split is checked by the caller)."""
+        return self.keeps_cell(item.style, item.obj) and (self.idx is None or item.idx in self.idx)
+
+    def keeps_cell(self, style: str, obj: str) -> bool:
+        """Whether some photos of a (style, object) cell may be in the selection."""
+        item = Item(style, obj, 0)
         return (
             (self.styles is None or item.style in self.styles)
             and (self.objects is None or item.obj in self.objects)
