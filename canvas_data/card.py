@@ -28,6 +28,7 @@ from canvas_data.card_loading import (
     first_style,
     parquet_block,
     tools_block,
+    training_block,
     webdataset_block,
 )
 from canvas_data.card_provenance import (
@@ -225,6 +226,7 @@ def _fields(
             for block in (
                 webdataset_block(manifest, load_path),
                 parquet_block(manifest, load_path),
+                training_block(manifest, load_path),
                 tools_block(manifest, load_path, example_style, example_object),
                 croissant_block(manifest, load_path),
             )

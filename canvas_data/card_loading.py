@@ -27,6 +27,46 @@ for sample in wds.WebDataset(urls, shardshuffle=False).decode("pil"):
 """
 
 
+TRAIN_SCRIPT = (
+    "https://github.com/huggingface/diffusers/blob/main/examples/text_to_image/"
+    "train_text_to_image.py"
+)
+
+
+def training_flags(manifest: dict[str, Any]) -> list[str]:
+    """The arguments that point diffusers' ``train_text_to_image.py`` (and the release's
+    ``diffuser_sd_training.py``, which loads data the same way) at this copy's columns: both
+    default to ``image`` and ``text``, and call ``load_dataset(dataset_name, dataset_config_name,
+    data_dir=train_data_dir)``. One line per way of reading the copy: tars, then Parquet."""
+    lines = []
+    if manifest["shards"]:
+        lines.append("--image_column jpg --caption_column txt")
+    if manifest.get("parquet"):
+        where = "--train_data_dir parquet " if manifest["shards"] else ""
+        lines.append(f"{where}--image_column image --caption_column caption")
+    return lines
+
+
+def training_block(manifest: dict[str, Any], load_path: str) -> str:
+    flags = training_flags(manifest)
+    if not flags:
+        return ""
+    launch = f"accelerate launch train_text_to_image.py --dataset_name {load_path}"
+    model = "--pretrained_model_name_or_path CompVis/stable-diffusion-v1-4 --resolution 512"
+    commands = "\n".join(f"{launch} {f} \\\n  {model} ..." for f in flags)
+    why = "the tars' columns are named after their members" if manifest["shards"] else "see above"
+    return f"""To fine-tune Stable Diffusion with diffusers'
+[train_text_to_image.py]({TRAIN_SCRIPT}) (or the release's `diffuser_sd_training.py`,
+which loads data the same way), name the columns: both look for `image` and `text` unless told
+otherwise ({why}). The captions are the canonical ones, as in the release's own diffusers
+training data.
+
+```bash
+{commands}
+```
+"""
+
+
 def first_style(index: PackedIndex, manifest: dict[str, Any]) -> str:
     """The style of the first training sample ``load_dataset`` returns (first key of the first
     train shard), as the comment of the loading example."""
