@@ -356,7 +356,8 @@ def object_classification(
 def text_to_image(
     source: Any, caption: str | Callable[[str, str], str] = "canonical", **options: Any
 ) -> CanvasDataset | CanvasStream | HFDataset:
-    """Images and captions (``canonical``, ``release-compvis``, a template or a function)."""
+    """Images and captions (``canonical``, ``release``, ``release-fmn``, ``release-compvis``,
+    ``release-diffusers``, a template or a function); see ``canvas_data.tasks.CAPTIONS``."""
     return load(source, TextToImage(caption), **options)
 
 

@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, Taxonomy, caption, spaced
+from canvas_data.taxonomy import (
+    OBJECTS_20,
+    RELEASE_TEXTS,
+    SEED_STYLE,
+    Taxonomy,
+    caption,
+    spaced,
+)
 from canvas_data.workspace import Item
 
 Job = dict[str, str]  # role -> sample key
@@ -215,8 +222,10 @@ def _template(text: str) -> Callable[[str, str], str]:
 CAPTIONS: dict[str, Callable[[str, str], str]] = {
     # the `txt` member and the release's diffusers metadata: "A Cats image in Van Gogh style"
     "canonical": caption,
-    # the release's CompVis training data: always "A", "Photo style", a trailing period
-    "release-compvis": lambda s, o: f"A {o} image in {_style_words(s, 'Photo')} style.",
+    # the release's prompts as its scripts write them (see taxonomy.RELEASE_TEXTS): `release`
+    # (its unlearned-model samplers), `release-fmn`, `release-compvis` (also its CompVis
+    # training data: "Photo style", a trailing period), `release-diffusers`
+    **RELEASE_TEXTS,
 }
 
 INSTRUCTIONS: dict[str, Callable[[str, str], str]] = {
@@ -242,7 +251,8 @@ def _text_maker(spec: str | Callable[[str, str], str], known: dict, what: str):
 
 
 class TextToImage(Task):
-    """``image`` and ``caption`` (``canonical``, ``release-compvis``, a template or a function)."""
+    """``image`` and ``caption``: ``canonical``, a release preset (``release``, ``release-fmn``,
+    ``release-compvis``, ``release-diffusers``), a template or a function (style, object)."""
 
     name = "text-to-image"
 
