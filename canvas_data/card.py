@@ -26,6 +26,7 @@ from canvas_data.card_loading import (
     column_names,
     croissant_block,
     first_style,
+    glob_note,
     parquet_block,
     tools_block,
     training_block,
@@ -224,6 +225,7 @@ def _fields(
         "loaders": "\n".join(
             block.rstrip("\n") + "\n"
             for block in (
+                glob_note(),
                 webdataset_block(manifest, load_path),
                 parquet_block(manifest, load_path),
                 training_block(manifest, load_path),

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from canvas_data.packed import PackedIndex
@@ -25,6 +27,32 @@ for sample in wds.WebDataset(urls, shardshuffle=False).decode("pil"):
     meta = sample["json"]   # key, style, object, idx, split, seed_key, caption, provenance
 ```
 """
+
+
+DATASETS_GLOB_BUG = "https://github.com/huggingface/datasets/issues/7468"
+_GLOB_MAGIC = re.compile(r"[*?[]")
+
+
+def load_path_warning(folder: str | Path) -> str | None:
+    """Why ``load_dataset(folder)`` will fail here, or ``None``: ``datasets`` joins the card's
+    file patterns to the folder's absolute path and globs the whole, so a ``[`` makes a character
+    class (no file found) and ``*`` or ``?`` match other folders (their files mixed in)."""
+    path = Path(folder).resolve().as_posix()
+    found = sorted(set(_GLOB_MAGIC.findall(path)))
+    if not found:
+        return None
+    return (
+        f"{path}: load_dataset cannot read this folder, its path holds the glob characters "
+        f"{' '.join(found)} ({DATASETS_GLOB_BUG}); move it, or rename the folders on its path, "
+        "before loading it with datasets (canvas_data's loaders and webdataset are not affected)"
+    )
+
+
+def glob_note() -> str:
+    return (
+        "`datasets` cannot load a folder whose path holds `[`, `*` or `?` "
+        f"([datasets#7468]({DATASETS_GLOB_BUG})): move or rename it first.\n"
+    )
 
 
 TRAIN_SCRIPT = (
