@@ -79,18 +79,25 @@ def training_block(manifest: dict[str, Any], load_path: str) -> str:
     flags = training_flags(manifest)
     if not flags:
         return ""
-    launch = f"accelerate launch train_text_to_image.py --dataset_name {load_path}"
+    launch = "accelerate launch train_text_to_image.py"
     model = "--pretrained_model_name_or_path CompVis/stable-diffusion-v1-4 --resolution 512"
-    commands = "\n".join(f"{launch} {f} \\\n  {model} ..." for f in flags)
+    commands = "\n".join(
+        f"{launch} --dataset_name {load_path} {f} \\\n  {model} ..." for f in flags
+    )
+    export = f"{load_path}-train"
     why = "the tars' columns are named after their members" if manifest["shards"] else "see above"
     return f"""To fine-tune Stable Diffusion with diffusers'
 [train_text_to_image.py]({TRAIN_SCRIPT}) (or the release's `diffuser_sd_training.py`,
 which loads data the same way), name the columns: both look for `image` and `text` unless told
-otherwise ({why}). The captions are the canonical ones, as in the release's own diffusers
-training data.
+otherwise ({why}). Or export the training split in the release's layout, whose `metadata.jsonl`
+gives `image` and `text`, and train on that folder with no column flags. The captions are the
+canonical ones, as in the release's own diffusers training data.
 
 ```bash
 {commands}
+canvas-build export {load_path} --split train --no-sidecars --out {export}
+{launch} --train_data_dir {export} \\
+  {model} ...
 ```
 """
 
