@@ -16,6 +16,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 from canvas_data.taxonomy import (
@@ -40,20 +41,20 @@ def parse_key(key: str) -> Item:
 
 
 def _indices(value: int | Iterable[int] | None) -> tuple[int, ...] | None:
-    """``3``, ``range(1, 4)`` or ``[1, 2, 3]`` -> sorted unique photo indices; ``ValueError`` for
-    anything that is not a whole number from 1 up, or for an empty selection."""
+    """``3``, ``range(1, 4)`` or ``[1, 2, 3]`` (numpy integers too) -> sorted unique photo
+    indices; ``ValueError`` for anything that is not a whole number from 1 up, or for none."""
     if value is None:
         return None
-    values = (value,) if isinstance(value, int) else value
+    values = (value,) if isinstance(value, Integral) else value
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise ValueError(f"idx must be an int, a range or ints, not {value!r}")
     values = tuple(values)
-    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, Integral) or v < 1]
     if bad:
         raise ValueError(f"idx holds {bad!r}: photo indices are whole numbers from 1 up")
     if not values:
         raise ValueError("idx selects no photo: give at least one index")
-    return tuple(sorted(set(values)))
+    return tuple(sorted({int(v) for v in values}))
 
 
 def _names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:

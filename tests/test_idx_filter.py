@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+import numpy as np
 import pytest
 from conftest import fill_seed_photos, write_recipe
 from datasets import load_dataset
@@ -43,7 +44,7 @@ def test_train_holds_more_than_three_photos(five_photos):
     assert cells == {"Van_Gogh/Cats": 4, "Van_Gogh/Human": 4}
 
 
-@pytest.mark.parametrize("idx", [range(1, 4), [3, 1, 2], (1, 2, 3, 3)])
+@pytest.mark.parametrize("idx", [range(1, 4), [3, 1, 2], (1, 2, 3, 3), np.arange(1, 4)])
 def test_map_style_forget_set_is_photos_one_to_three(five_photos, idx):
     ds = style_classification(five_photos, styles=["Van_Gogh"], idx=idx, transform=None)
     assert sorted(ds.keys) == sorted(FORGET)
@@ -92,7 +93,7 @@ def test_test_split_photo_index(five_photos):
     assert len(ds) == 3 * len(OBJECTS)
 
 
-@pytest.mark.parametrize("idx", [0, -1, "3", [1, "2"], [], True, 2.0])
+@pytest.mark.parametrize("idx", [0, -1, "3", [1, "2"], [], True, 2.0, [np.int64(0)]])
 def test_bad_indices_are_refused(idx):
     with pytest.raises(ValueError, match="idx"):
         Selection.of(idx=idx)
