@@ -19,15 +19,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from canvas_data.taxonomy import OBJECTS_20, STYLES_51, STYLES_61, caption, spaced
+from canvas_data.taxonomy import (
+    OBJECTS_20,
+    RELEASE_TEXTS,
+    STYLES_51,
+    STYLES_61,
+    caption,
+    spaced,
+)
 
 SEEDS: tuple[int, ...] = (188, 288, 588, 688, 888)
 THEMES: tuple[str, ...] = STYLES_51  # the 50 benchmark styles and Seed_Images, release order
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
-# Prompt templates: {object} and {style} are names with spaces, {article} is "A" or "An".
-PROMPTS = {
+# Prompts: the canonical caption, the release's samplers (``RELEASE_TEXTS``: ``release`` for
+# ESD, CA, UCE, SalUn..., ``release-fmn``, ``release-compvis``, ``release-diffusers``), or a
+# template where {object} and {theme} are names with spaces, {theme_name} the theme as written
+# in folders, {article} "A" or "An".
+PROMPTS: dict[str, str | None] = {
     "canonical": None,  # canvas_data.taxonomy.caption: "An Architectures image in photo style"
-    "release": "A {object} image in {theme} style.",  # the release's sampling scripts
+    **{name: name for name in RELEASE_TEXTS},
 }
 _SEED = re.compile(r"^(?P<stem>.+)_seed_?(?P<seed>[0-9]+)$")
 NAMING = "{Theme}_{Object}_seed{seed}.jpg (or _seed_{seed}; .jpeg, .png, .webp)"
@@ -68,18 +78,22 @@ def plan_answers(
 
 
 def prompt_for(answer: Answer, template: str | None = None) -> str:
-    """The prompt of an answer: the canonical caption, or ``template`` (a name of ``PROMPTS`` or
-    a string with ``{object}``, ``{theme}`` (spaced names) and ``{article}``)."""
+    """The prompt of an answer: the canonical caption, a release sampler's prompt (a name of
+    ``RELEASE_TEXTS``), or a template string with ``{object}``, ``{theme}`` (spaced names),
+    ``{theme_name}`` and ``{article}``."""
     template = PROMPTS.get(template, template) if template else None
     if template is None:
         return caption(answer.theme, answer.obj)
+    if template in RELEASE_TEXTS:
+        return RELEASE_TEXTS[template](answer.theme, answer.obj)
     article = "An" if answer.obj[:1].upper() in "AEIOU" else "A"
     try:
         return template.format(object=spaced(answer.obj), theme=spaced(answer.theme),
-                               article=article)  # fmt: skip
+                               theme_name=answer.theme, article=article)  # fmt: skip
     except (KeyError, IndexError, ValueError) as err:
         raise ValueError(
-            f"prompt template {template!r}: {err!r}; use {{object}}, {{theme}}, {{article}}"
+            f"prompt template {template!r}: {err!r}; use one of {', '.join(PROMPTS)}, or "
+            "{object}, {theme}, {theme_name}, {article}"
         ) from None
 
 

@@ -8,6 +8,7 @@ contact sheet ``preview.jpg``, ``croissant.json`` and ``README.md``, all from th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections import Counter
@@ -25,8 +26,10 @@ from canvas_data.card_loading import (
     column_names,
     croissant_block,
     first_style,
+    glob_note,
     parquet_block,
     tools_block,
+    training_block,
     webdataset_block,
 )
 from canvas_data.card_provenance import (
@@ -118,7 +121,19 @@ def card_metadata(manifest: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
         from canvas_data.parquet_shards import add_parquet_config
 
         add_parquet_config(meta, manifest, recipe.taxonomy)
+    for config in meta["configs"]:  # datasets keys its cache by the card, not by file contents
+        config["description"] = f"data sha256 {data_digest(manifest)}"
     return meta
+
+
+def data_digest(manifest: dict[str, Any]) -> str:
+    """A sha256 over every data file's path and sha256 (tars and Parquet) in the manifest: it
+    changes whenever one image does. The card's configs state it, so that ``load_dataset`` (whose
+    cache key is the card and the file patterns, not the files' contents) never answers a
+    repacked folder from the cache of an earlier build."""
+    files = [*manifest["shards"], *(manifest.get("parquet") or [])]
+    lines = sorted(f"{f['path']} {f['sha256']}" for f in files)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
 def _size_category(n: int) -> str:
@@ -210,8 +225,10 @@ def _fields(
         "loaders": "\n".join(
             block.rstrip("\n") + "\n"
             for block in (
+                glob_note(),
                 webdataset_block(manifest, load_path),
                 parquet_block(manifest, load_path),
+                training_block(manifest, load_path),
                 tools_block(manifest, load_path, example_style, example_object),
                 croissant_block(manifest, load_path),
             )

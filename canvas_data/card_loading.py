@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from canvas_data.packed import PackedIndex
@@ -23,6 +25,79 @@ urls = "{urls}"
 for sample in wds.WebDataset(urls, shardshuffle=False).decode("pil"):
     image, style, obj = sample["jpg"], sample["style.cls"], sample["object.cls"]
     meta = sample["json"]   # key, style, object, idx, split, seed_key, caption, provenance
+```
+"""
+
+
+DATASETS_GLOB_BUG = "https://github.com/huggingface/datasets/issues/7468"
+_GLOB_MAGIC = re.compile(r"[*?[]")
+
+
+def load_path_warning(folder: str | Path) -> str | None:
+    """Why ``load_dataset(folder)`` will fail here, or ``None``: ``datasets`` joins the card's
+    file patterns to the folder's absolute path and globs the whole, so a ``[`` makes a character
+    class (no file found) and ``*`` or ``?`` match other folders (their files mixed in)."""
+    path = Path(folder).resolve().as_posix()
+    found = sorted(set(_GLOB_MAGIC.findall(path)))
+    if not found:
+        return None
+    return (
+        f"{path}: load_dataset cannot read this folder, its path holds the glob characters "
+        f"{' '.join(found)} ({DATASETS_GLOB_BUG}); move it, or rename the folders on its path, "
+        "before loading it with datasets (canvas_data's loaders and webdataset are not affected)"
+    )
+
+
+def glob_note() -> str:
+    return (
+        "`datasets` cannot load a folder whose path holds `[`, `*` or `?` "
+        f"([datasets#7468]({DATASETS_GLOB_BUG})): move or rename it first.\n"
+    )
+
+
+TRAIN_SCRIPT = (
+    "https://github.com/huggingface/diffusers/blob/main/examples/text_to_image/"
+    "train_text_to_image.py"
+)
+
+
+def training_flags(manifest: dict[str, Any]) -> list[str]:
+    """The arguments that point diffusers' ``train_text_to_image.py`` (and the release's
+    ``diffuser_sd_training.py``, which loads data the same way) at this copy's columns: both
+    default to ``image`` and ``text``, and call ``load_dataset(dataset_name, dataset_config_name,
+    data_dir=train_data_dir)``. One line per way of reading the copy: tars, then Parquet."""
+    lines = []
+    if manifest["shards"]:
+        lines.append("--image_column jpg --caption_column txt")
+    if manifest.get("parquet"):
+        where = "--train_data_dir parquet " if manifest["shards"] else ""
+        lines.append(f"{where}--image_column image --caption_column caption")
+    return lines
+
+
+def training_block(manifest: dict[str, Any], load_path: str) -> str:
+    flags = training_flags(manifest)
+    if not flags:
+        return ""
+    launch = "accelerate launch train_text_to_image.py"
+    model = "--pretrained_model_name_or_path CompVis/stable-diffusion-v1-4 --resolution 512"
+    commands = "\n".join(
+        f"{launch} --dataset_name {load_path} {f} \\\n  {model} ..." for f in flags
+    )
+    export = f"{load_path}-train"
+    why = "the tars' columns are named after their members" if manifest["shards"] else "see above"
+    return f"""To fine-tune Stable Diffusion with diffusers'
+[train_text_to_image.py]({TRAIN_SCRIPT}) (or the release's `diffuser_sd_training.py`,
+which loads data the same way), name the columns: both look for `image` and `text` unless told
+otherwise ({why}). Or export the training split in the release's layout, whose `metadata.jsonl`
+gives `image` and `text`, and train on that folder with no column flags. The captions are the
+canonical ones, as in the release's own diffusers training data.
+
+```bash
+{commands}
+canvas-build export {load_path} --split train --no-sidecars --out {export}
+{launch} --train_data_dir {export} \\
+  {model} ...
 ```
 """
 

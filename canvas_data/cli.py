@@ -267,7 +267,16 @@ def shards(work, out, recipe, max_samples, max_bytes, resolution, styles, fmt, c
         click.echo(f"extra files not packed ({len(report.extra)}): {shown}", err=True)
     if report.unknown_folders:
         click.echo(f"ignored folders outside the taxonomy: {report.unknown_folders}", err=True)
+    _warn_load_path(out)
     click.echo(report.summary())
+
+
+def _warn_load_path(folder: Path) -> None:
+    from canvas_data.card_loading import load_path_warning
+
+    warning = load_path_warning(folder)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @main.command()
@@ -284,6 +293,7 @@ def verify(folder: Path, progress: bool) -> None:
     report = verify_packed(folder, progress=progress)
     for problem in report.problems:
         click.echo(problem, err=True)
+    _warn_load_path(folder)
     click.echo(report.summary())
     if not report.ok:
         raise SystemExit(1)

@@ -149,10 +149,12 @@ def main() -> None:
 @click.option(
     "--prompt",
     default=None,
-    help="Prompt template: `release` (the release's sampling prompt, 'A {object} image "
-    "in {theme} style.'), or a string with {object}, {theme}, {article}. Default: the "
-    "canonical caption ('An Architectures image in Van Gogh style', photos in "
-    "'photo style').",
+    help="Prompt: `release` (the release's unlearned-model samplers: 'A {object} image in "
+    "{theme} style.', photos in 'Seed Images style.'), `release-fmn` (its FMN sampler: "
+    "underscores kept, no period), `release-compvis` ('Photo style.'), `release-diffusers` "
+    "('photo style', no period), or a template with {object}, {theme}, {theme_name}, "
+    "{article}. Default: the canonical caption ('An Architectures image in Van Gogh style', "
+    "photos in 'photo style').",
 )
 @click.option("--negative-prompt", default=None, help="Negative prompt for every image.")
 @click.option(

@@ -121,6 +121,8 @@ def hf_view(
         return not task.needs_partners or bool(task.jobs(item, name, pool, rng))
 
     rows = [i for i, key in enumerate(keys) if usable(key)]
+    if selection.idx is not None and not rows:
+        raise ValueError(f"no {name} rows of {task.name} with idx in {list(selection.idx)}")
     raw = ds.cast_column("jpg", HFImage(decode=False))
     store = KeyStore(raw, keys) if task.needs_partners else None
     view = raw.select(rows)

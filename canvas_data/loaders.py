@@ -140,6 +140,9 @@ class CanvasStream(Seeded, IterableDataset):
         self.pool = Pool(index.split_keys) if index is not None else None
         shards = split_shards(self.root, manifest, selection.split)
         wanted = [(e, self._selected(e)) for e in shards]
+        if index is not None:  # exact: the shards that hold a selected sample
+            held = {index.shard_of(k) for k in index.split_keys[selection.split] if self._has(k)}
+            wanted = [(e, n) for e, n in wanted if e["file"] in held]
         self.urls = [e["file"] for e, n in wanted if n]
         if self.pool is not None:
             self.num_samples = self._count_jobs()
@@ -156,10 +159,13 @@ class CanvasStream(Seeded, IterableDataset):
         total = 0
         for cell, n in entry.get("counts", {}).items():
             style, obj = cell.split("/")
-            item = Item(style, obj, 0)
-            if self.selection.keeps(item) and self.task.accepts(item):
+            if self.selection.keeps_cell(style, obj) and self.task.accepts(Item(style, obj, 0)):
                 total += n
         return total
+
+    def _has(self, key: str) -> bool:
+        item = parse_key(key)
+        return self.selection.keeps(item) and self.task.accepts(item)
 
     def _count_jobs(self) -> int:
         split = self.selection.split
@@ -171,8 +177,7 @@ class CanvasStream(Seeded, IterableDataset):
         return total
 
     def _keep(self, sample: dict[str, Any]) -> bool:
-        item = parse_key(sample["__key__"])
-        return self.selection.keeps(item) and self.task.accepts(item)
+        return self._has(sample["__key__"])
 
     def _examples(self, samples: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         split = self.selection.split
@@ -205,7 +210,7 @@ class CanvasStream(Seeded, IterableDataset):
             random.Random(f"{self.seed}/{self.epoch}").shuffle(urls)  # same order on every rank
         # shard files are opened here as files (tar_samples), never as webdataset URLs
         stages = [
-            wds.ResampledShards(urls) if self.resampled else wds.SimpleShardList(urls),
+            _shard_list(urls, self.resampled, worker_seed(self.seed, self.epoch, rank, worker, 2)),
             wds.split_by_node,
             wds.split_by_worker,
         ]
@@ -221,6 +226,14 @@ class CanvasStream(Seeded, IterableDataset):
         if self.resampled:
             examples = islice(examples, math.ceil(self.epoch_size / readers))
         yield from examples
+
+
+def _shard_list(urls: list[str], resampled: bool, seed: int) -> Any:
+    """The shard source of a stream: the list once, or draws with replacement seeded by ``seed``
+    (webdataset's own resampling mixes in the time and process id, so no two runs agree)."""
+    if not resampled:
+        return wds.SimpleShardList(urls)
+    return wds.ResampledShards(urls, seed=seed, worker_seed=lambda: 0, deterministic=True)
 
 
 def _is_image(name: str) -> bool:
@@ -245,6 +258,7 @@ def load(
     objects: str | Iterable[str] | None = None,
     exclude_styles: str | Iterable[str] | None = None,
     exclude_objects: str | Iterable[str] | None = None,
+    idx: int | Iterable[int] | None = None,
     transform: Any = "auto",
     decode_size: Any = "auto",
     streaming: bool = False,
@@ -260,6 +274,8 @@ def load(
     ``split`` (default ``train``; for a ``datasets.Dataset``, the split it holds),
     ``styles``/``objects`` keep only those, ``exclude_styles``/``exclude_objects`` drop those:
     ``styles="Van_Gogh"`` is a style's forget set, ``exclude_styles="Van_Gogh"`` its retain set.
+    ``idx``: keep only these photo indices (an int, a ``range`` or ints): ``idx=range(1, 4)``
+    with ``styles="Van_Gogh"`` is the release's forget set (photos 1-3 of each object).
     ``transform``: ``"train"``, ``"classifier-eval"``, an ``ImageTransform``, an albumentations
     transform, or ``None`` (uint8 arrays); ``"auto"`` is ``classifier-eval`` for the
     classification tasks and ``train`` for the others. ``decode_size`` overrides the size the
@@ -272,7 +288,9 @@ def load(
     if isinstance(transform, str) and transform == "auto":
         transform = DEFAULT_TRANSFORMS.get(type(task), "train")
     made = make_transform(transform, decode_size=decode_size)
-    selection = Selection.of(split or "train", styles, objects, exclude_styles, exclude_objects)
+    selection = Selection.of(
+        split or "train", styles, objects, exclude_styles, exclude_objects, idx
+    )
     kind = _hf_kind(source)
     if kind not in (None, "Dataset"):
         raise ValueError(
@@ -301,7 +319,8 @@ def load(
             raise ValueError(f"{root}: no {task.reference_split!r} split for style references")
         splits.add(task.reference_split)
     if streaming:
-        index = ShardIndex(root, tuple(sorted(splits)), progress) if task.needs_partners else None
+        indexed = task.needs_partners or selection.idx is not None  # idx: count exactly
+        index = ShardIndex(root, tuple(sorted(splits)), progress) if indexed else None
         return CanvasStream(
             root,
             task,
@@ -317,7 +336,12 @@ def load(
     if shuffle or resampled or epoch_size:
         raise ValueError("shuffle, resampled and epoch_size need streaming=True")
     index = ShardIndex(root, tuple(sorted(splits)), progress)
-    return CanvasDataset(index, task, selection, made, seed=seed, cache=cache)
+    view = CanvasDataset(index, task, selection, made, seed=seed, cache=cache)
+    if selection.idx is not None and not len(view):
+        raise ValueError(
+            f"{root}: no {selection.split} samples of {task.name} with idx in {list(selection.idx)}"
+        )
+    return view
 
 
 def style_classification(
@@ -338,7 +362,8 @@ def object_classification(
 def text_to_image(
     source: Any, caption: str | Callable[[str, str], str] = "canonical", **options: Any
 ) -> CanvasDataset | CanvasStream | HFDataset:
-    """Images and captions (``canonical``, ``release-compvis``, a template or a function)."""
+    """Images and captions (``canonical``, ``release``, ``release-fmn``, ``release-compvis``,
+    ``release-diffusers``, a template or a function); see ``canvas_data.tasks.CAPTIONS``."""
     return load(source, TextToImage(caption), **options)
 
 

@@ -16,9 +16,17 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
-from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, Taxonomy, caption, spaced
+from canvas_data.taxonomy import (
+    OBJECTS_20,
+    RELEASE_TEXTS,
+    SEED_STYLE,
+    Taxonomy,
+    caption,
+    spaced,
+)
 from canvas_data.workspace import Item
 
 Job = dict[str, str]  # role -> sample key
@@ -30,6 +38,23 @@ def parse_key(key: str) -> Item:
     if len(parts) != 3 or not parts[2].isdigit():
         raise ValueError(f"not an UnlearnCanvas sample key ({{Style}}/{{Object}}/{{idx}}): {key!r}")
     return Item(parts[0], parts[1], int(parts[2]))
+
+
+def _indices(value: int | Iterable[int] | None) -> tuple[int, ...] | None:
+    """``3``, ``range(1, 4)`` or ``[1, 2, 3]`` (numpy integers too) -> sorted unique photo
+    indices; ``ValueError`` for anything that is not a whole number from 1 up, or for none."""
+    if value is None:
+        return None
+    values = (value,) if isinstance(value, Integral) else value
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ValueError(f"idx must be an int, a range or ints, not {value!r}")
+    values = tuple(values)
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, Integral) or v < 1]
+    if bad:
+        raise ValueError(f"idx holds {bad!r}: photo indices are whole numbers from 1 up")
+    if not values:
+        raise ValueError("idx selects no photo: give at least one index")
+    return tuple(sorted({int(v) for v in values}))
 
 
 def _names(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
@@ -44,6 +69,9 @@ class Selection:
 
     Selection(styles=["Van_Gogh"])            # forget set: one style
     Selection(exclude_styles=["Van_Gogh"])    # retain set: everything else
+    Selection(styles=["Van_Gogh"], idx=(1, 2, 3))  # the release's forget set: photos 1-3
+
+    ``idx``: the photo indices kept (``None``: all).
     """
 
     split: str = "train"
@@ -51,6 +79,7 @@ class Selection:
     objects: tuple[str, ...] | None = None
     exclude_styles: tuple[str, ...] = ()
     exclude_objects: tuple[str, ...] = ()
+    idx: tuple[int, ...] | None = None
 
     @classmethod
     def of(
@@ -60,18 +89,26 @@ class Selection:
         objects: str | Iterable[str] | None = None,
         exclude_styles: str | Iterable[str] | None = None,
         exclude_objects: str | Iterable[str] | None = None,
+        idx: int | Iterable[int] | None = None,
     ) -> Selection:
-        """Build from names or lists of names (a single name is a one-element list)."""
+        """Build from names or lists of names (a single name is a one-element list), and photo
+        indices (an int, a ``range`` or ints). ``ValueError`` for an index below 1."""
         return cls(
             split,
             _names(styles),
             _names(objects),
             _names(exclude_styles) or (),
             _names(exclude_objects) or (),
+            _indices(idx),
         )
 
     def keeps(self, item: Item) -> bool:
         """Whether a sample is in the selection (its split is checked by the caller)."""
+        return self.keeps_cell(item.style, item.obj) and (self.idx is None or item.idx in self.idx)
+
+    def keeps_cell(self, style: str, obj: str) -> bool:
+        """Whether some photos of a (style, object) cell may be in the selection."""
+        item = Item(style, obj, 0)
         return (
             (self.styles is None or item.style in self.styles)
             and (self.objects is None or item.obj in self.objects)
@@ -186,8 +223,10 @@ def _template(text: str) -> Callable[[str, str], str]:
 CAPTIONS: dict[str, Callable[[str, str], str]] = {
     # the `txt` member and the release's diffusers metadata: "A Cats image in Van Gogh style"
     "canonical": caption,
-    # the release's CompVis training data: always "A", "Photo style", a trailing period
-    "release-compvis": lambda s, o: f"A {o} image in {_style_words(s, 'Photo')} style.",
+    # the release's prompts as its scripts write them (see taxonomy.RELEASE_TEXTS): `release`
+    # (its unlearned-model samplers), `release-fmn`, `release-compvis` (also its CompVis
+    # training data: "Photo style", a trailing period), `release-diffusers`
+    **RELEASE_TEXTS,
 }
 
 INSTRUCTIONS: dict[str, Callable[[str, str], str]] = {
@@ -213,7 +252,8 @@ def _text_maker(spec: str | Callable[[str, str], str], known: dict, what: str):
 
 
 class TextToImage(Task):
-    """``image`` and ``caption`` (``canonical``, ``release-compvis``, a template or a function)."""
+    """``image`` and ``caption``: ``canonical``, a release preset (``release``, ``release-fmn``,
+    ``release-compvis``, ``release-diffusers``), a template or a function (style, object)."""
 
     name = "text-to-image"
 

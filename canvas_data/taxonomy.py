@@ -7,7 +7,7 @@ checkpoints index classes by position, so the orders below must never change.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 SEED_STYLE = "Seed_Images"
@@ -63,6 +63,32 @@ def caption(style: str, obj: str) -> str:
     article = "An" if obj[:1].upper() in "AEIOU" else "A"
     style_words = "photo" if style == SEED_STYLE else spaced(style)
     return f"{article} {spaced(obj)} image in {style_words} style"
+
+
+def _release_words(style: str, photo: str) -> str:
+    return photo if style == SEED_STYLE else spaced(style)
+
+
+# The prompts and captions of the release's scripts, quirks kept: always "A", never "An"; the
+# object's name as is. Each entry: what uses it in the release, then the text of a painting and a
+# photo (Cats, Van_Gogh / Seed_Images).
+RELEASE_TEXTS: dict[str, Callable[[str, str], str]] = {
+    # machine_unlearning/evaluation/sampling_unlearned_models/{esd,ca,uce,salun,ediff,seot,shs,
+    # spm}.py: "A Cats image in Van Gogh style." / "A Cats image in Seed Images style."
+    "release": lambda style, obj: f"A {obj} image in {spaced(style)} style.",
+    # .../sampling_unlearned_models/fmn.py, names as written in folders, no period:
+    # "A Cats image in Van_Gogh style" / "A Cats image in Seed_Images style"
+    "release-fmn": lambda style, obj: f"A {obj} image in {style} style",
+    # diffusion_model_finetuning/sampling/stable_diffusion/sample_compvis_automated.py and the
+    # CompVis training data (dataset_preparation.py): "... Van Gogh style." / "... Photo style."
+    "release-compvis": lambda style, obj: (
+        f"A {obj} image in {_release_words(style, 'Photo')} style."
+    ),
+    # .../sample_diffuser_automated.py: "... Van Gogh style" / "... photo style", no period
+    "release-diffusers": lambda style, obj: (
+        f"A {obj} image in {_release_words(style, 'photo')} style"
+    ),
+}
 
 
 _CAPTION = re.compile(
