@@ -24,6 +24,12 @@ from tqdm.auto import tqdm
 
 from canvas_data import __version__
 from canvas_data.atomic import write_bytes, write_json
+from canvas_data.image_integrity import (
+    IncompleteImage,
+    check_jpeg_complete,
+    check_plausible_size,
+    strict_loading,
+)
 from canvas_data.recipe import RECIPE_FILE, Recipe, save_recipe
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import seed_photo_path, sha256_file, sidecar_path
@@ -89,6 +95,7 @@ def _read_photo(source: Path | io.BytesIO, *, min_side: int, max_pixels: int) ->
     with _open(source) as im:
         width, height = im.size
         _check_size(width, height, min_side=min_side, max_pixels=max_pixels)
+        _check_whole(im, source)
         _decode(im)
         orientation = _orientation(im)
         author, licence = _credit(im)
@@ -142,10 +149,25 @@ def _check_size(width: int, height: int, *, min_side: int, max_pixels: int) -> N
         )
 
 
+def _check_whole(im: Image.Image, source: Path | io.BytesIO) -> None:
+    """Refuse data that can only be part of the image it declares (see :mod:`image_integrity`)."""
+    try:
+        data = source.getvalue() if isinstance(source, io.BytesIO) else None
+        nbytes = len(data) if data is not None else source.stat().st_size
+        check_plausible_size(im.format, *im.size, nbytes)
+        if im.format == "JPEG":
+            check_jpeg_complete(data if data is not None else source.read_bytes())
+    except IncompleteImage as err:
+        raise PhotoError(str(err)) from None
+    except OSError as err:
+        raise PhotoError(f"cannot read file ({err.strerror or err})") from err
+
+
 def _decode(im: Image.Image) -> None:
     """Decode every pixel now; a short file fails here instead of being padded."""
     try:
-        im.load()
+        with strict_loading():
+            im.load()
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         text = str(err).lower()
         if "truncated" in text or "broken data stream" in text or isinstance(err, EOFError):
