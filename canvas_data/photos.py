@@ -369,7 +369,8 @@ def intake_photos(
     total = sum(len(files) for files in candidates.values())
     with tqdm(total=total, desc="photos", unit="file", disable=not progress) as bar:
         for obj in recipe.objects:
-            _intake_object(obj, candidates.get(obj, []), work, recipe, report, bar, max_pixels)
+            files = candidates.get(obj, [])
+            _intake_object(obj, files, photos_dir, work, recipe, report, bar, max_pixels)
     _write_report(work, photos_dir, recipe, report)
     _save_recipe_if_changed(recipe, work)
     return report
@@ -412,6 +413,7 @@ def _candidates(folder: Path) -> list[Path]:
 def _intake_object(
     obj: str,
     files: list[Path],
+    photos_dir: Path,
     work: Path,
     recipe: Recipe,
     report: IntakeReport,
@@ -428,7 +430,7 @@ def _intake_object(
             _reject(report, path, err.reason)
             continue
         idx += 1
-        _write_seed(obj, idx, path, photo, work, recipe, report)
+        _write_seed(obj, idx, path, photos_dir, photo, work, recipe, report)
         if idx == recipe.photos_per_object:
             bar.update(len(files) - done)
             break
@@ -449,11 +451,18 @@ def _warn(message: str) -> None:
 
 
 def _write_seed(
-    obj: str, idx: int, path: Path, photo: Photo, work: Path, recipe: Recipe, report: IntakeReport
+    obj: str,
+    idx: int,
+    path: Path,
+    photos_dir: Path,
+    photo: Photo,
+    work: Path,
+    recipe: Recipe,
+    report: IntakeReport,
 ) -> None:
     """Write one seed photo and its sidecar (sidecar last), unless the same one is there."""
     out = seed_photo_path(work, obj, idx)
-    meta = _provenance(obj, idx, path, photo, recipe)
+    meta = _provenance(obj, idx, path, path.relative_to(photos_dir).as_posix(), photo, recipe)
     if out.is_file() and _same_identity(sidecar_path(out), meta):
         report.unchanged += 1
         return
@@ -463,13 +472,16 @@ def _write_seed(
     report.written += 1
 
 
-def _provenance(obj: str, idx: int, path: Path, photo: Photo, recipe: Recipe) -> dict[str, Any]:
+def _provenance(
+    obj: str, idx: int, path: Path, relative: str, photo: Photo, recipe: Recipe
+) -> dict[str, Any]:
+    """A seed photo's sidecar; ``source_path`` is relative to the photos folder (no local paths)."""
     return {
         "key": f"{SEED_STYLE}/{obj}/{idx}",
         "style": SEED_STYLE,
         "object": obj,
         "idx": idx,
-        "source_path": str(path.resolve()),
+        "source_path": relative,
         "source_sha256": sha256_file(path),
         "source_bytes": path.stat().st_size,
         "source_format": photo.format,
