@@ -5,9 +5,11 @@ FID Inception network, the Fréchet distance between the two Gaussians fitted to
 The network comes from a local file, never a download, in one of two forms:
 
 - ``inception-2015-12-05.pt``: NVIDIA's TorchScript port of the TensorFlow FID graph (used by
-  StyleGAN2-ADA, StyleGAN3 and clean-fid); it needs nothing but ``torch``.
-- ``pt_inception-2015-12-05-6726825d.pth``: the state dict of pytorch-fid and torch-fidelity;
-  ``torchmetrics`` reads it through ``torch-fidelity``, which needs ``torchvision``.
+  StyleGAN2-ADA, StyleGAN3 and clean-fid); it needs nothing but ``torch``. It is a program, not
+  only weights: ``torch.jit.load`` runs the code it holds, so only a trusted copy may be loaded.
+- ``pt_inception-2015-12-05-6726825d.pth``: the weights-only state dict of pytorch-fid and
+  torch-fidelity (checked with ``torch.load(weights_only=True)``); ``torchmetrics`` builds the
+  network through ``torch-fidelity``, which needs ``torchvision``.
 
 Every image is converted to RGB and resized to 299 x 299 with Pillow's bicubic filter (as
 clean-fid does) before it reaches the network, so answer sets and references of any size compare.

@@ -31,6 +31,7 @@ from canvas_data.image_integrity import (
     strict_loading,
 )
 from canvas_data.recipe import RECIPE_FILE, Recipe, save_recipe
+from canvas_data.suggest import closest
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import seed_photo_path, sha256_file, sidecar_path
 
@@ -315,6 +316,7 @@ class IntakeReport:
     accepted: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)  # source path -> reason
     unknown_folders: list[str] = field(default_factory=list)
+    near_misses: dict[str, str] = field(default_factory=dict)  # unknown folder -> closest object
     skipped_objects: list[str] = field(default_factory=list)  # in the taxonomy, not the build
     duplicate_folders: list[str] = field(default_factory=list)
     short_objects: dict[str, int] = field(default_factory=dict)  # object -> usable photos
@@ -335,7 +337,11 @@ class IntakeReport:
             short = ", ".join(f"{o} {n}/{want}" for o, n in self.short_objects.items())
             parts.append(f"short: {short}")
         if self.unknown_folders:
-            parts.append(f"unknown folders: {', '.join(self.unknown_folders)}")
+            named = (
+                f"{n} (did you mean {self.near_misses[n]}?)" if n in self.near_misses else n
+                for n in self.unknown_folders
+            )
+            parts.append(f"unknown folders: {', '.join(named)}")
         if self.skipped_objects:
             parts.append(f"not in this build: {', '.join(self.skipped_objects)}")
         if self.duplicate_folders:
@@ -389,6 +395,10 @@ def _object_folders(photos_dir: Path, recipe: Recipe, report: IntakeReport) -> d
         obj = by_lower.get(entry.name.lower())
         if obj is None:
             report.unknown_folders.append(entry.name)
+            near = closest(entry.name, recipe.objects)
+            if near is not None:
+                report.near_misses[entry.name] = near
+                _warn(f"folder {entry.name}/ is not an object: did you mean {near}?")
         elif obj not in recipe.objects:
             report.skipped_objects.append(entry.name)
         elif obj not in found or (entry.name == obj and found[obj].name != obj):

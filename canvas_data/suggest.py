@@ -32,13 +32,20 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
 
 
 def unknown_names(kind: str, unknown: Sequence[str], valid: Sequence[str]) -> str:
-    """One line: the unknown names, each with its closest valid name, then every valid name.
+    """One line: the unknown names, the closest valid name of each, then every valid name.
 
-    ``unknown style 'Monnet' (did you mean 'Monet'?); valid styles: Abstractionism, ...``
+    ``unknown style names ['Monnet'] (did you mean 'Monet'?); valid styles: Abstractionism, ...``
     """
-    parts = [f"{n!r}{did_you_mean(n, valid)}" for n in unknown]
-    plural = "s" if len(unknown) > 1 else ""
-    return f"unknown {kind}{plural} {', '.join(parts)}; valid {kind}s: {', '.join(valid)}"
+    unknown = list(unknown)
+    matches = {n: closest(n, valid) for n in unknown}
+    found = {n: m for n, m in matches.items() if m is not None}
+    if len(unknown) == 1 and found:
+        hint = f" (did you mean {found[unknown[0]]!r}?)"
+    elif found:
+        hint = " (did you mean " + ", ".join(f"{m!r} for {n!r}" for n, m in found.items()) + "?)"
+    else:
+        hint = ""
+    return f"unknown {kind} names {unknown}{hint}; valid {kind}s: {', '.join(valid)}"
 
 
 def _fold(name: str) -> str:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from canvas_data.suggest import unknown_names
 from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, Taxonomy, caption, spaced
 from canvas_data.workspace import Item
 
@@ -89,7 +90,7 @@ class Selection:
         ):
             unknown = sorted(set(names) - set(known))
             if unknown:
-                raise ValueError(f"unknown {kind} names {unknown}; known: {', '.join(known)}")
+                raise ValueError(unknown_names(kind, unknown, known))
 
 
 class Pool:

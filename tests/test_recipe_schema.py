@@ -127,11 +127,13 @@ def test_python_tags_and_broken_yaml_are_one_line_errors(tmp_path):
 
 def test_unknown_style_or_object_names_list_the_valid_ones(tmp_path):
     path = _recipe(tmp_path, {"build": {"objects": ["Catss", "Human"]}})
-    with pytest.raises(ValueError, match=r"unknown object 'Catss' \(did you mean 'Cats'\?\)") as e:
+    hint = r"unknown object names \['Catss'\] \(did you mean 'Cats'\?\)"
+    with pytest.raises(ValueError, match=hint) as e:
         load_recipe(path)
     assert "valid objects: Architectures, Bears" in str(e.value)
     path = _recipe(tmp_path, {"build": {"styles": ["Monnet"]}})
-    with pytest.raises(ValueError, match=r"unknown style 'Monnet' \(did you mean 'Monet'\?\)"):
+    hint = r"unknown style names \['Monnet'\] \(did you mean 'Monet'\?\)"
+    with pytest.raises(ValueError, match=hint):
         load_recipe(path)
     with pytest.raises(KeyError, match=r"did you mean 'Van_Gogh'"):
         load_recipe("demo").style("van gogh")
