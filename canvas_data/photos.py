@@ -474,6 +474,8 @@ def _write_seed(
     out = seed_photo_path(work, obj, idx)
     meta = _provenance(obj, idx, path, path.relative_to(photos_dir).as_posix(), photo, recipe)
     if out.is_file() and _same_identity(sidecar_path(out), meta):
+        if not _json_equal(sidecar_path(out), meta):  # e.g. an older sidecar's absolute path
+            write_json(sidecar_path(out), meta)
         report.unchanged += 1
         return
     image = square_resize(photo.image, recipe.resolution)

@@ -122,3 +122,22 @@ def test_manifest_sidecars_name_no_local_folder(tmp_path, monkeypatch):
     assert sidecars[0] == sidecars[1]
     assert all(str(tmp_path) not in text for text in sidecars[0])
     assert json.loads(sidecars[0][0])["manifest"] == "photos.csv"
+
+
+def test_an_older_sidecar_with_an_absolute_path_is_rewritten(tmp_path):
+    """A workspace made before paths were relative loses its local path on the next intake."""
+    recipe = load_recipe(write_recipe(tmp_path, objects=["Cats"], photos_per_object=1))
+    photos = write_bundled_photos(tmp_path / "photos")
+    work = tmp_path / "work"
+    intake_photos(photos, work, recipe, progress=False)
+    sidecar = work / "Seed_Images" / "Cats" / "1.json"
+    image = sidecar.with_suffix(".jpg")
+    meta = json.loads(sidecar.read_text())
+    relative = meta["source_path"]
+    meta["source_path"] = str(photos / relative)
+    sidecar.write_text(json.dumps(meta))
+    before = image.stat().st_mtime_ns
+    report = intake_photos(photos, work, recipe, progress=False)
+    assert report.unchanged == 1 and report.written == 0
+    assert json.loads(sidecar.read_text())["source_path"] == relative
+    assert image.stat().st_mtime_ns == before  # the photo itself is kept
