@@ -394,11 +394,11 @@ def summarize(results, out):
 @click.option(
     "--inception",
     default=None,
-    help="Inception file: NVIDIA's TorchScript inception-2015-12-05.pt (a program, not just "
-    "weights: loading it runs its code, so use only a copy from NVIDIA's URL), or "
-    "pytorch-fid's weights-only pt_inception-2015-12-05-6726825d.pth (read with "
-    "torch.load(weights_only=True); needs torch-fidelity). "
-    "Default: $CANVAS_INCEPTION, else ~/.cache/canvas_data/inception-2015-12-05.pt.",
+    help="Inception file: pytorch-fid's weights-only pt_inception-2015-12-05-6726825d.pth "
+    "(preferred: read with torch.load(weights_only=True), no code runs), or NVIDIA's TorchScript "
+    "inception-2015-12-05.pt (a program, not just weights: loading it runs its code, so use "
+    "only a copy from NVIDIA's URL). Default: $CANVAS_INCEPTION, else the first of these two "
+    "in ~/.cache/canvas_data/.",
 )
 @click.option(
     "--save-reference-stats",

@@ -47,7 +47,7 @@ def test_fid_says_the_torchscript_file_is_a_program():
     assert "a program" in help_text and "runs its code" in help_text
     assert "weights-only" in help_text and "weights_only=True" in help_text
     section = README.read_text().split("### How this FID differs", 1)[1].split("\n## ", 1)[0]
-    assert "is a program, not only weights" in " ".join(section.split())
+    assert "It is not only weights: `torch.jit.load` runs the code" in " ".join(section.split())
 
 
 # ---------------------------------------------------------------- (b) nothing found is a failure
