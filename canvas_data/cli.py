@@ -134,6 +134,13 @@ def sources(photos, manifest, work, recipe, progress, **web) -> None:
             progress=progress,
         )
     click.echo(report.summary())
+    if not sum(report.accepted.values()):
+        where = photos if photos is not None else manifest
+        hint = "; ".join(f"{k}/ -> {v}?" for k, v in getattr(report, "near_misses", {}).items())
+        raise click.ClickException(
+            f"no usable photo in {where} for {', '.join(load_recipe(recipe).objects)}"
+            + (f" (folders that look like objects: {hint})" if hint else "")
+        )
 
 
 @main.command()
@@ -315,17 +322,30 @@ def verify(folder: Path, progress: bool) -> None:
 )
 @click.option("--recipe", default="demo", show_default=True, help="Recipe name or YAML path.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Stylizer processes.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Build into OUT (and the workspace) even if they hold other files; files of the same "
+    "name are replaced.",
+)
 @PROGRESS
 @one_line_errors
-def demo(out, work, recipe, workers, progress):
+def demo(out, work, recipe, workers, overwrite, progress):
     """Build a small UnlearnCanvas offline on a CPU and check it.
 
-    All 60 styles over bundled real photos, 512 px: sources, stylize, shards, verify.
+    All 60 styles over bundled real photos, 512 px: sources, stylize, shards, verify. OUT and the
+    workspace must be new, empty or an earlier demo output, unless --overwrite.
     """
     from canvas_data.demo import run_demo
 
     result = run_demo(
-        out, work=work, recipe=recipe, workers=workers, progress=progress, echo=click.echo
+        out,
+        work=work,
+        recipe=recipe,
+        workers=workers,
+        progress=progress,
+        overwrite=overwrite,
+        echo=click.echo,
     )
     if not result.ok:
         raise SystemExit(1)

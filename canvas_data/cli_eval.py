@@ -621,9 +621,11 @@ def storage(base, unlearned, method, out):
 @click.option(
     "--inception",
     default=None,
-    help="Inception weight file: NVIDIA's TorchScript inception-2015-12-05.pt, or "
-    "pytorch-fid's pt_inception-2015-12-05-6726825d.pth (needs torch-fidelity). "
-    "Default: $CANVAS_INCEPTION, else ~/.cache/canvas_data/inception-2015-12-05.pt.",
+    help="Inception file: pytorch-fid's weights-only pt_inception-2015-12-05-6726825d.pth "
+    "(preferred: read with torch.load(weights_only=True), no code runs), or NVIDIA's TorchScript "
+    "inception-2015-12-05.pt (a program, not just weights: loading it runs its code, so use "
+    "only a copy from NVIDIA's URL). Default: $CANVAS_INCEPTION, else the first of these two "
+    "in ~/.cache/canvas_data/.",
 )
 @click.option(
     "--save-reference-stats",
@@ -667,6 +669,9 @@ def fid(
     torchmetrics' FrechetInceptionDistance on the 2048-d features of the FID Inception network,
     read from a local file (nothing is downloaded); every image is resized to 299 x 299 with
     Pillow's bicubic filter. Not comparable with the release's FID (see the README).
+
+    The TorchScript file is a program: torch.jit.load runs the code it holds, so load only a
+    file you trust (its sha256 is in the result). The pytorch-fid state dict is weights only.
     """
     from canvas_data.atomic import write_json
     from canvas_data.fid import compute_fid

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from canvas_data.recipe import load_recipe
+import yaml
+
+from canvas_data.recipe import RECIPE_FILE, Recipe, load_recipe
+
+# What an unfinished demo run leaves before its marker file (manifest.json, recipe.yaml) is written.
+_PARTIAL_OUT = frozenset({"data", "parquet"})
+_PARTIAL_WORK = frozenset({"Seed_Images", "reports"})
 
 
 @dataclass
@@ -25,9 +32,14 @@ def run_demo(
     recipe: str | Path = "demo",
     workers: int | None = None,
     progress: bool = True,
+    overwrite: bool = False,
     echo=print,
 ) -> DemoResult:
-    """Build the demo dataset offline into ``out`` (workspace beside it in ``{out}-work``)."""
+    """Build the demo dataset offline into ``out`` (workspace beside it in ``{out}-work``).
+
+    ``ValueError`` (before anything is written) when ``out`` or the workspace holds something else
+    than an earlier run of the same recipe, unless ``overwrite``: see :func:`check_targets`.
+    """
     from canvas_data.bundled_photos import write_bundled_photos
     from canvas_data.photos import intake_photos
     from canvas_data.shards import pack_shards
@@ -37,6 +49,8 @@ def run_demo(
     out = Path(out)
     work = Path(work) if work else out.with_name(f"{out.name}-work")
     resolved = load_recipe(recipe)
+    if not overwrite:
+        check_targets(out, work, resolved)
     summaries = []
 
     echo(f"[1/4] seed photos from the bundled sample images -> {work}")
@@ -63,3 +77,37 @@ def run_demo(
     for problem in verified.problems:
         echo(f"      {problem}")
     return DemoResult(out, work, summaries, ok=verified.ok and not styled.failed)
+
+
+def check_targets(out: Path, work: Path, recipe: Recipe) -> None:
+    """Refuse output folders that hold anything but an earlier (or unfinished) run of ``recipe``.
+
+    ``out`` may be missing, empty, a packed folder whose ``manifest.json`` names ``recipe``, or
+    hold only the shard folders an unfinished run leaves; ``work`` likewise, with its
+    ``recipe.yaml``. Anything else (another dataset, a README.md of the user's) is a
+    ``ValueError`` naming the folder.
+    """
+    checks = ((out, "manifest.json", _PARTIAL_OUT), (work, RECIPE_FILE, _PARTIAL_WORK))
+    for folder, marker, partial in checks:
+        if not folder.exists():
+            continue
+        if not folder.is_dir():
+            raise ValueError(f"{folder} is a file; the demo needs a folder there")
+        names = {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+        if not names or names <= partial or _made_by(folder / marker, recipe.name):
+            continue
+        shown = ", ".join(sorted(names)[:3]) + (", ..." if len(names) > 3 else "")
+        raise ValueError(
+            f"{folder} holds other files ({shown}), not an earlier demo output of "
+            f"{recipe.name!r}; choose another --out or pass --overwrite"
+        )
+
+
+def _made_by(marker: Path, name: str) -> bool:
+    """Whether ``marker`` (manifest.json or recipe.yaml) names the recipe ``name``."""
+    try:
+        text = marker.read_text(encoding="utf-8")
+        data = json.loads(text) if marker.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and data.get("name") == name

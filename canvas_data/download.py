@@ -3,16 +3,26 @@
 Transient failures (connection errors, read timeouts, 408/429/5xx answers) are retried by
 urllib3's ``Retry`` with exponential back-off; everything that still fails raises
 :class:`DownloadError` with one short line saying why.
+
+The timeout of ``requests`` bounds each read, not the download: a server that drips its headers
+or body a byte at a time would keep it alive for ever. A whole download therefore has a deadline
+(``FetchOptions.deadline``, 6 x timeout by default), kept by a watchdog timer that shuts down the
+sockets of that download when it passes; no new connection is opened after it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
+import socket
 import threading
 import time
 from dataclasses import dataclass
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
@@ -94,13 +104,26 @@ class Fetcher:
             self._sessions.clear()
 
     def fetch(self, url: str) -> Download:
-        """GET ``url``; DownloadError if it fails, is not an image type, or is too large."""
+        """GET ``url``; DownloadError if it fails, is not an image type, is too large or too slow.
+
+        The whole download (connects, retries, headers, body) ends by ``options.deadline``
+        seconds: past it, its sockets are shut down and the reason says ``deadline``.
+        """
+        deadline = _Deadline(self.options.deadline)
         try:
-            return self._fetch(url)
+            with deadline:
+                download = self._fetch(url)
+            if deadline.expired:  # a cut connection can look like a short, complete answer
+                raise DownloadError(deadline.reason)
+            return download
         except DownloadError:
+            if deadline.expired:
+                raise DownloadError(deadline.reason) from None
             raise
         except requests.RequestException as err:
-            raise DownloadError(_request_reason(err, self.options)) from err
+            if deadline.expired:
+                raise DownloadError(deadline.reason) from err
+            raise DownloadError(_request_reason(err, self.options, url)) from err
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -139,7 +162,7 @@ def _new_session(opts: FetchOptions) -> requests.Session:
         respect_retry_after_header=True,
     )
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
+    adapter = _WatchedAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -181,7 +204,7 @@ def _read_body(response: requests.Response, opts: FetchOptions, started: float) 
         if len(body) > opts.max_bytes:
             raise DownloadError(f"too large: more than {opts.max_bytes:,} bytes")
         if time.monotonic() - started > opts.deadline:
-            raise DownloadError(f"too slow: not complete after {opts.deadline:g} s")
+            raise DownloadError(_deadline_reason(opts.deadline))
     length = response.headers.get("Content-Length", "")
     encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
     if length.isdigit() and not encoded and len(body) < int(length):
@@ -189,9 +212,15 @@ def _read_body(response: requests.Response, opts: FetchOptions, started: float) 
     return bytes(body)
 
 
-def _request_reason(err: requests.RequestException, opts: FetchOptions) -> str:
+def _request_reason(err: requests.RequestException, opts: FetchOptions, url: str = "") -> str:
     """One line for a failure of ``requests``, without its long pool and URL preamble."""
     cause = _root_cause(err)
+    if isinstance(err, requests.exceptions.InvalidSchema):
+        named = re.search(r"for '([^']*)'", str(err))  # the URL no adapter serves
+        target = named[1] if named else (err.request.url if err.request is not None else url)
+        if target != url:
+            return f"redirected to {_scheme(target)} URL {target}: only http and https are fetched"
+        return f"unsupported URL scheme ({_scheme(url)}): only http and https are fetched"
     tries = _after_retries(opts)
     if isinstance(cause, NewConnectionError):  # a subclass of ConnectTimeoutError: test it first
         return f"cannot connect: {_after_colon(cause)}{tries}"
@@ -205,7 +234,9 @@ def _request_reason(err: requests.RequestException, opts: FetchOptions) -> str:
         return f"invalid URL ({err})"
     if isinstance(err, requests.exceptions.SSLError):
         return f"TLS error: {_after_colon(cause or err)}"
-    if isinstance(cause, ProtocolError) or isinstance(err, requests.ChunkedEncodingError):
+    if isinstance(cause, ProtocolError) or isinstance(
+        err, requests.exceptions.ChunkedEncodingError
+    ):
         return f"connection broken: {_after_colon(cause or err)}"
     return f"{type(err).__name__}: {_after_colon(cause or err)}"
 
@@ -226,3 +257,119 @@ def _root_cause(err: BaseException) -> BaseException | None:
 def _after_colon(err: BaseException) -> str:
     text = " ".join(str(err).split())
     return text.rsplit(": ", 1)[-1] if ": " in text else text or type(err).__name__
+
+
+def _scheme(url: str) -> str:
+    return url.split(":", 1)[0].lower() + ":" if ":" in url else "no scheme"
+
+
+def _deadline_reason(seconds: float) -> str:
+    return f"too slow: deadline of {seconds:g} s passed before the download was complete"
+
+
+# ---------------------------------------------------------------- the whole-download deadline
+
+_CURRENT = threading.local()  # the deadline of the download this thread runs
+
+
+class _Deadline:
+    """A watchdog for one download: when ``seconds`` pass, shut down every socket it used."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    @property
+    def reason(self) -> str:
+        return _deadline_reason(self.seconds)
+
+    def __enter__(self) -> _Deadline:
+        _CURRENT.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _CURRENT.deadline = None
+        with self._lock:
+            self._sockets.clear()
+
+    def watch(self, sock: socket.socket | None) -> None:
+        """Shut ``sock`` down when the deadline passes (at once if it has)."""
+        if sock is None:
+            return
+        with self._lock:
+            if not self.expired:
+                self._sockets.append(sock)
+                return
+        _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    """Wake any thread blocked on ``sock``: its reads return end-of-file."""
+    with contextlib.suppress(OSError):  # already closed: nothing is waiting on it
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain socket's, also for TLS
+
+
+def _current_deadline() -> _Deadline | None:
+    return getattr(_CURRENT, "deadline", None)
+
+
+class _WatchedConnectionMixin:
+    """A urllib3 connection whose socket is handed to the current download's deadline."""
+
+    def connect(self) -> None:
+        deadline = _current_deadline()
+        if deadline is not None and deadline.expired:
+            raise ConnectTimeoutError(self, deadline.reason)
+        super().connect()  # type: ignore[misc]
+
+    def getresponse(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201 - urllib3's signature
+        deadline = _current_deadline()
+        if deadline is not None:
+            deadline.watch(getattr(self, "sock", None))
+        return super().getresponse(*args, **kwargs)  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_WatchedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """``HTTPAdapter`` whose connections (direct or through an HTTP proxy) keep the deadline."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+
+    def proxy_manager_for(self, proxy, **kwargs):  # noqa: ANN001, ANN003, ANN201
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = dict(_WATCHED_POOLS)
+        return manager

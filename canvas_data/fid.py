@@ -5,9 +5,12 @@ FID Inception network, the Fréchet distance between the two Gaussians fitted to
 The network comes from a local file, never a download, in one of two forms:
 
 - ``inception-2015-12-05.pt``: NVIDIA's TorchScript port of the TensorFlow FID graph (used by
-  StyleGAN2-ADA, StyleGAN3 and clean-fid); it needs nothing but ``torch``.
-- ``pt_inception-2015-12-05-6726825d.pth``: the state dict of pytorch-fid and torch-fidelity;
-  ``torchmetrics`` reads it through ``torch-fidelity``, which needs ``torchvision``.
+  StyleGAN2-ADA, StyleGAN3 and clean-fid); it needs nothing but ``torch``. It is a program, not
+  only weights: ``torch.jit.load`` runs the code it holds, so only a trusted copy may be loaded.
+- ``pt_inception-2015-12-05-6726825d.pth``: the weights-only state dict of pytorch-fid and
+  torch-fidelity, read with ``torch.load(weights_only=True)`` (tensors only, no code runs) into
+  :class:`canvas_data.fid_inception.FIDInceptionV3`, the same architecture in plain PyTorch.
+  Preferred: it is found first in the default folder.
 
 Every image is converted to RGB and resized to 299 x 299 with Pillow's bicubic filter (as
 clean-fid does) before it reaches the network, so answer sets and references of any size compare.
@@ -36,6 +39,7 @@ from canvas_data.atomic import writing
 INPUT_SIZE = 299
 WEIGHTS_ENV = "CANVAS_INCEPTION"
 DEFAULT_WEIGHTS = Path("~/.cache/canvas_data/inception-2015-12-05.pt")
+DEFAULT_STATE_DICT = Path("~/.cache/canvas_data/pt_inception-2015-12-05-6726825d.pth")
 TORCHSCRIPT_URL = (
     "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/"
     "inception-2015-12-05.pt"
@@ -47,17 +51,22 @@ STATE_DICT_URL = (
 
 
 def weights_path(path: str | os.PathLike | None = None) -> Path:
-    """The Inception weight file: ``path``, else ``$CANVAS_INCEPTION``, else the default place.
+    """The Inception file: ``path``, else ``$CANVAS_INCEPTION``, else the default folder's
+    weights-only state dict, else its TorchScript file.
 
     A missing file is a one-line ``FileNotFoundError`` that says where to put it and where to
     get it.
     """
-    chosen = path or os.environ.get(WEIGHTS_ENV) or DEFAULT_WEIGHTS
+    chosen = path or os.environ.get(WEIGHTS_ENV)
+    if not chosen:
+        state_dict = DEFAULT_STATE_DICT.expanduser()
+        chosen = state_dict if state_dict.is_file() else DEFAULT_WEIGHTS
     resolved = Path(chosen).expanduser()
     if not resolved.is_file():
         raise FileNotFoundError(
-            f"no Inception weights at {resolved}: download {TORCHSCRIPT_URL} (once, on a machine "
-            f"with network) and put it there, or pass --inception FILE (or set {WEIGHTS_ENV})"
+            f"no Inception weights at {resolved}: download {STATE_DICT_URL} (weights only) or "
+            f"{TORCHSCRIPT_URL} (a program) once, on a machine with network, into "
+            f"{DEFAULT_STATE_DICT.parent}, or pass --inception FILE (or set {WEIGHTS_ENV})"
         )
     return resolved
 
@@ -89,41 +98,37 @@ class TorchScriptInception(torch.nn.Module):
 
 
 def fid_metric(weights: Path, device: str | torch.device = "cpu"):
-    """``torchmetrics``' ``FrechetInceptionDistance`` over the network in ``weights``."""
+    """``torchmetrics``' ``FrechetInceptionDistance`` over the network in ``weights``.
+
+    A weights-only state dict is tried first (no code runs); only a file that is not one is
+    loaded as TorchScript, which runs the program it holds.
+    """
     from torchmetrics.image.fid import FrechetInceptionDistance
 
+    from canvas_data.fid_inception import fid_inception, read_state_dict
+
+    try:
+        state = read_state_dict(weights)
+    except ValueError as not_weights:
+        state, why = None, not_weights
+    if state is not None:
+        features = fid_inception(state, weights)
+        return FrechetInceptionDistance(feature=features).to(device), "state-dict"
     try:
         with warnings.catch_warnings():  # the published file is TorchScript, whatever comes next
             warnings.simplefilter("ignore", DeprecationWarning)
             net = torch.jit.load(str(weights), map_location="cpu")
     except (RuntimeError, ValueError):
-        net = None
-    if net is not None:
-        try:
-            features = TorchScriptInception(net)
-        except RuntimeError as err:
-            first = next((x.strip() for x in str(err).splitlines() if x.strip()), repr(err))
-            raise ValueError(
-                f"{weights}: TorchScript, but not called as net(images, return_features=True) "
-                f"like inception-2015-12-05.pt ({first})"
-            ) from None
-        return FrechetInceptionDistance(feature=features).to(device), "torchscript"
+        raise ValueError(f"{weights}: neither TorchScript nor a state dict ({why})") from None
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as err:  # any unreadable file: say which and why, in one line
-        raise ValueError(f"{weights}: neither TorchScript nor a state dict ({err})") from None
-    if not isinstance(state, dict):
-        raise ValueError(f"{weights}: not an Inception state dict")
-    try:
-        import torch_fidelity  # noqa: F401
-    except ImportError:
+        features = TorchScriptInception(net)
+    except RuntimeError as err:
+        first = next((x.strip() for x in str(err).splitlines() if x.strip()), repr(err))
         raise ValueError(
-            f"{weights} is an Inception state dict, which is read through torch-fidelity "
-            f"(pip install torch-fidelity; it needs torchvision); without it, use the TorchScript "
-            f"file {TORCHSCRIPT_URL}"
+            f"{weights}: TorchScript, but not called as net(images, return_features=True) "
+            f"like inception-2015-12-05.pt ({first})"
         ) from None
-    metric = FrechetInceptionDistance(feature=2048, feature_extractor_weights_path=str(weights))
-    return metric.to(device), "torch-fidelity"
+    return FrechetInceptionDistance(feature=features).to(device), "torchscript"
 
 
 def list_images(folder: Path) -> list[Path]:

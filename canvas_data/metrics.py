@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from canvas_data.suggest import did_you_mean
 from canvas_data.taxonomy import SEED_STYLE
 
 STYLE, OBJECT = "style", "object"
@@ -181,11 +182,16 @@ def mean_accuracy(
 
 def target_domain(target: str, themes: Iterable[str], objects: Iterable[str]) -> str:
     """``style`` if ``target`` is a theme, ``object`` if it is an object."""
+    themes, objects = list(themes), list(objects)
     if target in set(themes):
         return STYLE
     if target in set(objects):
         return OBJECT
-    raise ValueError(f"target {target!r} is neither a theme nor an object of this answer set")
+    valid = [*themes, *objects]
+    raise ValueError(
+        f"target {target!r} is neither a theme nor an object of this answer set"
+        f"{did_you_mean(target, valid)}; valid targets: {', '.join(valid)}"
+    )
 
 
 def unlearning_scores(

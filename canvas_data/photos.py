@@ -25,7 +25,14 @@ from tqdm.auto import tqdm
 from canvas_data import __version__
 from canvas_data.atomic import write_bytes, write_json
 from canvas_data.colour import to_srgb
+from canvas_data.image_integrity import (
+    IncompleteImage,
+    check_jpeg_complete,
+    check_plausible_size,
+    strict_loading,
+)
 from canvas_data.recipe import RECIPE_FILE, Recipe, save_recipe
+from canvas_data.suggest import closest
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import seed_photo_path, sha256_file, sidecar_path
 
@@ -90,6 +97,7 @@ def _read_photo(source: Path | io.BytesIO, *, min_side: int, max_pixels: int) ->
     with _open(source) as im:
         width, height = im.size
         _check_size(width, height, min_side=min_side, max_pixels=max_pixels)
+        _check_whole(im, source)
         _decode(im)
         orientation = _orientation(im)
         author, licence = _credit(im)
@@ -143,10 +151,25 @@ def _check_size(width: int, height: int, *, min_side: int, max_pixels: int) -> N
         )
 
 
+def _check_whole(im: Image.Image, source: Path | io.BytesIO) -> None:
+    """Refuse data that can only be part of the image it declares (see :mod:`image_integrity`)."""
+    try:
+        data = source.getvalue() if isinstance(source, io.BytesIO) else None
+        nbytes = len(data) if data is not None else source.stat().st_size
+        check_plausible_size(im.format, *im.size, nbytes)
+        if im.format == "JPEG":
+            check_jpeg_complete(data if data is not None else source.read_bytes())
+    except IncompleteImage as err:
+        raise PhotoError(str(err)) from None
+    except OSError as err:
+        raise PhotoError(f"cannot read file ({err.strerror or err})") from err
+
+
 def _decode(im: Image.Image) -> None:
     """Decode every pixel now; a short file fails here instead of being padded."""
     try:
-        im.load()
+        with strict_loading():
+            im.load()
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         text = str(err).lower()
         if "truncated" in text or "broken data stream" in text or isinstance(err, EOFError):
@@ -288,6 +311,7 @@ class IntakeReport:
     accepted: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)  # source path -> reason
     unknown_folders: list[str] = field(default_factory=list)
+    near_misses: dict[str, str] = field(default_factory=dict)  # unknown folder -> closest object
     skipped_objects: list[str] = field(default_factory=list)  # in the taxonomy, not the build
     duplicate_folders: list[str] = field(default_factory=list)
     short_objects: dict[str, int] = field(default_factory=dict)  # object -> usable photos
@@ -308,7 +332,11 @@ class IntakeReport:
             short = ", ".join(f"{o} {n}/{want}" for o, n in self.short_objects.items())
             parts.append(f"short: {short}")
         if self.unknown_folders:
-            parts.append(f"unknown folders: {', '.join(self.unknown_folders)}")
+            named = (
+                f"{n} (did you mean {self.near_misses[n]}?)" if n in self.near_misses else n
+                for n in self.unknown_folders
+            )
+            parts.append(f"unknown folders: {', '.join(named)}")
         if self.skipped_objects:
             parts.append(f"not in this build: {', '.join(self.skipped_objects)}")
         if self.duplicate_folders:
@@ -342,7 +370,8 @@ def intake_photos(
     total = sum(len(files) for files in candidates.values())
     with tqdm(total=total, desc="photos", unit="file", disable=not progress) as bar:
         for obj in recipe.objects:
-            _intake_object(obj, candidates.get(obj, []), work, recipe, report, bar, max_pixels)
+            files = candidates.get(obj, [])
+            _intake_object(obj, files, photos_dir, work, recipe, report, bar, max_pixels)
     _write_report(work, photos_dir, recipe, report)
     _save_recipe_if_changed(recipe, work)
     return report
@@ -361,6 +390,10 @@ def _object_folders(photos_dir: Path, recipe: Recipe, report: IntakeReport) -> d
         obj = by_lower.get(entry.name.lower())
         if obj is None:
             report.unknown_folders.append(entry.name)
+            near = closest(entry.name, recipe.objects)
+            if near is not None:
+                report.near_misses[entry.name] = near
+                _warn(f"folder {entry.name}/ is not an object: did you mean {near}?")
         elif obj not in recipe.objects:
             report.skipped_objects.append(entry.name)
         elif obj not in found or (entry.name == obj and found[obj].name != obj):
@@ -385,6 +418,7 @@ def _candidates(folder: Path) -> list[Path]:
 def _intake_object(
     obj: str,
     files: list[Path],
+    photos_dir: Path,
     work: Path,
     recipe: Recipe,
     report: IntakeReport,
@@ -401,7 +435,7 @@ def _intake_object(
             _reject(report, path, err.reason)
             continue
         idx += 1
-        _write_seed(obj, idx, path, photo, work, recipe, report)
+        _write_seed(obj, idx, path, photos_dir, photo, work, recipe, report)
         if idx == recipe.photos_per_object:
             bar.update(len(files) - done)
             break
@@ -422,12 +456,21 @@ def _warn(message: str) -> None:
 
 
 def _write_seed(
-    obj: str, idx: int, path: Path, photo: Photo, work: Path, recipe: Recipe, report: IntakeReport
+    obj: str,
+    idx: int,
+    path: Path,
+    photos_dir: Path,
+    photo: Photo,
+    work: Path,
+    recipe: Recipe,
+    report: IntakeReport,
 ) -> None:
     """Write one seed photo and its sidecar (sidecar last), unless the same one is there."""
     out = seed_photo_path(work, obj, idx)
-    meta = _provenance(obj, idx, path, photo, recipe)
+    meta = _provenance(obj, idx, path, path.relative_to(photos_dir).as_posix(), photo, recipe)
     if out.is_file() and _same_identity(sidecar_path(out), meta):
+        if not _json_equal(sidecar_path(out), meta):  # e.g. an older sidecar's absolute path
+            write_json(sidecar_path(out), meta)
         report.unchanged += 1
         return
     image = square_resize(photo.image, recipe.resolution)
@@ -436,13 +479,16 @@ def _write_seed(
     report.written += 1
 
 
-def _provenance(obj: str, idx: int, path: Path, photo: Photo, recipe: Recipe) -> dict[str, Any]:
+def _provenance(
+    obj: str, idx: int, path: Path, relative: str, photo: Photo, recipe: Recipe
+) -> dict[str, Any]:
+    """A seed photo's sidecar; ``source_path`` is relative to the photos folder (no local paths)."""
     return {
         "key": f"{SEED_STYLE}/{obj}/{idx}",
         "style": SEED_STYLE,
         "object": obj,
         "idx": idx,
-        "source_path": str(path.resolve()),
+        "source_path": relative,
         "source_sha256": sha256_file(path),
         "source_bytes": path.stat().st_size,
         "source_format": photo.format,

@@ -1,4 +1,9 @@
-"""Recipes: YAML files in ``builders/`` that say what a build contains and how it is made."""
+"""Recipes: YAML files in ``builders/`` that say what a build contains and how it is made.
+
+A recipe is read with ``yaml.safe_load`` (no Python tags), its ``extends`` chain is merged, and
+the result is checked against :mod:`canvas_data.recipe_schema` before anything uses it: unknown
+keys, wrong types and out-of-range values raise ``ValueError`` naming the file and the key.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from typing import Any
 import yaml
 
 from canvas_data.errors import reading
+from canvas_data.recipe_schema import validate_recipe
+from canvas_data.suggest import unknown_names
 from canvas_data.taxonomy import SEED_STYLE, Taxonomy
 
 RECIPE_FILE = "recipe.yaml"  # the resolved recipe a workspace keeps
@@ -90,7 +97,8 @@ class Recipe:
         """The spec of one style; raises ``KeyError`` naming the recipe when it has none."""
         spec = self.data.get("styles", {}).get(name)
         if spec is None:
-            raise KeyError(f"recipe {self.name!r} defines no style {name!r}")
+            defined = list(self.data.get("styles", {}))
+            raise KeyError(f"recipe {self.name!r}: {unknown_names('style', [name], defined)}")
         known = {"prompt", "negative_prompt", "procedural"}
         return StyleSpec(
             name=name,
@@ -122,7 +130,7 @@ def _select(spec: Any, universe: tuple[str, ...], kind: str) -> tuple[str, ...]:
         return tuple(universe)
     unknown = [n for n in spec if n not in universe]
     if unknown:
-        raise ValueError(f"build {kind}s not in the taxonomy: {unknown}")
+        raise ValueError(f"build.{kind}s: {unknown_names(kind, unknown, universe)}")
     wanted = set(spec)
     return tuple(n for n in universe if n in wanted)
 
@@ -137,13 +145,35 @@ def _read(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
     path = Path(name_or_path)
     if path.is_file():
         with reading(path, "a YAML recipe"):
-            return yaml.safe_load(path.read_text()) or {}, str(path)
+            text = path.read_text()
+        return _parse(text, str(path)), str(path)
     name = str(name_or_path).removesuffix(".yaml")
     res = resources.files("canvas_data.builders").joinpath(f"{name}.yaml")
     if not res.is_file():
         known = ", ".join(builtin_recipes())
         raise FileNotFoundError(f"no recipe {name_or_path!r}: not a file, nor a built-in ({known})")
-    return yaml.safe_load(res.read_text()) or {}, f"builders/{name}.yaml"
+    return _parse(res.read_text(), f"builders/{name}.yaml"), f"builders/{name}.yaml"
+
+
+def _parse(text: str, source: str) -> dict[str, Any]:
+    """The mapping a recipe file holds; ``ValueError`` naming ``source`` for anything else."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        reason = " ".join(str(getattr(err, "problem", None) or err).split())
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ValueError(f"recipe {source}: not valid YAML{where}: {reason}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"recipe {source}: must be a mapping of keys, got {type(data).__name__}")
+    extends = data.get("extends")
+    if "extends" in data and not isinstance(extends, str):
+        raise ValueError(
+            f"recipe {source}: extends: must be a recipe name or path, got {extends!r}"
+        )
+    return data
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +193,12 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
             raise ValueError(f"recipe {source} extends itself through {parent_source}")
         seen.add(parent_source)
         data = _merge(parent, data)
+    validate_recipe(data, source)
     recipe = Recipe(name=data.get("name", Path(source).stem), data=data, source=source)
+    try:
+        recipe.taxonomy, recipe.objects, recipe.styles  # noqa: B018 - checked now, not mid-build
+    except ValueError as err:
+        raise ValueError(f"recipe {source}: {err}") from None
     missing = [s for s in recipe.styles if s not in data.get("styles", {})]
     if missing:
         raise ValueError(f"recipe {source} builds styles it does not define: {missing}")

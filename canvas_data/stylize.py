@@ -42,6 +42,7 @@ from canvas_data.atomic import (
 from canvas_data.locks import claim, release
 from canvas_data.recipe import Recipe, workspace_recipe
 from canvas_data.stylizers import Stylizer, get_stylizer, stylizer_class
+from canvas_data.suggest import unknown_names
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.work_share import shard_of_work
 from canvas_data.workspace import (
@@ -131,7 +132,14 @@ def stylize_workspace(
     work = Path(work)
     recipe = recipe or workspace_recipe(work)
     started = time.perf_counter()
-    items = shard_of_work(plan_items(recipe, work, styles, objects), num_shards, shard_index)
+    planned = plan_items(recipe, work, styles, objects)
+    if not planned:
+        raise ValueError(
+            f"nothing to stylize: no seed photos in {work / SEED_STYLE} for "
+            f"{', '.join(_subset(objects, recipe.objects, 'object'))} "
+            "(run `canvas-build sources` first)"
+        )
+    items = shard_of_work(planned, num_shards, shard_index)
     _remove_partials(work, items)
     todo = [it for it in items if not is_done(work, it)]
     report = StylizeReport(planned=len(items), already_done=len(items) - len(todo))
@@ -174,7 +182,7 @@ def _subset(wanted: Sequence[str] | None, universe: tuple[str, ...], kind: str) 
         return universe
     unknown = [w for w in wanted if w not in universe]
     if unknown:
-        raise ValueError(f"{kind}s not in this build: {', '.join(unknown)}")
+        raise ValueError(f"not in this build: {unknown_names(kind, unknown, universe)}")
     return tuple(w for w in universe if w in set(wanted))
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from numbers import Integral
 from typing import Any
 
+from canvas_data.suggest import unknown_names
 from canvas_data.taxonomy import (
     OBJECTS_20,
     RELEASE_TEXTS,
@@ -126,7 +127,7 @@ class Selection:
         ):
             unknown = sorted(set(names) - set(known))
             if unknown:
-                raise ValueError(f"unknown {kind} names {unknown}; known: {', '.join(known)}")
+                raise ValueError(unknown_names(kind, unknown, known))
 
 
 class Pool:

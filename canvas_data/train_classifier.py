@@ -41,6 +41,7 @@ from canvas_data.classifier import (
 from canvas_data.classifier_eval import Evaluation, classification_view, evaluate_classifier
 from canvas_data.errors import reading
 from canvas_data.shard_index import load_manifest, manifest_taxonomy
+from canvas_data.suggest import unknown_names
 from canvas_data.taxonomy import OBJECTS_20, STYLES_51, STYLES_61
 from canvas_data.transforms import (
     ImageTransform,
@@ -137,7 +138,7 @@ def resolve_classes(task: str, spec: str | Sequence[str], data: Path) -> tuple[s
         classes = [spec] if isinstance(spec, str) else list(spec)
         unknown = [c for c in classes if c not in known]
         if unknown:
-            raise ValueError(f"{data}: unknown {task} names {unknown}; known: {', '.join(known)}")
+            raise ValueError(f"{data}: {unknown_names(task, unknown, known)}")
     for order, names in named.values():
         if tuple(classes) == names:
             return order, classes

@@ -18,6 +18,7 @@ import copy
 from collections.abc import Sequence
 
 from canvas_data.recipe import Recipe
+from canvas_data.suggest import unknown_names
 from canvas_data.taxonomy import STYLE_ORDERS, STYLES_50, STYLES_60
 
 HEADS = {"50": ("release-51", STYLES_50), "60": ("release-61", STYLES_60)}
@@ -45,7 +46,8 @@ def variant_recipe(
         unknown = [s for s in names if s not in recipe.taxonomy.painted_styles]
         if unknown:
             heads = " or ".join(HEADS)
-            raise ValueError(f"styles not in the recipe's taxonomy (nor {heads}): {unknown}")
+            valid = recipe.taxonomy.painted_styles
+            raise ValueError(f"{unknown_names('style', unknown, valid)} (or {heads})")
         data.setdefault("build", {})["styles"] = [
             s for s in recipe.taxonomy.painted_styles if s in set(names)
         ]

@@ -359,7 +359,8 @@ class _Run:
         }
         bar = tqdm(total=0, desc="downloads", unit="photo", disable=not progress)
         with Fetcher(options) as fetcher, ThreadPoolExecutor(workers) as pool, bar:
-            job = _Job(fetcher, self.recipe, self.report.manifest, self.max_pixels)
+            manifest = Path(self.report.manifest).name  # sidecars name no local folder
+            job = _Job(fetcher, self.recipe, manifest, self.max_pixels)
             while wave := self._wave(queues, want):
                 bar.total += len(wave)
                 bar.refresh()

@@ -1,0 +1,228 @@
+"""The schema of a recipe (``builders/*.yaml``), checked with pydantic after ``extends`` is merged.
+
+Every level refuses keys it does not know, naming the closest known key; values are checked
+strictly (no ``"512"`` for an integer, no ``yes`` for a number) and within range. A style's
+``procedural`` chain is checked op by op against the CPU stylizer's registry of ops.
+
+:func:`validate_recipe` raises ``ValueError`` with one line naming the file, each bad key's
+dotted path and the reason.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from canvas_data.suggest import did_you_mean
+
+
+class _Section(BaseModel):
+    """A mapping of known keys: unknown ones are refused with the closest known key."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = list(cls.model_fields)
+            for key in data:
+                if key not in cls.model_fields:
+                    raise _unknown_key(str(key), known)
+        elif data is not None:
+            raise PydanticCustomError(
+                "not_a_mapping", "must be a mapping of keys, got {value}", {"value": repr(data)}
+            )
+        return data
+
+
+def _unknown_key(key: str, known: list[str]) -> PydanticCustomError:
+    return PydanticCustomError(
+        "unknown_key",
+        "unknown key {key}{hint}; known keys: {known}",
+        {"key": key, "hint": did_you_mean(key, known), "known": ", ".join(known)},
+    )
+
+
+def _names(value: Any, handler: Any) -> Any:
+    """A name or a list of names, with one message instead of one per type of the union."""
+    if isinstance(value, str) or (
+        isinstance(value, list) and value and all(isinstance(v, str) for v in value)
+    ):
+        return handler(value)
+    raise PydanticCustomError(
+        "names", "must be a name or a non-empty list of names, got {value}", {"value": repr(value)}
+    )
+
+
+Names = Annotated[str | list[str], WrapValidator(_names)]
+PositiveInt = Annotated[int, Field(ge=1)]
+Text = Annotated[str, Field(min_length=1)]
+
+
+class TaxonomySpec(_Section):
+    styles: Names = "release-61"
+    objects: Names = "release-20"
+
+
+class BuildSpec(_Section):
+    styles: Names = "all"
+    objects: Names = "all"
+    photos_per_object: Annotated[int, Field(ge=1, le=100_000)] = 20
+    resolution: Annotated[int, Field(ge=8, le=16384)] = 1024
+    min_photo_side: Annotated[int, Field(ge=1, le=65535)] = 256
+    jpeg_quality: Annotated[int, Field(ge=1, le=100)] = 95
+
+
+class SplitSpec(_Section):
+    test_per_object: Annotated[int, Field(ge=0)] = 2
+
+
+class ShardsSpec(_Section):
+    max_samples: PositiveInt = 1000
+    max_bytes: Annotated[int, Field(ge=1024)] = 1_000_000_000
+
+
+class PhotosSpec(_Section):
+    source: Literal["folder", "bundled", "manifest"] = "folder"
+    licence: Text | None = None
+
+
+class ProceduralOptions(_Section):
+    min_side: PositiveInt | None = None
+
+
+class DiffusersOptions(_Section):
+    """``stylizers.diffusers``: the fields of ``DiffusionSettings``, all optional here."""
+
+    model: Text | None = None
+    revision: Text | None = None
+    device: Text | None = None
+    dtype: Text | None = None
+    batch_size: PositiveInt | None = None
+    strength: Annotated[float, Field(gt=0, le=1)] | None = None
+    steps: PositiveInt | None = None
+    guidance_scale: Annotated[float, Field(ge=0)] | None = None
+    scheduler: Text | None = None
+    negative_prompt: str | None = None
+    resolution: Annotated[int, Field(ge=8, multiple_of=8)] | None = None
+    controlnet: Text | None = None
+    controlnet_scale: Annotated[float, Field(ge=0)] | None = None
+    controlnet_input: Literal["canny", "photo"] | None = None
+    ip_adapter: Text | None = None
+    ip_adapter_weight: Text | None = None
+    ip_adapter_encoder: Text | None = None
+    ip_adapter_scale: Annotated[float, Field(ge=0)] | None = None
+    style_references: Text | None = None
+    references_per_style: PositiveInt | None = None
+
+
+class StylizersSpec(_Section):
+    """Options per stylizer backend; a new backend adds its options model here."""
+
+    procedural: ProceduralOptions | None = None
+    diffusers: DiffusersOptions | None = None
+
+
+class StyleSpecModel(_Section):
+    prompt: Text | None = None
+    negative_prompt: str | None = None
+    procedural: list[dict[str, Any]] | None = None
+
+
+class PackSpec(_Section):
+    """What a pack-time variant changed (written by ``canvas_data.variants``)."""
+
+    base: Text
+    styles: Names | None = None
+    resolution: Annotated[int, Field(ge=8)] | None = None
+
+
+class RecipeSpec(_Section):
+    name: Text | None = None
+    description: str | None = None
+    pretty_name: Text | None = None
+    url: Text | None = None
+    version: Text | int | float | None = None
+    date_published: datetime.date | Text | None = None
+    license: Text | None = None
+    seed: Annotated[int, Field(ge=0)] = 0
+    taxonomy: TaxonomySpec | None = None
+    build: BuildSpec | None = None
+    split: SplitSpec | None = None
+    shards: ShardsSpec | None = None
+    photos: PhotosSpec | None = None
+    stylizers: StylizersSpec | None = None
+    styles: dict[str, StyleSpecModel | None] | None = None
+    responsible_ai: dict[str, Text] | None = None
+    pack: PackSpec | None = None
+
+    @field_validator("styles")
+    @classmethod
+    def _chains(cls, styles: dict[str, StyleSpecModel | None] | None) -> Any:
+        from canvas_data.stylizers.procedural import validate_chain
+
+        for name, spec in (styles or {}).items():
+            if spec is not None and spec.procedural is not None:
+                validate_chain(name, spec.procedural)
+        return styles
+
+    @field_validator("responsible_ai")
+    @classmethod
+    def _rai(cls, fields: dict[str, str] | None) -> Any:
+        from canvas_data.datasheet import RAI_FIELDS
+
+        for key in fields or {}:
+            if key not in RAI_FIELDS:
+                raise _unknown_key(key, list(RAI_FIELDS))
+        return fields
+
+
+def validate_recipe(data: Any, source: str) -> RecipeSpec:
+    """Check a merged recipe; ``ValueError`` ``recipe SOURCE: KEY.PATH: reason`` on faults."""
+    try:
+        return RecipeSpec.model_validate(data if data is not None else {})
+    except ValidationError as err:
+        raise ValueError(f"recipe {source}: {format_errors(err)}") from None
+
+
+def format_errors(err: ValidationError, limit: int = 3) -> str:
+    """The first ``limit`` faults of ``err`` as ``path: reason`` joined by ``; `` (one line).
+
+    A value that matches no member of a union gives one fault per member: only the first is kept.
+    """
+    lines: dict[str, str] = {}
+    for e in err.errors(include_url=False):
+        path = [str(p) for p in e["loc"] if not _is_type_tag(p)]
+        if e["type"] == "unknown_key":
+            ctx = e["ctx"]
+            where = ".".join([*path, ctx["key"]])
+            lines.setdefault(where, f"unknown key {where}{ctx['hint']}; known keys: {ctx['known']}")
+            continue
+        where = ".".join(path)
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] not in {"names", "not_a_mapping", "value_error"}:
+            msg = f"{msg}, got {e['input']!r}"
+        lines.setdefault(where, f"{where}: {msg}" if where else msg)
+    shown = list(lines.values())[:limit]
+    more = len(lines) - len(shown)
+    return "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _is_type_tag(part: Any) -> bool:
+    """Pydantic adds the member type of a union to an error's location (``int``, ``str``...)."""
+    return isinstance(part, str) and (
+        part in {"int", "str", "float", "bool", "date"}
+        or part.startswith(("function-", "constrained-", "literal[", "list[", "dict["))
+    )
