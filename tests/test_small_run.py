@@ -121,7 +121,12 @@ def test_the_small_run_from_classifiers_to_the_report(tmp_path, monkeypatch):
         with Image.open(table / png) as im:
             assert im.format == "PNG" and im.width > 200
 
+    run = CliRunner().invoke(eval_main, ["summarize", "--sequence", "results/tiny/VG-C.json",
+                                         "--out", "refused/"])  # fmt: skip
+    assert run.exit_code == 1 and "VG-C.json: Van_Gogh:Cats is a combination" in run.output
+
     page = (table / "report.html").read_text()
+    assert '">&lt;0.1</td>' in page  # the diff cell, escaped
     assert 'id="methods"' in page and "<h2>Sequential unlearning</h2>" in page
     assert "<script src" not in page and "<link" not in page  # nothing fetched
     embedded = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", page)
