@@ -589,6 +589,7 @@ def storage(base, unlearned, method, out):
     what the method must store. Only safetensors files are read: pickles are refused.
     """
     from canvas_data.atomic import write_json
+    from canvas_data.efficiency import human_bytes
     from canvas_data.storage import storage_report
 
     record = storage_report(base, unlearned, method=method)
@@ -597,9 +598,9 @@ def storage(base, unlearned, method, out):
     except OSError as err:
         raise ValueError(f"{out}: cannot write the record ({err.strerror})") from None
     click.echo(
-        f"unlearned weights {record['unlearned_bytes'] / 2**20:.1f} MiB, of which "
+        f"unlearned weights {human_bytes(record['unlearned_bytes'])}, of which "
         f"{record['changed_tensors']} of {record['tensors']} tensors differ from the base: "
-        f"{record['diff_bytes'] / 2**20:.1f} MiB"
+        f"{human_bytes(record['diff_bytes'])}"
     )
     click.echo(f"wrote {out}")
 

@@ -81,12 +81,31 @@ def present(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str, str]]:
 
 
 def cell(row: dict[str, Any], key: str) -> str:
-    """A Markdown cell: seconds with 1 decimal, GiB with 2, MiB with 1; ``—`` when unmeasured."""
+    """A Markdown cell: seconds with 1 decimal, GiB with 2, MiB with 1; ``—`` when unmeasured.
+
+    A value above zero that would round to zero is shown as ``<0.1`` (``<0.01``), so a method
+    that stores 16 bytes does not read as one that stores nothing.
+    """
     value = row.get(key)
     if value is None:
         return "—"
     digits = {"time_s": 1, "storage_bytes": 1, "diff_bytes": 1}.get(key, 2)
-    return f"{value / _SCALE[key]:.{digits}f}"
+    shown = f"{value / _SCALE[key]:.{digits}f}"
+    if value > 0 and float(shown) == 0:
+        return f"<{10**-digits:.{digits}f}"
+    return shown
+
+
+def human_bytes(n: int) -> str:
+    """``n`` bytes in the largest binary unit that keeps it at 1 or more: ``16 B``, ``1.5 KiB``,
+    ``1.0 MiB``, ``2.30 GiB``."""
+    if n < 2**10:
+        return f"{n} B"
+    if n < 2**20:
+        return f"{n / 2**10:.1f} KiB"
+    if n < 2**30:
+        return f"{n / 2**20:.1f} MiB"
+    return f"{n / 2**30:.2f} GiB"
 
 
 def csv_value(row: dict[str, Any], key: str) -> Any:

@@ -144,6 +144,11 @@ def _read(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: cannot read the result ({err.strerror})") from None
     if not isinstance(result, dict) or result.get("kind") != RESULT_KIND:
         raise ValueError(f"{path}: not written by `canvas-eval accuracy`")
+    if result.get("target") and result.get("domain") == "combination":
+        raise ValueError(
+            f"{path}: {result['target']} is a combination (finer-scale) target; a step of a "
+            "sequence forgets one style or one object"
+        )
     if not result.get("target") or result.get("domain") not in DOMAINS:
         raise ValueError(f"{path}: a step of a sequence needs a result with a --target")
     for d in DOMAINS:

@@ -133,3 +133,22 @@ def test_no_place_for_the_record_stops_before_the_command_runs(tmp_path):
     run = CliRunner().invoke(main, args)
     assert run.exit_code == 1 and "cannot write the record there" in run.output
     assert run.output.count("\n") == 1 and not marker.exists()
+
+
+def test_a_small_measure_above_zero_never_shows_as_zero(tmp_path):
+    from canvas_data.atomic import write_json
+    from canvas_data.efficiency import cell, human_bytes
+
+    row = {"time_s": 0.04, "peak_rss_bytes": 2**20, "storage_bytes": 2**20, "diff_bytes": 16}
+    assert [cell(row, k) for k in row] == ["<0.1", "<0.01", "1.0", "<0.1"]
+    assert cell({"diff_bytes": 0}, "diff_bytes") == "0.0"
+    assert cell({}, "diff_bytes") == "—"
+    assert [human_bytes(n) for n in (0, 16, 1536, 2**20, 3 * 2**30)] == [
+        "0 B", "16 B", "1.5 KiB", "1.0 MiB", "3.00 GiB"
+    ]  # fmt: skip
+    record = tmp_path / "storage.json"
+    write_json(record, {"kind": "canvas-eval storage", "method": "X", "unlearned_bytes": 2**20,
+                        "diff_bytes": 16})  # fmt: skip
+    run = CliRunner().invoke(main, ["summarize", str(record), "--out", str(tmp_path / "t")])
+    assert run.exit_code == 0, run.output
+    assert "| 1.0 | <0.1 |" in run.output

@@ -146,6 +146,11 @@ def test_sequence_next_to_the_method_table_and_two_sequences(tmp_path):
     [
         (lambda r: r.update(target=None, domain=None), "step1.json: a step of a sequence needs"),
         (lambda r: r.update(kind="canvas-eval fid"), "step1.json: not written by"),
+        (
+            lambda r: r.update(target="Van_Gogh:Cats", domain="combination"),
+            "step1.json: Van_Gogh:Cats is a combination (finer-scale) target; a step of a sequence",
+        ),
+        (lambda r: r.update(domain="colour"), "step1.json: a step of a sequence needs"),
         (lambda r: r.pop("object_accuracy"), "step1.json: no object_accuracy table"),
         (
             lambda r: r["style_accuracy"].update(Monet={"accuracy": "high"}),

@@ -110,8 +110,17 @@ def test_cli_writes_the_record_and_refuses_pickles_and_broken_files(tmp_path):
     run = CliRunner().invoke(main, ["storage", "--base", str(base), "--unlearned",
                                     str(base / "unet"), "--out", str(out)])  # fmt: skip
     assert run.exit_code == 0, run.output
-    assert "0 of 4 tensors differ from the base: 0.0 MiB" in run.output
+    assert "0 of 4 tensors differ from the base: 0 B" in run.output
     assert json.loads(out.read_text())["kind"] == "canvas-eval storage"
+    edited = base_tensors()
+    edited["b"] = edited["b"] * 2  # 16 bytes differ: not "0.0 MiB", which reads as nothing
+    save_file(edited, str(tmp_path / "edited.safetensors"))
+    edited = ["--unlearned", str(tmp_path / "edited.safetensors"), "--out", str(out)]
+    run = CliRunner().invoke(main, ["storage", "--base", str(base), *edited])
+    assert run.exit_code == 0, run.output
+    assert "unlearned weights 436 B, of which 1 of 4 tensors differ from the base: 16 B" in (
+        run.output
+    )
 
     pickle = tmp_path / "unet.bin"
     torch.save(base_tensors(), pickle)
