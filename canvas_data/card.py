@@ -143,13 +143,18 @@ def render_card(
     return f"---\n{header}---\n\n{body}"
 
 
-def write_card(out: Path, manifest: dict[str, Any], recipe: Recipe) -> Path:
-    """Write ``out/README.md`` with ``samples.csv``, ``preview.jpg`` and ``croissant.json``."""
+def write_card(
+    out: Path, manifest: dict[str, Any], recipe: Recipe, *, written: dict | None = None
+) -> Path:
+    """Write ``out/README.md`` with ``samples.csv``, ``preview.jpg`` and ``croissant.json``.
+
+    ``written``: the sample index of tars just written (see ``read_index``), not read again.
+    """
     from canvas_data.croissant import write_croissant
     from canvas_data.preview import PREVIEW, write_preview
 
     out = Path(out)
-    index = read_index(out, manifest)
+    index = read_index(out, manifest, written=written)
     for problem in index.problems:
         tqdm.write(f"warning: {problem}", file=sys.stderr)
     sheet = None

@@ -38,15 +38,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import webdataset as wds
 from tqdm.auto import tqdm
 
 from canvas_data import __version__
 from canvas_data.atomic import remove_partials, temp_name, write_json, write_text
+from canvas_data.decode import image_size
 from canvas_data.jpeg import CHECKS, ImageError, check_image, resized
 from canvas_data.recipe import Recipe, workspace_recipe
 from canvas_data.taxonomy import SEED_STYLE, STYLES_61, caption
 from canvas_data.variants import pack_resolution, variant_recipe
+from canvas_data.wds_tar import TarWriter
 from canvas_data.workspace import Item, image_path, photo_indices, sha256_file, sidecar_path
 
 SPLITS = ("train", "test")
@@ -258,9 +259,10 @@ def pack_shards(
         formats=formats,
     )
     entries: dict[str, list[dict]] = {fmt: [] for fmt in formats}
+    written: dict[str, list] = {}  # the card's sample index of the tars written now
     bar = tqdm(total=len(inv.samples), desc="shards", unit="img", disable=not progress)
     for name, samples in plan.items():
-        done, reused = _pack_one(out, name, samples, recipe, formats, check, bar.update)
+        done, reused = _pack_one(out, name, samples, recipe, formats, check, bar.update, written)
         for fmt, entry in done.items():
             entries[fmt].append(entry)
         report.shards_reused += reused
@@ -270,7 +272,7 @@ def pack_shards(
     manifest = build_manifest(entries, recipe, inv)
     write_json(out / MANIFEST, manifest)
     write_text(out / "recipe.yaml", recipe.to_yaml())
-    write_card(out, manifest, recipe)
+    write_card(out, manifest, recipe, written=written)
     report.samples = dict(manifest["splits"])
     report.bytes = sum(e["bytes"] for fmt_entries in entries.values() for e in fmt_entries)
     report.unreadable = [(work / f"{u['key']}.jpg", u["reason"]) for u in manifest["unreadable"]]
@@ -302,7 +304,8 @@ class TarShardWriter:
     """Writes packed samples to one WebDataset tar: members sorted, fixed mtime and owner.
 
     The tar is hashed as it is written, through a large buffer: a shard is neither written in
-    small pieces nor read back to hash it.
+    small pieces nor read back to hash it. ``rows`` keeps each sample's metadata and where its
+    image lies, for the card's sample index (``canvas_data.packed``) without reading the tar again.
     """
 
     folder = "data"
@@ -310,13 +313,24 @@ class TarShardWriter:
 
     def __init__(self, path: Path, recipe: Recipe) -> None:
         self._file = HashingFile(path)
-        self._writer = wds.TarWriter(
-            self._file, encoder=False, mtime=FIXED_MTIME, user="", group=""
-        )
+        self._writer = TarWriter(self._file, mtime=FIXED_MTIME)
         self.sha256: str | None = None
+        # None once an image's size cannot be read (packed with ``check="none"``): the card
+        # then reads this shard back and reports it, as it does any shard it cannot index.
+        self.rows: list[tuple[dict[str, Any], dict[str, int]]] | None = []
 
     def write(self, record: dict[str, Any], meta: dict[str, Any]) -> None:
-        self._writer.write(record)
+        offset, size = self._writer.write(record)["jpg"]
+        if self.rows is None:
+            return
+        try:
+            width, height = image_size(record["jpg"], name=record["__key__"])
+        except ValueError:
+            self.rows = None
+            return
+        self.rows.append(
+            (meta, {"width": width, "height": height, "bytes": size, "offset": offset})
+        )
 
     def close(self) -> None:
         self._writer.close()
@@ -373,10 +387,12 @@ def _pack_one(
     formats: Sequence[str],
     check: str,
     advance: Callable[[int], Any],
+    index: dict[str, list] | None = None,
 ) -> tuple[dict[str, dict], bool]:
     """Write one shard in every format that lacks an identical one; returns (entries, reused).
 
-    Each image is read once and streamed into every format's writer.
+    Each image is read once and streamed into every format's writer. ``index`` receives, per
+    tar written, its samples' metadata and image offsets (``TarShardWriter.rows``).
     """
     fingerprint = f"{_fingerprint(samples)}{recipe.sha256}{check}"
     entries = {fmt: e for fmt in formats if (e := _done_entry(out, fmt, name, fingerprint))}
@@ -407,6 +423,8 @@ def _pack_one(
     for fmt, writer in writers.items():
         writer.close()
         temp_name(paths[fmt]).replace(paths[fmt])
+        if index is not None and getattr(writer, "rows", None) is not None:
+            index[paths[fmt].relative_to(out).as_posix()] = writer.rows
         entries[fmt] = {
             "path": paths[fmt].relative_to(out).as_posix(),
             "split": samples[0].split,

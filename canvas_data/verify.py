@@ -8,11 +8,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import webdataset as wds
 from PIL import Image
 from tqdm.auto import tqdm
 
 from canvas_data.shards import MANIFEST
+from canvas_data.wds_tar import samples
 from canvas_data.workspace import sha256_file
 
 MEMBERS = ("jpg", "style.cls", "object.cls", "txt", "json")
@@ -83,7 +83,7 @@ def _check_samples(path: Path, shard: dict, styles, objects, report: VerifyRepor
     seen: Counter[tuple[str, str]] = Counter()
     n = 0
     try:
-        for sample in wds.WebDataset(str(path), shardshuffle=False, empty_check=False):
+        for sample in samples(path):
             n += 1
             problem = _check_sample(sample, styles, objects)
             if problem:
