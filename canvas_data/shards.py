@@ -55,6 +55,8 @@ FIXED_MTIME = 1708214400  # 2024-02-18, the release date of the paper: reproduci
 MANIFEST = "manifest.json"
 DONE_DIR = ".pack"
 FORMATS = ("webdataset", "parquet")
+# Where each format's shards lie, (folder, suffix), known without importing its writer.
+SHARD_FILES = {"webdataset": ("data", ".tar"), "parquet": ("parquet", ".parquet")}
 WRITE_BUFFER = 4 << 20  # bytes buffered before each write to a shard file
 _MEMBER = re.compile(r"^[1-9][0-9]*\.(jpg|json)$")  # an image of a cell, or its sidecar
 
@@ -348,8 +350,8 @@ def _writer_class(fmt: str):
 
 
 def _shard_path(out: Path, fmt: str, name: str) -> Path:
-    cls = _writer_class(fmt)
-    return out / cls.folder / f"{name}{cls.suffix}"
+    folder, suffix = SHARD_FILES[fmt]
+    return out / folder / f"{name}{suffix}"
 
 
 def _done_path(out: Path, fmt: str, name: str) -> Path:
@@ -443,8 +445,8 @@ def _pack_one(
 def _remove_stale(out: Path, names: set[str], formats: Sequence[str]) -> None:
     """Delete shards (and their done-markers) of an earlier, larger plan or a dropped format."""
     for fmt in FORMATS:
-        cls = _writer_class(fmt)
-        for path in (out / cls.folder).glob(f"*{cls.suffix}"):
+        folder, suffix = SHARD_FILES[fmt]
+        for path in (out / folder).glob(f"*{suffix}"):
             if fmt not in formats or path.stem not in names:
                 path.unlink()
                 _done_path(out, fmt, path.stem).unlink(missing_ok=True)

@@ -26,7 +26,7 @@ def random_samples(n: int, seed: int = 0) -> list[dict]:
         out.append(
             {
                 "__key__": f"Style_{i % 3}/Obj é/{i + 1}",
-                "jpg": rng.bytes(int(rng.integers(0, 3000))),
+                "jpg": rng.bytes(int(rng.integers(0, 30000))),
                 "style.cls": str(i % 3).encode(),
                 "txt": f"caption {i} ü".encode(),
                 "json": json.dumps({"i": i}).encode(),
@@ -116,28 +116,54 @@ def test_preview_decodes_at_a_reduced_scale_that_still_covers_the_thumbnail(tmp_
 
 
 CLI_IMPORTS = """
-    import sys
+    import json, sys
     from click.testing import CliRunner
     from canvas_data.cli import main
-    runner = CliRunner()
-    shards = ["shards", "--work", sys.argv[2], "--out", sys.argv[3], "--recipe", sys.argv[4]]
-    for args in (["--help"], ["verify", sys.argv[1]], shards):
-        result = runner.invoke(main, args)
+    for args in json.loads(sys.argv[1]):
+        result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, (args, result.output)
-    heavy = [m for m in ("torch", "albumentations", "webdataset") if m in sys.modules]
-    print(heavy)
+    heavy = ("torch", "albumentations", "webdataset", "datasets")
+    print(json.dumps([m for m in heavy if m in sys.modules]))
 """
 
 
-def test_help_verify_and_shards_import_no_torch(tmp_path):
-    out = packed_folder(tmp_path)
-    work, recipe = tmp_path / "work", tmp_path / "tiny.yaml"
-    assert work.is_dir() and recipe.is_file()
+def imported_by(*commands: list[str]) -> list[str]:
+    """The heavy modules a fresh process has imported after running ``commands`` of the CLI."""
     code = textwrap.dedent(CLI_IMPORTS)
     done = subprocess.run(
-        [sys.executable, "-c", code, str(out), str(work), str(tmp_path / "again"), str(recipe)],
-        capture_output=True,
-        text=True,
+        [sys.executable, "-c", code, json.dumps(commands)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_help_and_verify_import_no_torch(tmp_path):
+    out = packed_folder(tmp_path)
+    heavy = imported_by(["--help"], ["verify", str(out)])
+    assert "torch" not in heavy and "albumentations" not in heavy and "webdataset" not in heavy
+
+
+def test_shards_imports_neither_torch_nor_datasets(tmp_path):
+    work, recipe = painted_workspace(tmp_path)
+    out = tmp_path / "uc"
+    recipe_path = tmp_path / "tiny.yaml"
+    assert recipe_path.is_file()
+    args = ["shards", "--work", str(work), "--out", str(out), "--recipe", str(recipe_path)]
+    assert imported_by(args) == []
+    assert (out / SAMPLES_CSV).is_file() and (out / "preview.jpg").is_file()
+
+
+@pytest.mark.parametrize("name", ["demo", "unlearncanvas"])
+def test_card_features_are_what_datasets_writes(name):
+    from canvas_data.card import features, features_yaml
+    from canvas_data.recipe import load_recipe
+
+    taxonomy = load_recipe(name).taxonomy
+    assert features_yaml(taxonomy) == features(taxonomy)._to_yaml_list()
+
+
+def test_shard_files_table_matches_the_writers():
+    from canvas_data.shards import FORMATS, SHARD_FILES, _writer_class
+
+    for fmt in FORMATS:
+        assert SHARD_FILES[fmt] == (_writer_class(fmt).folder, _writer_class(fmt).suffix)
