@@ -221,7 +221,10 @@ def peer(args: argparse.Namespace) -> None:
             shutil.rmtree(root / out, ignore_errors=True)
             runs.append(timed(argv))
     ratio = [p[0] / o[0] for o, p in zip(ours, theirs, strict=True)]
+    floor = timed([sys.executable, "-c", "pass"])[1]
     print(f"{n} JPEGs, {mean_kb:.0f} KB mean, {total / 1e6:.0f} MB; {args.repeat} pairs")
+    print(f"(peak RSS of a child starts at this script's RSS when it forks: a bare "
+          f"`python -c pass` reads {floor:.0f} MB)")  # fmt: skip
     for name, runs in (("canvas-build shards", ours), ("webdataset.ShardWriter", theirs)):
         secs = [r[0] for r in runs]
         print(f"{name:>24}: {statistics.median(secs):.2f} s median "
