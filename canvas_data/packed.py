@@ -135,12 +135,12 @@ def read_index(
     manifest: dict[str, Any],
     *,
     progress: bool = False,
-    written: dict[str, list[tuple[dict, dict]]] | None = None,
+    written: dict[str, list[tuple[bytes, dict]]] | None = None,
 ) -> PackedIndex:
     """Index every shard the manifest lists; an unreadable shard is named in ``problems``.
 
     ``written`` maps a shard's path (as the manifest gives it) to what its writer already knows:
-    per sample, its ``json`` metadata and ``{"width", "height", "bytes", "offset"}`` of its
+    per sample, its ``json`` member (bytes) and ``{"width", "height", "bytes", "offset"}`` of its
     JPEG. Those shards are not read again; the others are read as described above.
     """
     out = Path(out)
@@ -153,7 +153,8 @@ def read_index(
     for shard in manifest["shards"]:
         try:
             if written and shard["path"] in written:
-                rows = sorted(written[shard["path"]], key=lambda r: r[0]["key"])
+                parsed = ((json.loads(m), jpg) for m, jpg in written[shard["path"]])
+                rows = sorted(parsed, key=lambda r: r[0]["key"])
                 for meta, _ in rows:
                     index.provenance.add(meta["style"], meta.get("provenance"), meta["key"])
             else:

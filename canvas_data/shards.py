@@ -306,8 +306,9 @@ class TarShardWriter:
     """Writes packed samples to one WebDataset tar: members sorted, fixed mtime and owner.
 
     The tar is hashed as it is written, through a large buffer: a shard is neither written in
-    small pieces nor read back to hash it. ``rows`` keeps each sample's metadata and where its
-    image lies, for the card's sample index (``canvas_data.packed``) without reading the tar again.
+    small pieces nor read back to hash it. ``rows`` keeps each sample's ``json`` member (bytes,
+    compact) and where its image lies, for the card's sample index (``canvas_data.packed``)
+    without reading the tar again.
     """
 
     folder = "data"
@@ -319,7 +320,7 @@ class TarShardWriter:
         self.sha256: str | None = None
         # None once an image's size cannot be read (packed with ``check="none"``): the card
         # then reads this shard back and reports it, as it does any shard it cannot index.
-        self.rows: list[tuple[dict[str, Any], dict[str, int]]] | None = []
+        self.rows: list[tuple[bytes, dict[str, int]]] | None = []
 
     def write(self, record: dict[str, Any], meta: dict[str, Any]) -> None:
         offset, size = self._writer.write(record)["jpg"]
@@ -331,7 +332,7 @@ class TarShardWriter:
             self.rows = None
             return
         self.rows.append(
-            (meta, {"width": width, "height": height, "bytes": size, "offset": offset})
+            (record["json"], {"width": width, "height": height, "bytes": size, "offset": offset})
         )
 
     def close(self) -> None:
@@ -394,7 +395,7 @@ def _pack_one(
     """Write one shard in every format that lacks an identical one; returns (entries, reused).
 
     Each image is read once and streamed into every format's writer. ``index`` receives, per
-    tar written, its samples' metadata and image offsets (``TarShardWriter.rows``).
+    tar written, its samples' ``json`` members and image offsets (``TarShardWriter.rows``).
     """
     fingerprint = f"{_fingerprint(samples)}{recipe.sha256}{check}"
     entries = {fmt: e for fmt in formats if (e := _done_entry(out, fmt, name, fingerprint))}

@@ -7,8 +7,8 @@ fixed mtime, headers made by ``tarfile`` (PAX format, as its ``w|`` stream write
 padded to a 10 KiB record. Each member goes out as three writes (header, data, padding) rather
 than through ``tarfile``'s copy loop in 10 KiB pieces. The reader groups a tar's
 members into samples the way ``webdataset`` does: a member ``dir/key.ext.more`` belongs to the
-sample ``dir/key`` under the name ``ext.more``, and consecutive members with one key make a
-sample.
+sample ``dir/key`` under the name ``ext.more`` (lower-cased), and consecutive members with one
+key make a sample.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def samples(path) -> Iterator[dict[str, Any]]:
                 continue
             folder, _, name = member.name.rpartition("/")
             stem, dot, ext = name.partition(".")
+            ext = ext.lower()  # as webdataset's grouping does
             if not dot or not stem:
                 continue  # webdataset skips names without a key or an extension too
             key = f"{folder}/{stem}" if folder else stem
