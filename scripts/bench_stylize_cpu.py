@@ -8,7 +8,9 @@ Two measurements, each in a fresh process:
 - throughput: ``stylize_workspace`` (what ``canvas-build stylize`` runs: a process pool, photo
   decode, JPEG encode and provenance of every item) paints ``--photos`` seed photos of
   ``--size`` px (scikit-image samples) in all 60 styles with ``--workers`` processes; images
-  per second over the whole call, pool start-up included;
+  per second over the whole call, pool start-up included; and, from the CPU time of the whole
+  run (this process and its pool, ``getrusage``), images per CPU-second times ``--workers``:
+  the rate on that many cores that nothing else uses, which a shared machine cannot show;
 - cost per style: each style paints one photo of ``--size`` px in one thread (OpenCV with one
   thread, as in the pool), timed with the process's CPU time (``time.process_time``).
 
