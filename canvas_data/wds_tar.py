@@ -40,13 +40,12 @@ class TarWriter:
         key = sample.get("__key__")
         if not isinstance(key, str):
             raise ValueError("a sample needs a '__key__' string")
-        where = {}
-        for ext in sorted(sample):
-            if ext.startswith("_"):
-                continue
-            value = sample[ext]
+        members = {ext: v for ext, v in sorted(sample.items()) if not ext.startswith("_")}
+        for ext, value in members.items():  # all checked before anything is written
             if not isinstance(value, (bytes, bytearray, memoryview)):
                 raise ValueError(f"{key}.{ext}: not bytes ({type(value).__name__})")
+        where = {}
+        for ext, value in members.items():
             info = tarfile.TarInfo(f"{key}.{ext}")
             info.size, info.mtime, info.mode = len(value), self._mtime, MODE
             info.uname = info.gname = ""

@@ -58,8 +58,11 @@ def test_writer_refuses_samples_webdataset_would_refuse():
     tar = TarWriter(io.BytesIO(), mtime=0)
     with pytest.raises(ValueError, match="__key__"):
         tar.write({"jpg": b"x"})
+    out = io.BytesIO()
+    tar = TarWriter(out, mtime=0)
     with pytest.raises(ValueError, match="not bytes"):
-        tar.write({"__key__": "a/1", "txt": "text"})
+        tar.write({"__key__": "a/1", "jpg": b"image", "txt": "text"})
+    assert out.getvalue() == b""  # nothing of the refused sample was written
 
 
 def test_reader_groups_members_as_webdataset_does(tmp_path):
