@@ -15,10 +15,9 @@ from collections import Counter
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from datasets import ClassLabel, Features, Image, Json, Value
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import write_text
@@ -70,12 +69,17 @@ from canvas_data.packed import SAMPLES_CSV, PackedIndex, read_index, write_sampl
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE, Taxonomy, caption
 
+if TYPE_CHECKING:
+    from datasets import Features
+
 TEMPLATE = "unlearncanvas.md"
 README = "README.md"
 
 
 def features(taxonomy: Taxonomy) -> Features:
     """The features of a packed sample, as ``datasets`` should read them."""
+    from datasets import ClassLabel, Features, Image, Json, Value
+
     return Features(
         {
             "__key__": Value("string"),
@@ -86,6 +90,23 @@ def features(taxonomy: Taxonomy) -> Features:
             "json": Json(),
         }
     )
+
+
+def features_yaml(taxonomy: Taxonomy) -> list[dict[str, Any]]:
+    """``features(taxonomy)._to_yaml_list()``, the card's ``dataset_info.features``, written out
+    so that packing does not import ``datasets`` (seconds); a test checks that the two agree."""
+
+    def labels(names) -> dict[str, Any]:
+        return {"class_label": {"names": {str(i): n for i, n in enumerate(names)}}}
+
+    return [
+        {"name": "__key__", "dtype": "string"},
+        {"name": "jpg", "dtype": "image"},
+        {"name": "style.cls", "dtype": labels(taxonomy.styles)},
+        {"name": "object.cls", "dtype": labels(taxonomy.objects)},
+        {"name": "txt", "dtype": "string"},
+        {"name": "json", "dtype": "json"},
+    ]
 
 
 def card_metadata(manifest: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
@@ -106,7 +127,7 @@ def card_metadata(manifest: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
             }
         ],
         "dataset_info": {
-            "features": features(recipe.taxonomy)._to_yaml_list(),
+            "features": features_yaml(recipe.taxonomy),
             "splits": [
                 {
                     "name": s,
@@ -158,13 +179,18 @@ def render_card(
     return f"---\n{header}---\n\n{body}"
 
 
-def write_card(out: Path, manifest: dict[str, Any], recipe: Recipe) -> Path:
-    """Write ``out/README.md`` with ``samples.csv``, ``preview.jpg`` and ``croissant.json``."""
+def write_card(
+    out: Path, manifest: dict[str, Any], recipe: Recipe, *, written: dict | None = None
+) -> Path:
+    """Write ``out/README.md`` with ``samples.csv``, ``preview.jpg`` and ``croissant.json``.
+
+    ``written``: the sample index of tars just written (see ``read_index``), not read again.
+    """
     from canvas_data.croissant import write_croissant
     from canvas_data.preview import PREVIEW, write_preview
 
     out = Path(out)
-    index = read_index(out, manifest)
+    index = read_index(out, manifest, written=written)
     for problem in index.problems:
         tqdm.write(f"warning: {problem}", file=sys.stderr)
     sheet = None

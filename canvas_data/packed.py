@@ -21,7 +21,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import write_text
-from canvas_data.packed_manifest import UnsafeEntry, manifest_taxonomy, shard_file
+from canvas_data.packed_manifest import UnsafeEntry, entry_path, manifest_taxonomy, shard_file
 from canvas_data.tar_samples import check_member, member_error
 from canvas_data.taxonomy import SEED_STYLE, Taxonomy
 
@@ -132,8 +132,18 @@ class PackedIndex:
         return out
 
 
-def read_index(out: Path, manifest: dict[str, Any], *, progress: bool = False) -> PackedIndex:
+def read_index(
+    out: Path,
+    manifest: dict[str, Any],
+    *,
+    progress: bool = False,
+    written: dict[str, list[tuple[bytes, dict]]] | None = None,
+) -> PackedIndex:
     """Index every shard the manifest lists; an unreadable shard is named in ``problems``.
+
+    ``written`` maps a shard's path (as the manifest gives it) to what its writer already knows:
+    per sample, its ``json`` member (bytes) and ``{"width", "height", "bytes", "offset"}`` of its
+    JPEG. Those shards are not read again; the others are read as described above.
 
     Raises ``UnsafeEntry`` (a ``ValueError``) for a shard entry that leaves the folder or is not
     a file, and for a tar member that is not a regular file named by a key of the taxonomy.
@@ -147,7 +157,13 @@ def read_index(out: Path, manifest: dict[str, Any], *, progress: bool = False) -
     bar = tqdm(total=total, desc="index", unit="img", disable=not progress)
     for shard in manifest["shards"]:
         try:
-            rows = _read_shard(shard_file(out, shard), taxonomy, index.provenance)
+            if written and entry_path(shard) in written:
+                parsed = ((json.loads(m), jpg) for m, jpg in written[entry_path(shard)])
+                rows = sorted(parsed, key=lambda r: r[0]["key"])
+                for meta, _ in rows:
+                    index.provenance.add(meta["style"], meta.get("provenance"), meta["key"])
+            else:
+                rows = _read_shard(shard_file(out, shard), taxonomy, index.provenance)
         except UnsafeEntry:
             raise
         except (OSError, tarfile.TarError, ValueError, KeyError) as err:
@@ -225,9 +241,21 @@ def image_bytes(out: Path, row: Row) -> bytes:
     return data
 
 
-def open_image(out: Path, row: Row) -> Image.Image:
-    """One sample's image, decoded to RGB."""
-    with Image.open(io.BytesIO(image_bytes(out, row))) as im:
+def open_image(out: Path, row: Row, *, min_size: int | None = None) -> Image.Image:
+    """One sample's image, decoded to RGB.
+
+    ``min_size``: the image may come back smaller, as long as both sides are at least this many
+    pixels: a JPEG is then decoded at 1/2, 1/4 or 1/8 scale where that is enough
+    (``canvas_data.decode``), several times faster than in full. ``ValueError`` or ``OSError``
+    when it does not decode.
+    """
+    data = image_bytes(out, row)
+    if min_size is not None:
+        from canvas_data.decode import decode_image
+
+        name = f"{Path(out) / row.shard}: {row.key}"
+        return Image.fromarray(decode_image(data, min_size=min_size, name=name))
+    with Image.open(io.BytesIO(data)) as im:
         return im.convert("RGB")
 
 

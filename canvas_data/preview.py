@@ -141,7 +141,7 @@ def contact_sheet(
         for c, obj in enumerate(objects):
             box = layout.cell_box(r, c)
             row = shown[(style, obj)]
-            image = _open_or_none(out, row) if row is not None else None
+            image = _open_or_none(out, row, thumb) if row is not None else None
             if image is None:
                 draw.rectangle(box, fill=_EMPTY)
                 word = "missing" if row is None else "unreadable"
@@ -153,10 +153,11 @@ def contact_sheet(
     return Sheet(sheet, layout, list(styles), list(objects), photo_idx, shown)
 
 
-def _open_or_none(out: Path, row: Row) -> Image.Image | None:
-    """The sample's image, or None when it does not decode (verify names such samples)."""
+def _open_or_none(out: Path, row: Row, thumb: int) -> Image.Image | None:
+    """The sample's image, decoded at the smallest JPEG scale that still covers a ``thumb``
+    square, or None when it does not decode (verify names such samples)."""
     try:
-        return open_image(out, row)
+        return open_image(out, row, min_size=thumb)
     except (OSError, ValueError):
         return None
 

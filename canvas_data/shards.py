@@ -39,16 +39,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import webdataset as wds
 from tqdm.auto import tqdm
 
 from canvas_data import __version__, atomic
 from canvas_data.atomic import remove_partials, write_json, write_text, writing
+from canvas_data.decode import image_size
 from canvas_data.jpeg import CHECKS, STORE_RULES, ImageError, check_image, for_shard
 from canvas_data.locks import exclusive
 from canvas_data.recipe import Recipe, workspace_recipe
 from canvas_data.taxonomy import SEED_STYLE, STYLES_61, caption
 from canvas_data.variants import pack_resolution, variant_recipe
+from canvas_data.wds_tar import TarWriter
 from canvas_data.workspace import Item, image_path, photo_indices, sha256_file, sidecar_path
 
 SPLITS = ("train", "test")
@@ -57,6 +58,8 @@ MANIFEST = "manifest.json"
 DONE_DIR = ".pack"
 LOCK = "lock"  # OUT/.pack/lock: one shards run per output folder
 FORMATS = ("webdataset", "parquet")
+# Where each format's shards lie, (folder, suffix), known without importing its writer.
+SHARD_FILES = {"webdataset": ("data", ".tar"), "parquet": ("parquet", ".parquet")}
 WRITE_BUFFER = 4 << 20  # bytes buffered before each write to a shard file
 _MEMBER = re.compile(r"^[1-9][0-9]*\.(jpg|json)$")  # an image of a cell, or its sidecar
 
@@ -263,10 +266,13 @@ def pack_shards(
             formats=formats,
         )
         entries: dict[str, list[dict]] = {fmt: [] for fmt in formats}
+        written: dict[str, list] = {}  # the card's sample index of the tars written now
         bar = tqdm(total=len(inv.samples), desc="shards", unit="img", disable=not progress)
         try:
             for name, samples in plan.items():
-                done, reused = _pack_one(out, name, samples, recipe, formats, check, bar.update)
+                done, reused = _pack_one(
+                    out, name, samples, recipe, formats, check, bar.update, written
+                )
                 for fmt, entry in done.items():
                     entries[fmt].append(entry)
                 report.shards_reused += reused
@@ -277,7 +283,7 @@ def pack_shards(
         manifest = build_manifest(entries, recipe, inv)
         write_json(out / MANIFEST, manifest)
         write_text(out / "recipe.yaml", recipe.to_yaml())
-        write_card(out, manifest, recipe)
+        write_card(out, manifest, recipe, written=written)
         report.samples = dict(manifest["splits"])
         report.bytes = sum(e["bytes"] for fmt_entries in entries.values() for e in fmt_entries)
         report.unreadable = [
@@ -316,7 +322,9 @@ class TarShardWriter:
     """Writes packed samples to one WebDataset tar: members sorted, fixed mtime and owner.
 
     The tar is hashed as it is written, through a large buffer: a shard is neither written in
-    small pieces nor read back to hash it.
+    small pieces nor read back to hash it. ``rows`` keeps each sample's ``json`` member (bytes,
+    compact) and where its image lies, for the card's sample index (``canvas_data.packed``)
+    without reading the tar again.
     """
 
     folder = "data"
@@ -324,13 +332,24 @@ class TarShardWriter:
 
     def __init__(self, path: Path, recipe: Recipe) -> None:
         self._file = HashingFile(path)
-        self._writer = wds.TarWriter(
-            self._file, encoder=False, mtime=FIXED_MTIME, user="", group=""
-        )
+        self._writer = TarWriter(self._file, mtime=FIXED_MTIME)
         self.sha256: str | None = None
+        # None once an image's size cannot be read (packed with ``check="none"``): the card
+        # then reads this shard back and reports it, as it does any shard it cannot index.
+        self.rows: list[tuple[bytes, dict[str, int]]] | None = []
 
     def write(self, record: dict[str, Any], meta: dict[str, Any]) -> None:
-        self._writer.write(record)
+        offset, size = self._writer.write(record)["jpg"]
+        if self.rows is None:
+            return
+        try:
+            width, height = image_size(record["jpg"], name=record["__key__"])
+        except ValueError:
+            self.rows = None
+            return
+        self.rows.append(
+            (record["json"], {"width": width, "height": height, "bytes": size, "offset": offset})
+        )
 
     def close(self) -> None:
         self._writer.close()
@@ -338,12 +357,7 @@ class TarShardWriter:
         self.sha256 = self._file.sha256
 
     def abort(self) -> None:
-        """Close the file unfinished (after ``close``, nothing to do): the tar is discarded, so
-        it gets no end-of-archive blocks, now or when it is garbage-collected."""
-        tar = self._writer.tarstream
-        tar.closed = True  # tarfile's own flags: close() and __del__ then write nothing
-        if hasattr(tar.fileobj, "closed"):
-            tar.fileobj.closed = True
+        """Close the file unfinished (after ``close``, nothing to do): the tar is discarded."""
         self._file.abort()
 
 
@@ -358,8 +372,8 @@ def _writer_class(fmt: str):
 
 
 def _shard_path(out: Path, fmt: str, name: str) -> Path:
-    cls = _writer_class(fmt)
-    return out / cls.folder / f"{name}{cls.suffix}"
+    folder, suffix = SHARD_FILES[fmt]
+    return out / folder / f"{name}{suffix}"
 
 
 def _done_path(out: Path, fmt: str, name: str) -> Path:
@@ -397,10 +411,12 @@ def _pack_one(
     formats: Sequence[str],
     check: str,
     advance: Callable[[int], Any],
+    index: dict[str, list] | None = None,
 ) -> tuple[dict[str, dict], bool]:
     """Write one shard in every format that lacks an identical one; returns (entries, reused).
 
-    Each image is read once and streamed into every format's writer.
+    Each image is read once and streamed into every format's writer. ``index`` receives, per
+    tar written, its samples' ``json`` members and image offsets (``TarShardWriter.rows``).
     """
     fingerprint = f"{_fingerprint(samples)}{recipe.sha256}{check}{STORE_RULES}"
     entries = {fmt: e for fmt in formats if (e := _done_entry(out, fmt, name, fingerprint))}
@@ -434,6 +450,8 @@ def _pack_one(
         for writer in writers.values():
             writer.close()
     for fmt, writer in writers.items():
+        if index is not None and getattr(writer, "rows", None) is not None:
+            index[paths[fmt].relative_to(out).as_posix()] = writer.rows
         entries[fmt] = {
             "path": paths[fmt].relative_to(out).as_posix(),
             "split": samples[0].split,
@@ -452,8 +470,8 @@ def _pack_one(
 def _remove_stale(out: Path, names: set[str], formats: Sequence[str]) -> None:
     """Delete shards (and their done-markers) of an earlier, larger plan or a dropped format."""
     for fmt in FORMATS:
-        cls = _writer_class(fmt)
-        for path in (out / cls.folder).glob(f"*{cls.suffix}"):
+        folder, suffix = SHARD_FILES[fmt]
+        for path in (out / folder).glob(f"*{suffix}"):
             if fmt not in formats or path.stem not in names:
                 path.unlink()
                 _done_path(out, fmt, path.stem).unlink(missing_ok=True)

@@ -16,6 +16,16 @@ best of ``--repeat`` runs:
 
 Peak memory is measured in separate runs, each in its own process: ``ru_maxrss`` (the whole
 process, imports included) and the ``tracemalloc`` peak (Python allocations during the call).
+
+``--peer`` measures instead, side by side as whole processes (start-up and imports included,
+the page cache warm), ``canvas-build shards`` and a plain ``webdataset.ShardWriter`` script
+(``PEER`` below: the same files, sorted, with caption, labels and sidecar) over a folder of every
+style of the release: 61 x 20 x ``--photos`` JPEGs (1,220 at 1 photo) of about 385 KB
+(``--size`` 1024, grain 6, quality 95). The two run in turn, ``--repeat`` times each; the
+throughput ratio (peer seconds / ours) is taken per pair, and its median is printed with both
+processes' peak RSS:
+
+    python scripts/bench_pack.py --peer --photos 1 --repeat 3
 """
 
 from __future__ import annotations
@@ -23,7 +33,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -55,28 +67,31 @@ print(json.dumps({"seconds": seconds, "tracemalloc_peak": peak, "maxrss": rss,
 """
 
 
-def make_images(count: int, size: int, seed: int = 0) -> list[bytes]:
+def make_images(
+    count: int, size: int, seed: int = 0, grain: float = 60, quality: int = 97
+) -> list[bytes]:
     """Distinct noise-textured JPEGs: smooth colour fields plus grain, which compress like paint."""
     rng = np.random.default_rng(seed)
     images = []
     for _ in range(count):
         base = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
         smooth = np.asarray(Image.fromarray(base).resize((size, size), Image.BICUBIC), np.int16)
-        grain = rng.normal(0, 60, (size, size, 3))
-        pixels = np.clip(smooth + grain, 0, 255).astype(np.uint8)
+        noise = rng.normal(0, grain, (size, size, 3))
+        pixels = np.clip(smooth + noise, 0, 255).astype(np.uint8)
         buf = io.BytesIO()
-        Image.fromarray(pixels).save(buf, "JPEG", quality=97, subsampling=0)
+        subsampling = 0 if quality > 95 else -1
+        Image.fromarray(pixels).save(buf, "JPEG", quality=quality, subsampling=subsampling)
         images.append(buf.getvalue())
     return images
 
 
-def make_release(root: Path, photos: int, images: list[bytes]) -> int:
+def make_release(root: Path, photos: int, images: list[bytes], styles=STYLES) -> int:
     """A release-layout folder with a recipe for it; returns its image bytes."""
     from canvas_data.taxonomy import OBJECTS_20
 
     shutil.rmtree(root, ignore_errors=True)
     total, n = 0, 0
-    for style in ("Seed_Images", *STYLES):
+    for style in ("Seed_Images", *styles):
         for obj in OBJECTS_20[:OBJECTS]:
             for idx in range(1, photos + 1):
                 path = root / style / obj / f"{idx}.jpg"
@@ -89,7 +104,7 @@ def make_release(root: Path, photos: int, images: list[bytes]) -> int:
         "extends": "unlearncanvas",
         "name": "bench",
         "build": {
-            "styles": STYLES,
+            "styles": list(styles),
             "objects": list(OBJECTS_20[:OBJECTS]),
             "photos_per_object": photos,
         },
@@ -153,6 +168,73 @@ def measure(root: Path, photos: int, images: list[bytes], repeat: int) -> dict:
     }
 
 
+PEER = r"""
+import sys
+from pathlib import Path
+import webdataset as wds
+work, out = Path(sys.argv[1]), Path(sys.argv[2])
+styles = sorted(p.name for p in work.iterdir() if p.is_dir())
+objects = sorted(p.name for p in (work / styles[0]).iterdir())
+out.mkdir(parents=True, exist_ok=True)
+with wds.ShardWriter(str(out / "%06d.tar"), maxcount=1000, verbose=0) as sink:
+    for path in sorted(work.glob("*/*/*.jpg")):
+        style, obj = path.parts[-3:-1]
+        side = path.with_suffix(".json")
+        sink.write({"__key__": f"{style}/{obj}/{path.stem}", "jpg": path.read_bytes(),
+                    "style.cls": str(styles.index(style)).encode(),
+                    "object.cls": str(objects.index(obj)).encode(), "txt": style.encode(),
+                    "json": side.read_bytes() if side.is_file() else b"{}"})
+"""
+
+
+def timed(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one whole process (``wait4``'s own accounting)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{argv[:3]} failed:\n{err[-3000:]}")
+    return seconds, usage.ru_maxrss / 1e3
+
+
+def peer(args: argparse.Namespace) -> None:
+    """``canvas-build shards`` against a plain ShardWriter script, whole processes, in turn."""
+    from canvas_data.taxonomy import STYLES_60
+
+    images = make_images(16, args.size, grain=6, quality=95)
+    mean_kb = np.mean([len(i) for i in images]) / 1e3
+    work, root = args.dir / "release", args.dir
+    total = make_release(work, args.photos, images, styles=STYLES_60)
+    n = len(list(work.glob("*/*/*.jpg")))
+    tar_command(work, root / "warm.tar")  # warm the page cache
+    (root / "warm.tar").unlink()
+    cli = str(Path(sys.executable).with_name("canvas-build"))
+    ours_argv = [cli, "shards", "--work", str(work), "--out", str(root / "ours")]
+    peer_argv = [sys.executable, "-c", PEER, str(work), str(root / "peer")]
+    ours, theirs = [], []
+    for _ in range(args.repeat):
+        for argv, runs, out in ((ours_argv, ours, "ours"), (peer_argv, theirs, "peer")):
+            shutil.rmtree(root / out, ignore_errors=True)
+            runs.append(timed(argv))
+    ratio = [p[0] / o[0] for o, p in zip(ours, theirs, strict=True)]
+    floor = timed([sys.executable, "-c", "pass"])[1]
+    print(f"{n} JPEGs, {mean_kb:.0f} KB mean, {total / 1e6:.0f} MB; {args.repeat} pairs")
+    print(f"(peak RSS of a child starts at this script's RSS when it forks: a bare "
+          f"`python -c pass` reads {floor:.0f} MB)")  # fmt: skip
+    for name, runs in (("canvas-build shards", ours), ("webdataset.ShardWriter", theirs)):
+        secs = [r[0] for r in runs]
+        print(f"{name:>24}: {statistics.median(secs):.2f} s median "
+              f"({min(secs):.2f}-{max(secs):.2f}), {n / statistics.median(secs):.0f} images/s, "
+              f"peak RSS {max(r[1] for r in runs):.0f} MB")  # fmt: skip
+    print(f"throughput, ours / ShardWriter: {statistics.median(ratio):.2f}x "
+          f"(pairs: {', '.join(f'{r:.2f}' for r in ratio)})")  # fmt: skip
+    shutil.rmtree(args.dir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -161,7 +243,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024, help="image side in px")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; best is kept")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/canvas-bench-pack"))
+    parser.add_argument("--peer", action="store_true", help="against a ShardWriter script")
+    parser.add_argument("--photos", type=int, default=1, help="with --peer: photos per object")
     args = parser.parse_args()
+    if args.peer:
+        args.dir.mkdir(parents=True, exist_ok=True)
+        peer(args)
+        return
     per_photo = (1 + len(STYLES)) * OBJECTS
     photos = max(1, args.n // per_photo)
     images = make_images(16, args.size)

@@ -246,3 +246,27 @@ def test_styles_are_separable(recipe, stylizer):
     confused = [(names[i], names[j]) for row in predicted for i, j in enumerate(row) if i != j]
     print(f"separability accuracy: {accuracy:.3f} over {len(names)} styles; confused: {confused}")
     assert accuracy >= 0.90, confused
+
+
+@pytest.mark.parametrize("sigma", [0.5, 3.0, 8.0, 21.0, 60.0])
+def test_wide_blurs_run_shrunk_and_match_a_full_size_blur(sigma):
+    from canvas_data.stylizers.procedural_base import blur
+
+    img = np.asarray(_square(data.astronaut(), size=600), np.float32) / 255
+    full = cv2.GaussianBlur(img, (0, 0), sigma)
+    fast = blur(img, sigma)
+    assert fast.shape == img.shape and fast.dtype == np.float32
+    inner = (slice(64, -64), slice(64, -64))  # borders are extended differently
+    assert np.abs(fast - full)[inner].mean() < 2e-3
+    assert np.abs(fast - full)[inner].max() < 0.03
+
+
+def test_bilateral_of_a_large_image_looks_like_the_reference_size_one():
+    bilateral = OPS["bilateral"].fn
+    photo = _square(data.astronaut(), size=1024)
+    rng = np.random.default_rng(0)
+    big = bilateral(np.asarray(photo, np.float32) / 255, rng, diameter=9.0, iterations=2)
+    ref = bilateral(np.asarray(photo.resize((512, 512), Image.LANCZOS), np.float32) / 255, rng,
+                    diameter=9.0, iterations=2)  # fmt: skip
+    assert big.shape == (1024, 1024, 3)
+    assert np.abs(cv2.resize(big, (512, 512), interpolation=cv2.INTER_AREA) - ref).mean() < 0.01

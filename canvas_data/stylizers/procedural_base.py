@@ -10,6 +10,7 @@ scaled by ``min(h, w) / 512``, so a style looks the same at every resolution.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,9 +133,32 @@ def stretch(gray: np.ndarray, low: float = 1.0, high: float = 99.0) -> np.ndarra
     return np.clip((gray - lo) / max(hi - lo, 1e-3), 0, 1)
 
 
+# A blur wider than this many pixels runs on a copy shrunk by a power of two, with at least
+# this sigma left there: a wide Gaussian has no detail that the shrinking would lose.
+_WIDE_SIGMA = 4.0
+
+
 def blur(img: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Gaussian blur with ``sigma_px`` pixels of ``img`` (no-op below 0.3)."""
-    return img if sigma_px < 0.3 else cv2.GaussianBlur(img, (0, 0), sigma_px)
+    """Gaussian blur with ``sigma_px`` pixels of ``img`` (no-op below 0.3).
+
+    A wide blur (``sigma_px`` >= 8) runs on a copy shrunk 2, 4, ... times (``INTER_AREA``) and
+    is enlarged back bilinearly; the shrinking and the enlarging add their own spread, which is
+    taken off the sigma, so the result differs from a full-size blur by about 1/1000 on average
+    (a few 1/100 at most). Its cost stays flat as ``sigma_px`` grows instead of growing with it.
+    """
+    if sigma_px < 0.3:
+        return img
+    h, w = img.shape[:2]
+    f = 1
+    while sigma_px / (f * 2) >= _WIDE_SIGMA and min(h, w) // (f * 2) >= 8:
+        f *= 2
+    if f == 1:
+        return cv2.GaussianBlur(img, (0, 0), sigma_px)
+    small = cv2.resize(img, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_AREA)
+    # box of f pixels: variance (f^2 - 1) / 12; bilinear enlarging by f: about (f^2 - 1) / 6
+    rest = math.sqrt(max(sigma_px**2 - (f * f - 1) / 4, 0.09)) / f
+    small = cv2.GaussianBlur(small, (0, 0), rest)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def noise(rng: np.random.Generator, h: int, w: int, cell_px: float, aspect: float = 1.0):
