@@ -4,13 +4,12 @@ are stored as RGB, so ``load_dataset`` gives the same 3-channel sRGB pixels as o
 from __future__ import annotations
 
 import io
-import struct
 
 import numpy as np
 import pytest
 from conftest import painted_workspace
 from datasets import load_dataset
-from icc_profiles import D50, _desc, _xyz
+from icc_profiles import grey_profile
 from PIL import Image
 from release_data import tar_samples
 
@@ -18,25 +17,6 @@ from canvas_data.jpeg import check_image, for_shard
 from canvas_data.loaders import text_to_image
 from canvas_data.photos import to_rgb
 from canvas_data.shards import pack_shards
-
-
-def grey_profile(gamma: float = 1.0) -> bytes:
-    """An ICC v2 greyscale display profile: one tone curve (``kTRC``), power law ``gamma``."""
-    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
-    tags = [(b"desc", _desc("Grey linear")), (b"wtpt", _xyz(D50)), (b"kTRC", curve)]
-    offset = 128 + 4 + 12 * len(tags)
-    table, body = b"", b""
-    for sig, data in tags:
-        data += bytes(-len(data) % 4)
-        table += sig + struct.pack(">II", offset + len(body), len(data))
-        body += data
-    header = (
-        struct.pack(">I", offset + len(body)) + b"lcms" + struct.pack(">I", 0x02100000)
-        + b"mntrGRAYXYZ " + struct.pack(">6H", 2024, 1, 1, 0, 0, 0) + b"acsp" + bytes(24)
-        + struct.pack(">I", 0) + b"".join(struct.pack(">i", round(v * 65536)) for v in D50)
-        + bytes(48)
-    )  # fmt: skip
-    return header + struct.pack(">I", len(tags)) + table + body
 
 
 def picture(seed: int) -> Image.Image:
