@@ -233,6 +233,14 @@ def _holds_answers(folder: Path, themes: dict[str, str], objects: set[str]) -> b
     return False
 
 
+def _subfolders(folder: Path) -> list[Path]:
+    """The folders in ``folder``, sorted; none when it cannot be listed (no permission)."""
+    try:
+        return sorted(d for d in folder.iterdir() if d.is_dir())
+    except OSError:
+        return []
+
+
 def answer_folder(
     folder: Path, target: str | None, themes: Iterable[str], objects: Iterable[str]
 ) -> Path:
@@ -240,8 +248,9 @@ def answer_folder(
     ``folder/{target}`` when that holds a whole answer set (the release's method folder, one
     folder per target), else ``folder``. When ``folder`` holds no answer images itself, a
     folder named after the target up to three levels down is taken when there is exactly one
-    (``eval_results/mu_results/esd`` finds ``style50/Crayon``). Folder names match by
-    ``name_key`` (``van gogh`` for ``Van_Gogh``)."""
+    (``eval_results/mu_results/esd`` finds ``style50/Crayon``; ``ValueError`` when several
+    are found at the same depth). Folder names match by ``name_key`` (``van gogh`` for
+    ``Van_Gogh``)."""
     folder = Path(folder)
     if not target:
         return folder
@@ -250,12 +259,7 @@ def answer_folder(
     key = name_key(target)
     level = [folder]
     for depth in range(_TARGET_DEPTH):
-        below = [
-            d
-            for f in level
-            for d in sorted(f.iterdir())
-            if d.is_dir() and not d.name.startswith(".")
-        ]
+        below = [d for f in level for d in _subfolders(f) if not d.name.startswith(".")]
         hits = [
             d
             for d in below
@@ -268,7 +272,11 @@ def answer_folder(
         if len(hits) == 1:
             return hits[0]
         if hits:
-            return folder
+            names = ", ".join(str(h.relative_to(folder)) for h in hits)
+            raise ValueError(
+                f"{folder}: {len(hits)} answer sets named after the target {target} below it "
+                f"({names}); give the folder of the one to read"
+            )
         level = below
     return folder
 

@@ -58,3 +58,15 @@ def test_a_per_theme_set_is_not_mistaken_for_a_method_folder(tmp_path):
     scan = scan_answers(tmp_path, target="Crayon", **SMALL)
     assert scan.folder == tmp_path and scan.layout == "per-theme folders"
     assert len(scan.found) == 12 and not scan.target_folders
+
+
+def test_two_target_folders_below_a_method_folder_are_refused_by_name(tmp_path):
+    for sub in ("style50", "style60"):
+        for answer in plan_answers(seeds=[188], **SMALL):
+            touch(tmp_path / "esd" / sub / "Crayon" / answer.file_name)
+    with pytest.raises(
+        ValueError,
+        match=r"2 answer sets named after the target Crayon .*style50/Crayon, style60/Crayon",
+    ):
+        scan_answers(tmp_path / "esd", target="Crayon", **SMALL)
+    assert len(scan_answers(tmp_path / "esd" / "style60", target="Crayon", **SMALL).found) == 6
