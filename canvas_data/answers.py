@@ -39,7 +39,9 @@ PROMPTS: dict[str, str | None] = {
     "canonical": None,  # canvas_data.taxonomy.caption: "An Architectures image in photo style"
     **{name: name for name in RELEASE_TEXTS},
 }
-_SEED = re.compile(r"^(?P<stem>.+)_seed_?(?P<seed>[0-9]+)$")
+_SEED = re.compile(r"^(?P<stem>.+)_seed_?(?P<seed>[0-9]+)$")  # on name_key(stem)
+_SEPARATORS = re.compile(r"[\s_\-]+")
+_TARGET_DEPTH = 3  # how deep below the given folder a folder named after the target is looked for
 NAMING = "{Theme}_{Object}_seed{seed}.jpg (or _seed_{seed}; .jpeg, .png, .webp)"
 MAX_MISSING_SHARE = 0.05  # more missing than this is refused unless allowed
 
@@ -97,20 +99,31 @@ def prompt_for(answer: Answer, template: str | None = None) -> str:
         ) from None
 
 
+def name_key(name: str) -> str:
+    """How a theme, object or file stem is compared: runs of spaces, hyphens and underscores
+    read as one underscore, and case ignored (``Van Gogh``, ``van-gogh``, ``Van_Gogh`` match)."""
+    return _SEPARATORS.sub("_", name.strip()).casefold()
+
+
+def _by_key(names: Iterable[str]) -> dict[str, str]:
+    return {name_key(n): n for n in names}
+
+
 def parse_name(name: str, themes: Iterable[str], objects: Iterable[str]) -> Answer | None:
     """The answer a file name stands for (``Van_Gogh_Cats_seed188.jpg``,
-    ``Van_Gogh_Cats_seed_188.png``), or ``None``."""
+    ``Van_Gogh_Cats_seed_188.png``, ``Van Gogh_Cats_seed188.JPG``), or ``None``. Themes and
+    objects are matched by ``name_key`` and returned as written in ``themes`` and ``objects``."""
     path = Path(name)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return None
-    match = _SEED.match(path.stem)
+    match = _SEED.match(name_key(path.stem))
     if not match:
         return None
-    stem, themes = match["stem"], set(themes)
-    for obj in sorted(objects, key=len, reverse=True):  # names may hold underscores
-        theme = stem.removesuffix(f"_{obj}")
+    stem, themes, objects = match["stem"], _by_key(themes), _by_key(objects)
+    for key in sorted(objects, key=len, reverse=True):  # names may hold underscores
+        theme = stem.removesuffix(f"_{key}")
         if theme != stem and theme in themes:
-            return Answer(theme, obj, int(match["seed"]))
+            return Answer(themes[theme], objects[key], int(match["seed"]))
     return None
 
 
@@ -179,21 +192,53 @@ class AnswerScan:
         )
 
 
-def _is_answer_folder(folder: Path, target: str, themes: set[str], objects: set[str]) -> bool:
+def _counts(folder: Path, target: str, themes: dict[str, str], objects: set[str]):
+    """``(own, other)``: answer images in ``folder`` of the theme ``target`` and of others."""
+    own = other = 0
+    for entry in folder.iterdir():
+        if entry.name.startswith(".") or not entry.is_file():
+            continue
+        answer = parse_name(entry.name, themes.values(), objects)
+        if answer is not None:
+            own += name_key(answer.theme) == name_key(target)
+            other += name_key(answer.theme) != name_key(target)
+    return own, other
+
+
+def _is_answer_folder(folder: Path, target: str, themes: dict[str, str], objects: set[str]) -> bool:
     """Whether ``folder`` (named after ``target``) holds a whole answer set: theme folders, or
     more answer images of other themes than of the target (a theme folder holds its own, and
-    perhaps a few misplaced ones)."""
-    own = other = 0
+    perhaps a few misplaced ones). A folder named after a theme that itself holds mostly other
+    themes' images is a target's answer set, not a theme folder (``style50/Crayon/``)."""
+    for entry in folder.iterdir():
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        if name_key(entry.name) in themes:
+            own, other = _counts(entry, entry.name, themes, objects)
+            if other <= own:
+                return True
+    own, other = _counts(folder, target, themes, objects)
+    return other > own
+
+
+def _holds_answers(folder: Path, themes: dict[str, str], objects: set[str]) -> bool:
+    """Whether ``folder`` holds answer images or theme folders of its own."""
     for entry in folder.iterdir():
         if entry.name.startswith("."):
             continue
-        if entry.is_dir() and entry.name in themes:
+        if entry.is_dir() and name_key(entry.name) in themes:
             return True
-        answer = parse_name(entry.name, themes, objects) if entry.is_file() else None
-        if answer is not None:
-            own += answer.theme == target
-            other += answer.theme != target
-    return other > own
+        if entry.is_file() and parse_name(entry.name, themes.values(), objects) is not None:
+            return True
+    return False
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """The folders in ``folder``, sorted; none when it cannot be listed (no permission)."""
+    try:
+        return sorted(d for d in folder.iterdir() if d.is_dir())
+    except OSError:
+        return []
 
 
 def answer_folder(
@@ -201,29 +246,57 @@ def answer_folder(
 ) -> Path:
     """Where the answer set of the model that unlearned ``target`` lies under ``folder``:
     ``folder/{target}`` when that holds a whole answer set (the release's method folder, one
-    folder per target), else ``folder``."""
+    folder per target), else ``folder``. When ``folder`` holds no answer images itself, a
+    folder named after the target up to three levels down is taken when there is exactly one
+    (``eval_results/mu_results/esd`` finds ``style50/Crayon``; ``ValueError`` when several
+    are found at the same depth). Folder names match by ``name_key`` (``van gogh`` for
+    ``Van_Gogh``)."""
     folder = Path(folder)
-    inner = folder / target if target else None
-    themes, objects = set(STYLES_61) | set(themes), set(OBJECTS_20) | set(objects)
-    if inner is not None and inner.is_dir() and _is_answer_folder(inner, target, themes, objects):
-        return inner
+    if not target:
+        return folder
+    themes = _by_key([*STYLES_61, *themes])
+    objects = set(OBJECTS_20) | set(objects)
+    key = name_key(target)
+    level = [folder]
+    for depth in range(_TARGET_DEPTH):
+        below = [d for f in level for d in _subfolders(f) if not d.name.startswith(".")]
+        hits = [
+            d
+            for d in below
+            if name_key(d.name) == key and _is_answer_folder(d, target, themes, objects)
+        ]
+        if depth == 0 and hits:
+            return hits[0]
+        if depth == 0 and _holds_answers(folder, themes, objects):
+            return folder
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            names = ", ".join(str(h.relative_to(folder)) for h in hits)
+            raise ValueError(
+                f"{folder}: {len(hits)} answer sets named after the target {target} below it "
+                f"({names}); give the folder of the one to read"
+            )
+        level = below
     return folder
 
 
-def _images(folder: Path, known_themes: set[str], scan: AnswerScan):
-    """``(path, the theme folder it is in or None)`` for every image file; bad folders to extra."""
+def _images(folder: Path, known_themes: dict[str, str], scan: AnswerScan):
+    """``(path, the theme folder it is in or None)`` for every image file; bad folders to extra.
+    Theme folders match by ``name_key``; the theme is given as written in ``known_themes``."""
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            if entry.name not in known_themes:
+            theme = known_themes.get(name_key(entry.name))
+            if theme is None:
                 scan.extra.append((entry, "a folder that is not a theme"))
                 continue
             for path in sorted(entry.iterdir()):
                 if path.name.startswith("."):
                     continue
                 if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-                    yield path, entry.name
+                    yield path, theme
                 elif path.is_dir():
                     scan.extra.append((path, "a folder inside a theme folder"))
         elif entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
@@ -251,17 +324,17 @@ def scan_answers(
     if not given.is_dir():
         raise FileNotFoundError(f"{given}: no such answer folder")
     folder = answer_folder(given, target, themes, objects)
-    known_themes = set(STYLES_61) | set(themes)
-    known_objects = set(OBJECTS_20) | set(objects)
+    known_themes = _by_key([*STYLES_61, *themes])
+    known_objects = [*OBJECTS_20, *(o for o in objects if o not in OBJECTS_20)]
     scan = AnswerScan(folder, given, list(themes), list(objects))
     scan.target_folders = [
         d.name
         for d in sorted(folder.iterdir())
-        if d.is_dir() and _is_answer_folder(d, d.name, known_themes, known_objects)
+        if d.is_dir() and _is_answer_folder(d, d.name, known_themes, set(known_objects))
     ]
     named = []
     for path, theme_folder in _images(folder, known_themes, scan):
-        answer = parse_name(path.name, known_themes, known_objects)
+        answer = parse_name(path.name, known_themes.values(), known_objects)
         if answer is None:
             scan.extra.append((path, f"not named {NAMING}"))
         else:

@@ -11,7 +11,9 @@ grid of test colours is transformed through it and compared with the input.
   is composited, so transparent images are colour-managed too.
 
 A profile that LittleCMS cannot read, or whose colour space does not fit the image's mode (an
-RGB profile on a greyscale image), is ignored, as browsers do: the values are taken as sRGB.
+RGB profile on a greyscale image), is ignored, as browsers do: the values are taken as sRGB. A
+greyscale profile does fit an RGB or RGBA image whose channels are all equal, as Pillow opens a
+16-bit grey-and-alpha PNG.
 """
 
 from __future__ import annotations
@@ -92,7 +94,19 @@ def needs_conversion(im: Image.Image) -> bool:
     if not icc or is_srgb(icc):
         return False
     profile = _profile(icc)
-    return profile is not None and _SPACE.get(im.mode) == _space(profile)
+    if profile is None:
+        return False
+    space = _space(profile)
+    return _SPACE.get(im.mode) == space or (space == "GRAY" and _grey_as_rgb(im))
+
+
+def _grey_as_rgb(im: Image.Image) -> bool:
+    """Whether ``im`` is RGB or RGBA with equal channels everywhere: a greyscale image that
+    Pillow widened on opening (a 16-bit grey-and-alpha PNG opens as ``RGBA``)."""
+    if im.mode not in ("RGB", "RGBA"):
+        return False
+    rgb = np.asarray(im.convert("RGB"))
+    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
 
 
 def to_srgb(im: Image.Image) -> Image.Image:

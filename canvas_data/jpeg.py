@@ -18,8 +18,9 @@ Two levels of checking, chosen by the caller:
 What a shard stores (``for_shard``) is one JPEG stream that every reader decodes to the same
 upright sRGB pixels: the bytes as they are when they already are that, else re-encoded. Our
 loaders (``simplejpeg``) ignore EXIF orientation and ICC profiles while ``datasets`` applies the
-orientation, so an image with an orientation tag or a profile that is not sRGB is decoded, turned
-upright, converted to sRGB and re-encoded (no tag left); bytes after the end-of-image marker, and
+orientation and keeps a JPEG's mode, so an image with an orientation tag, a profile that is not
+sRGB, or CMYK or greyscale pixels is decoded, turned upright, converted to RGB in sRGB and
+re-encoded (no tag left); bytes after the end-of-image marker, and
 the MPF index that points into them, are cut off (they would only make shards larger).
 """
 
@@ -36,7 +37,9 @@ from PIL import Image, ImageOps
 from canvas_data.colour import needs_conversion
 
 CHECKS = ("header", "decode", "none")
-STORE_RULES = "upright-srgb-1"  # changes when for_shard stores other bytes: packed shards redone
+STORE_RULES = (
+    "upright-srgb-rgb-2"  # changes when for_shard stores other bytes: packed shards redone
+)
 JPEG_FORMATS = frozenset({"JPEG", "MPO"})  # MPO: a JPEG followed by more JPEGs, indexed by MPF
 _EXIF_ORIENTATION = 0x0112
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # markers without a length field
@@ -197,8 +200,9 @@ def resized(data: bytes, info: ImageInfo | None, resolution: int | None, quality
 def for_shard(data: bytes, info: ImageInfo | None, resolution: int | None, quality: int) -> bytes:
     """What a shard stores for a JPEG: one stream every reader decodes to the same pixels.
 
-    The bytes are kept when the image is upright (no EXIF rotation), has no profile other than
-    sRGB and has the wanted ``resolution`` (None: any); trailing bytes after its end-of-image
+    The bytes are kept when the image is upright (no EXIF rotation), 3-channel RGB (not CMYK or
+    greyscale, which ``load_dataset`` would hand out as 4 or 1 channels), has no profile other
+    than sRGB and has the wanted ``resolution`` (None: any); trailing bytes after its end-of-image
     marker are cut off. Otherwise it is re-encoded by ``to_jpeg`` at ``quality``. ``info`` is
     ``check_image``'s answer; when None (checks off) the header is read here, and bytes Pillow
     cannot read are passed through as they are.
@@ -210,6 +214,6 @@ def for_shard(data: bytes, info: ImageInfo | None, resolution: int | None, quali
         except Exception:  # checks are off: the bytes go in as they are
             return data
     square = resolution is None or info.width == info.height == resolution
-    if info.orientation != 1 or info.colour_managed or not square:
+    if info.orientation != 1 or info.colour_managed or not square or info.mode != "RGB":
         return to_jpeg(data, resolution=resolution, quality=quality)
     return _without_trailer(data) if info.format == "JPEG" else data

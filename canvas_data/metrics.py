@@ -181,8 +181,18 @@ def mean_accuracy(
 
 
 def target_domain(target: str, themes: Iterable[str], objects: Iterable[str]) -> str:
-    """``style`` if ``target`` is a theme, ``object`` if it is an object."""
+    """``style`` if ``target`` is a theme, ``object`` if it is an object.
+
+    ``ValueError`` for ``Seed_Images``: the photo class is a theme of the answer set but not an
+    unlearning target (the benchmark's targets are its 50 styles and 20 objects), and its scores
+    would enter the style column's average.
+    """
     themes, objects = list(themes), list(objects)
+    if target == SEED_STYLE:
+        raise ValueError(
+            f"target {SEED_STYLE!r} is the photo class, not an unlearning target; targets are "
+            "the styles and objects of the answer set"
+        )
     if target in set(themes):
         return STYLE
     if target in set(objects):

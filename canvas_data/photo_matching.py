@@ -21,7 +21,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 from scipy.optimize import linear_sum_assignment
 from skimage.filters import gaussian, sobel
 
@@ -45,13 +45,15 @@ class Pair:
 
 
 def structure(data: bytes) -> np.ndarray:
-    """The edge layout of encoded image bytes: a float32 unit vector of SIZE*SIZE values.
+    """The edge layout of encoded image bytes, turned upright by their EXIF orientation (as
+    every placed image is): a float32 unit vector of SIZE*SIZE values.
 
     Raises OSError (or another Pillow error) for bytes Pillow cannot decode.
     """
     with Image.open(io.BytesIO(data)) as im:
         im.draft("RGB", (SIZE * 2, SIZE * 2))  # JPEG: decode at a reduced DCT scale
-        small = im.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BOX)
+        upright = ImageOps.exif_transpose(im)  # as placed: a held-aside row keeps its tag
+        small = upright.convert("RGB").resize((SIZE, SIZE), Image.Resampling.BOX)
     rgb = gaussian(np.asarray(small, np.float64) / 255.0, sigma=SIGMA, channel_axis=-1)
     edges = np.sqrt(sum(sobel(rgb[..., c]) ** 2 for c in range(3)))
     vector = (edges - edges.mean()).ravel()

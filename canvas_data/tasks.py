@@ -41,15 +41,24 @@ def parse_key(key: str) -> Item:
     return Item(parts[0], parts[1], int(parts[2]))
 
 
+def _scalar(value: Any) -> Any:
+    """A 0-d array or tensor (``np.array(3)``, ``torch.tensor(3)``, an element of a 1-d tensor)
+    as its Python number; anything else as it is."""
+    if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
+        return value.item()
+    return value
+
+
 def _indices(value: int | Iterable[int] | None) -> tuple[int, ...] | None:
     """``3``, ``range(1, 4)`` or ``[1, 2, 3]`` (numpy integers too) -> sorted unique photo
     indices; ``ValueError`` for anything that is not a whole number from 1 up, or for none."""
     if value is None:
         return None
+    value = _scalar(value)
     values = (value,) if isinstance(value, Integral) else value
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise ValueError(f"idx must be an int, a range or ints, not {value!r}")
-    values = tuple(values)
+    values = tuple(map(_scalar, values))
     bad = [v for v in values if isinstance(v, bool) or not isinstance(v, Integral) or v < 1]
     if bad:
         raise ValueError(f"idx holds {bad!r}: photo indices are whole numbers from 1 up")

@@ -95,3 +95,22 @@ def p3_to_srgb(rgb) -> np.ndarray:
     to_xyz_srgb = np.array(SRGB_COLOURANTS).T
     linear = np.linalg.solve(to_xyz_srgb, to_xyz_p3 @ srgb_decode(rgb))
     return srgb_encode(linear)
+
+
+def grey_profile(gamma: float = 1.0) -> bytes:
+    """An ICC v2 greyscale display profile: one tone curve (``kTRC``), power law ``gamma``."""
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    tags = [(b"desc", _desc("Grey linear")), (b"wtpt", _xyz(D50)), (b"kTRC", curve)]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = b"", b""
+    for sig, data in tags:
+        data += bytes(-len(data) % 4)
+        table += sig + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    header = (
+        struct.pack(">I", offset + len(body)) + b"lcms" + struct.pack(">I", 0x02100000)
+        + b"mntrGRAYXYZ " + struct.pack(">6H", 2024, 1, 1, 0, 0, 0) + b"acsp" + bytes(24)
+        + struct.pack(">I", 0) + b"".join(struct.pack(">i", round(v * 65536)) for v in D50)
+        + bytes(48)
+    )  # fmt: skip
+    return header + struct.pack(">I", len(tags)) + table + body
