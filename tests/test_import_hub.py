@@ -7,9 +7,9 @@ from click.testing import CliRunner
 from release_data import jpeg, release_recipe, tar_samples, write_release_parquet
 
 from canvas_data.cli import main
+from canvas_data.pack import pack_dataset
 from canvas_data.recipe import load_recipe
 from canvas_data.release_import import import_hub_parquet
-from canvas_data.shards import pack_shards
 from canvas_data.taxonomy import STYLES_61
 
 
@@ -104,7 +104,7 @@ def test_imported_workspace_packs_with_labels_from_the_captions(tmp_path):
     work = tmp_path / "work"
     assert import_hub_parquet(hub, work, progress=False).placed == 12
     recipe = load_recipe(release_recipe(tmp_path, styles=("Van_Gogh",)))
-    report = pack_shards(work, tmp_path / "out", recipe=recipe, progress=False)
+    report = pack_dataset(work, tmp_path / "out", recipe=recipe, progress=False)
     assert report.samples == {"train": 8, "test": 4} and report.missing == []
     samples = tar_samples(tmp_path / "out")
     sample = samples["Van_Gogh/Human/3"]
