@@ -66,6 +66,7 @@ from canvas_data.datasheet import (
     seed_photos,
 )
 from canvas_data.packed import SAMPLES_CSV, PackedIndex, read_index, write_samples_csv
+from canvas_data.packed_manifest import MANIFEST
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE, Taxonomy, caption
 
@@ -211,7 +212,6 @@ def rewrite_card(out: Path, recipe: str | Path | None = None) -> Path:
     """Write the card, preview, Croissant file and sample index of a packed folder again, from
     its ``manifest.json`` and its ``recipe.yaml`` (or ``recipe``): after editing a description."""
     from canvas_data.recipe import load_recipe
-    from canvas_data.shards import MANIFEST
 
     out = Path(out)
     manifest_path = out / MANIFEST

@@ -248,11 +248,11 @@ def shards(work, out, recipe, max_samples, max_bytes, resolution, styles, fmt, c
     its sha256. Missing, unreadable and extra files are reported by name. Shards whose inputs
     did not change are kept on a rerun. WORK may be a copy of the release's folder.
     """
+    from canvas_data.pack import pack_dataset
     from canvas_data.recipe import workspace_recipe
-    from canvas_data.shards import pack_shards
     from canvas_data.variants import parse_styles
 
-    report = pack_shards(
+    report = pack_dataset(
         work,
         out,
         recipe=workspace_recipe(work, recipe),

@@ -1,26 +1,25 @@
-"""Confusion matrices: counted from labels, drawn with Pillow as a PNG a person can read.
+"""Confusion matrices: counted from labels, drawn with matplotlib as a PNG a person can read.
 
 Rows are true classes, columns predicted ones, both named. Each cell is shaded by the share of its
-row (so a class with few images reads as clearly as one with many) and shows its count; the right
-margin gives each class's accuracy and image count.
+row (blue on the diagonal, red off it), so a class with few images reads as clearly as one with
+many, and shows its count where the cell is large enough for it; the right margin gives each
+class's accuracy and image count. The figure grows with the number of classes (61 styles stay
+legible: small type, column names turned upright).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
-from canvas_data.atomic import writing
+from canvas_data.atomic import write_bytes
 
-_PAPER = (255, 255, 255)
-_INK = (20, 20, 20)
-_GREY = (130, 130, 130)
-_GRID = (225, 225, 225)
-_HIT = (33, 102, 172)  # a row's share on the diagonal
-_MISS = (202, 0, 32)  # a row's share off the diagonal
+DPI = 100
+_INK, _GREY = "#141414", "#828282"
 
 
 def confusion_matrix(true: Sequence[int], pred: Sequence[int], num_classes: int) -> np.ndarray:
@@ -30,74 +29,86 @@ def confusion_matrix(true: Sequence[int], pred: Sequence[int], num_classes: int)
     return matrix
 
 
-def _shade(share: float, colour: tuple[int, int, int]) -> tuple[int, int, int]:
-    return tuple(int(round(255 + (c - 255) * share)) for c in colour)
+def _colours(matrix: np.ndarray) -> np.ndarray:
+    """RGBA per cell: the row's share in Blues on the diagonal, Reds off it, white when empty."""
+    from matplotlib import colormaps
+
+    rows = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
+    shade = 0.1 + 0.9 * share  # the palest shade still differs from an empty cell
+    rgba = np.where(
+        np.eye(len(matrix), dtype=bool)[..., None],
+        colormaps["Blues"](shade),
+        colormaps["Reds"](shade),
+    )
+    rgba[matrix == 0] = (1.0, 1.0, 1.0, 1.0)
+    return rgba
 
 
-def _width(font, text: str) -> int:
-    left, _, right, _ = font.getbbox(text)
-    return int(right - left)
+def confusion_png(matrix: np.ndarray, classes: Sequence[str], title: str = "") -> bytes:
+    """The matrix as PNG bytes (matplotlib, Agg backend): true classes down the left, predicted
+    classes along the bottom, accuracy and image count per class on the right.
+
+    Raises ``ValueError`` when ``matrix`` is not ``(n, n)`` for ``n`` class names.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    n = len(classes)
+    matrix = np.asarray(matrix)
+    if matrix.shape != (n, n):
+        raise ValueError(f"matrix is {matrix.shape}, expected ({n}, {n}) for {n} class names")
+    cell = float(np.clip(9.0 / max(n, 1), 0.2, 0.6))  # inches
+    font = float(np.clip(cell * 72 * 0.55, 6.5, 10))  # points
+    label = max((len(c) for c in classes), default=1) * font * 0.62 / 72 + 0.5  # inches
+    rows = matrix.sum(axis=1)
+    right = [f"{100 * matrix[i, i] / rows[i]:.1f}% ({rows[i]})" if rows[i] else "no images"
+             for i in range(n)]  # fmt: skip
+    acc = max(len(r) for r in right) * font * 0.62 / 72 + 0.4
+    top = 0.9 if title else 0.5
+    width, height = label + n * cell + acc, top + n * cell + label
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    ax = fig.add_axes((label / width, label / height, n * cell / width, n * cell / height))
+    ax.imshow(_colours(matrix), interpolation="nearest", aspect="equal")
+    ax.set_xticks(range(n), classes, rotation=90, fontsize=font)
+    ax.set_yticks(range(n), classes, fontsize=font)
+    ax.set_xlabel("predicted", color=_GREY, fontsize=font + 1)
+    ax.set_ylabel("true", color=_GREY, fontsize=font + 1)
+    ax.tick_params(length=2, pad=2)
+    ax.set_xticks(np.arange(n + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(n + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="#e1e1e1", linewidth=0.5)
+    ax.tick_params(which="minor", length=0)
+    side = ax.secondary_yaxis("right")
+    side.set_yticks(range(n), right, fontsize=font)
+    side.tick_params(length=0, pad=3)
+    ax.text(n - 0.5, -0.6, " accuracy (n)", color=_GREY, fontsize=font, va="bottom")
+    _counts(ax, matrix, rows, cell * 72)
+    if title:
+        fig.suptitle(title, x=0.02, y=1 - 0.15 / height, ha="left", va="top", fontsize=12)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _counts(ax, matrix: np.ndarray, rows: np.ndarray, cell_pt: float) -> None:
+    """Write each non-zero count in its cell, in a type that fits the cell; none if too small."""
+    size = min(9.0, cell_pt * 0.45)
+    digits = len(str(int(matrix.max(initial=0))))
+    if size < 6 or digits * size * 0.62 > cell_pt * 0.9:  # smaller type would not read
+        return
+    for i, j in zip(*np.nonzero(matrix), strict=True):
+        dark = matrix[i, j] / rows[i] > 0.55
+        ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=size,
+                color="white" if dark else _INK)  # fmt: skip
 
 
 def draw_confusion(matrix: np.ndarray, classes: Sequence[str], title: str = "") -> Image.Image:
-    """The matrix as an image: true classes down the left, predicted classes across the top."""
-    n = len(classes)
-    if matrix.shape != (n, n):
-        raise ValueError(f"matrix is {matrix.shape}, expected ({n}, {n}) for {n} class names")
-    cell = int(np.clip(1100 // max(n, 1), 16, 48))
-    font = ImageFont.load_default(size=max(10, min(15, cell - 4)))
-    small = ImageFont.load_default(size=max(10, min(14, cell // 2)))
-    big = ImageFont.load_default(size=18)
-    label_w = max(_width(font, c) for c in classes) + 12
-    margin, title_h, axis_h = 16, 30, 22
-    acc_w = _width(font, "100.0%  (9999)") + 16
-    left = margin + axis_h + label_w
-    top = margin + title_h + axis_h + label_w
-    width, height = left + n * cell + acc_w + margin, top + n * cell + margin
-    image = Image.new("RGB", (width, height), _PAPER)
-    draw = ImageDraw.Draw(image)
-    if title:
-        draw.text((margin, margin), title, font=big, fill=_INK)
-    # Column labels: drawn horizontally on a strip, then turned upright.
-    strip = Image.new("RGB", (label_w, n * cell), _PAPER)
-    strip_draw = ImageDraw.Draw(strip)
-    for j, name in enumerate(classes):
-        strip_draw.text((6, j * cell + cell // 2), name, font=font, fill=_INK, anchor="lm")
-    image.paste(strip.rotate(90, expand=True), (left, top - label_w))
-    draw.text(
-        (left + n * cell // 2, margin + title_h), "predicted", font=font, fill=_GREY, anchor="ma"
-    )
-    side = Image.new("RGB", (n * cell, axis_h), _PAPER)
-    ImageDraw.Draw(side).text((n * cell // 2, 2), "true", font=font, fill=_GREY, anchor="ma")
-    image.paste(side.rotate(90, expand=True), (margin, top))
-    draw.text((left + n * cell + 8, top - 6), "accuracy (n)", font=font, fill=_GREY, anchor="ld")
-    rows = matrix.sum(axis=1)
-    for i, name in enumerate(classes):
-        y = top + i * cell
-        draw.text((left - 6, y + cell // 2), name, font=font, fill=_INK, anchor="rm")
-        for j in range(n):
-            box = (left + j * cell, y, left + (j + 1) * cell - 1, y + cell - 1)
-            count = int(matrix[i, j])
-            share = count / rows[i] if rows[i] else 0.0
-            fill = _shade(share, _HIT if i == j else _MISS) if count else _PAPER
-            draw.rectangle(box, fill=fill, outline=_GRID)
-            if count:
-                ink = _PAPER if share > 0.55 else _INK
-                draw.text(
-                    ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2),
-                    str(count),
-                    font=small,
-                    fill=ink,
-                    anchor="mm",
-                )
-        acc = f"{100 * matrix[i, i] / rows[i]:.1f}%  ({rows[i]})" if rows[i] else "no images"
-        draw.text(
-            (left + n * cell + 8, y + cell // 2),
-            acc,
-            font=font,
-            fill=_INK if rows[i] else _GREY,
-            anchor="lm",
-        )
+    """The matrix as an image (see :func:`confusion_png`)."""
+    image = Image.open(io.BytesIO(confusion_png(matrix, classes, title)))
+    image.load()
     return image
 
 
@@ -106,7 +117,5 @@ def save_confusion_png(
 ) -> Path:
     """Draw the matrix and write it to ``path`` (a temporary name first, then a rename)."""
     path = Path(path)
-    image = draw_confusion(matrix, classes, title)
-    with writing(path) as tmp:
-        image.save(tmp, format="PNG", optimize=True)
+    write_bytes(path, confusion_png(matrix, classes, title))
     return path

@@ -26,8 +26,8 @@ from canvas_data.datasheet import (
     seed_photos,
 )
 from canvas_data.packed import SAMPLES_CSV, PackedIndex
+from canvas_data.packed_manifest import MANIFEST
 from canvas_data.recipe import Recipe
-from canvas_data.shards import MANIFEST
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import sha256_file
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from canvas_data.packed import PackedIndex
 from canvas_data.recipe import Recipe
+from canvas_data.recipe_schema import RAI_FIELDS
 from canvas_data.taxonomy import SEED_STYLE
 
 PAPER_URL = "https://arxiv.org/abs/2402.11846"
@@ -22,23 +23,6 @@ CITATION = """@article{zhang2024unlearncanvas,
   journal = {arXiv preprint arXiv:2402.11846},
   year    = {2024}
 }"""
-
-# Croissant RAI properties (http://mlcommons.org/croissant/RAI/), in the order the card shows them.
-RAI_FIELDS: dict[str, str] = {
-    "dataUseCases": "Intended uses",
-    "dataCollection": "How the data was collected",
-    "dataCollectionType": "Kind of collection",
-    "dataCollectionRawData": "Raw data",
-    "dataPreprocessingProtocol": "Preprocessing",
-    "dataManipulationProtocol": "Manipulation (stylization)",
-    "dataAnnotationProtocol": "Labels",
-    "annotationsPerItem": "Labels per image",
-    "dataBiases": "Biases",
-    "dataLimitations": "Limitations",
-    "dataSocialImpact": "Social impact",
-    "personalSensitiveInformation": "Personal and sensitive information",
-    "dataReleaseMaintenancePlan": "Maintenance",
-}
 
 
 def seed_photos(manifest: dict[str, Any], split: str | None = None) -> Counter[str]:

@@ -41,8 +41,8 @@ def run_demo(
     than an earlier run of the same recipe, unless ``overwrite``: see :func:`check_targets`.
     """
     from canvas_data.bundled_photos import write_bundled_photos
+    from canvas_data.pack import pack_dataset
     from canvas_data.photos import intake_photos
-    from canvas_data.shards import pack_shards
     from canvas_data.stylize import stylize_workspace
     from canvas_data.verify import verify_shards
 
@@ -66,7 +66,7 @@ def run_demo(
         echo(f"      failed {key}: {reason}")
 
     echo(f"[3/4] pack WebDataset shards and the dataset card -> {out}")
-    packed = pack_shards(work, out, recipe=resolved, progress=progress)
+    packed = pack_dataset(work, out, recipe=resolved, progress=progress)
     summaries.append(packed.summary())
     echo(f"      {summaries[-1]}")
 

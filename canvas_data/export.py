@@ -26,8 +26,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import remove_partials, write_bytes, write_json, write_text
-from canvas_data.packed_manifest import UnsafeEntry, check_key, manifest_taxonomy, shard_file
-from canvas_data.shards import MANIFEST
+from canvas_data.packed_manifest import (
+    MANIFEST,
+    UnsafeEntry,
+    check_key,
+    manifest_taxonomy,
+    shard_file,
+)
 from canvas_data.tar_samples import iter_samples
 from canvas_data.taxonomy import Taxonomy
 

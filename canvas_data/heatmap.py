@@ -1,30 +1,29 @@
-"""The heat map of per-concept accuracy: one row per unlearned model, drawn with Pillow.
+"""The heat map of per-concept accuracy: one row per unlearned model, drawn with matplotlib.
 
 Two panels share the rows: the style classifier's accuracy on each theme, and the object
 classifier's on each object. A row's own target is outlined in black (its UA is 100% minus that
 cell); the rest of the target's panel is what IRA averages, the other panel what CRA averages.
 Cells are coloured on a perceptually even scale (viridis) with the percentage written in them
-when they are large enough; the scale is drawn below.
+when they are large enough; the scale is drawn below. The figure grows with the number of rows
+and columns (60 themes and 20 objects stay legible: small type, column names turned upright).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
-from canvas_data.atomic import writing
+from canvas_data.atomic import write_bytes
 
-_PAPER, _INK, _GREY, _EMPTY = (255, 255, 255), (20, 20, 20), (120, 120, 120), (232, 232, 232)
+DPI = 100
+_INK, _GREY, _EMPTY = "#141414", "#787878", "#e8e8e8"
 _OUTLINE_NOTE = "the row's unlearning target (UA = 100% - cell)"
-_VIRIDIS = np.array(
-    [(68, 1, 84), (72, 40, 120), (62, 74, 137), (49, 104, 142), (38, 130, 142),
-     (31, 158, 137), (53, 183, 121), (109, 205, 89), (180, 222, 44), (253, 231, 37)],
-    dtype=float,
-)  # fmt: skip
+_NAMES = ("style classifier: accuracy per theme", "object classifier: accuracy per object")
 
 
 @dataclass(frozen=True)
@@ -39,91 +38,114 @@ class HeatRow:
 
 
 def colour(value: float) -> tuple[int, int, int]:
-    """Viridis colour of ``value`` in [0, 1]."""
-    x = min(max(value, 0.0), 1.0) * (len(_VIRIDIS) - 1)
-    low = int(np.floor(x))
-    high = min(low + 1, len(_VIRIDIS) - 1)
-    mixed = _VIRIDIS[low] + (x - low) * (_VIRIDIS[high] - _VIRIDIS[low])
-    return tuple(int(round(c)) for c in mixed)
+    """Viridis colour (matplotlib's) of ``value`` in [0, 1], as 8-bit RGB."""
+    from matplotlib import colormaps
+
+    rgba = colormaps["viridis"](min(max(float(value), 0.0), 1.0))
+    return tuple(int(round(255 * c)) for c in rgba[:3])
 
 
-def _width(font, text: str) -> int:
-    left, _, right, _ = font.getbbox(text)
-    return int(right - left)
+def _inches(text: str, points: float) -> float:
+    """About how wide ``text`` is set in DejaVu Sans at ``points``."""
+    return len(text) * points * 0.6 / 72
+
+
+def _grid(rows: Sequence[HeatRow], names: Sequence[str], kind: str) -> np.ndarray:
+    values = [[getattr(r, kind).get(n) for n in names] for r in rows]
+    return np.array([[np.nan if v is None else v for v in row] for row in values], dtype=float)
+
+
+def heatmap_png(
+    rows: Sequence[HeatRow], themes: Sequence[str], objects: Sequence[str], title: str = ""
+) -> bytes:
+    """The heat map as PNG bytes (matplotlib, Agg backend; see the module's docstring).
+
+    Raises ``ValueError`` when there are no rows.
+    """
+    if not rows:
+        raise ValueError("nothing to draw: no results")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch, Rectangle
+
+    ncols, nrows = len(themes) + len(objects), len(rows)
+    cell = float(np.clip(14.0 / max(ncols, 1), 0.2, 0.45))  # inches
+    font = float(np.clip(cell * 72 * 0.55, 6.5, 10))  # points
+    label_w = max(_inches(r.label, font) for r in rows) + 0.3
+    label_h = max(_inches(c, font) for c in [*themes, *objects]) + 0.3
+    note_w = max(_inches(r.note, font) for r in rows) + 0.3 if any(r.note for r in rows) else 0.2
+    gap, margin = 0.3, 0.2
+    widths = (max(len(themes), 1) * cell, max(len(objects), 1) * cell)
+    stacked = _inches(_NAMES[0], font + 1) + 0.2 > widths[0] + gap
+    title_h = (0.45 if title else 0.1) + (0.25 if stacked else 0) + 0.3
+    legend_h = 1.0
+    grid_w = label_w + widths[0] + gap + widths[1] + note_w
+    width = max(grid_w + margin, _inches(title, 12) + 2 * margin, 8.0)
+    height = title_h + nrows * cell + label_h + legend_h
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    cmap = colormaps["viridis"].with_extremes(bad=_EMPTY)
+    x0 = label_w
+    y0 = (label_h + legend_h) / height
+    image = None
+    panels = (("style", themes, _NAMES[0] + ("\n" if stacked else "")),
+              ("objects", objects, _NAMES[1]))  # fmt: skip
+    for (kind, names, name), w in zip(panels, widths, strict=True):
+        ax = fig.add_axes((x0 / width, y0, w / width, nrows * cell / height))
+        image = ax.imshow(_grid(rows, names, kind), cmap=cmap, vmin=0, vmax=1,
+                          interpolation="nearest", aspect="auto")  # fmt: skip
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=font)
+        ax.set_yticks(range(nrows), [r.label for r in rows] if kind == "style" else [],
+                      fontsize=font)  # fmt: skip
+        ax.tick_params(length=2, pad=2)
+        ax.set_title(name, loc="left", fontsize=font + 1, color=_GREY, pad=4)
+        for side in ax.spines.values():
+            side.set_visible(False)
+        for i, row in enumerate(rows):
+            if row.target in names:
+                j = list(names).index(row.target)
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=_INK,
+                                       linewidth=2))  # fmt: skip
+        _numbers(ax, _grid(rows, names, kind), cell * 72)
+        if kind == "objects":
+            for i, row in enumerate(rows):
+                ax.text(len(names) - 0.5 + 0.3 / cell, i, row.note, va="center", ha="left",
+                        fontsize=font, color=_INK, clip_on=False)  # fmt: skip
+        x0 += w + gap
+    cax = fig.add_axes((label_w / width, 0.45 / height, 3.0 / width, 0.15 / height))
+    bar = fig.colorbar(image, cax=cax, orientation="horizontal", ticks=[0, 0.5, 1])
+    bar.ax.set_xticklabels(["0%", "50%", "100%"], fontsize=font)
+    handles = [Patch(fill=False, edgecolor=_INK, linewidth=2, label=_OUTLINE_NOTE),
+               Patch(facecolor=_EMPTY, label="no images")]  # fmt: skip
+    fig.legend(handles=handles, loc="lower left", fontsize=font, frameon=False,
+               bbox_to_anchor=((label_w + 3.3) / width, 0.15 / height))  # fmt: skip
+    if title:
+        fig.suptitle(title, x=margin / width, y=1 - 0.1 / height, ha="left", va="top", fontsize=12)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _numbers(ax, values: np.ndarray, cell_pt: float) -> None:
+    """The percentage in each cell, when the cell is large enough for three digits."""
+    size = min(8.0, cell_pt * 0.4)
+    if size * 0.6 * 3 > cell_pt * 0.9 or size < 6:  # smaller type would not read
+        return
+    for (i, j), value in np.ndenumerate(values):
+        if not np.isnan(value):
+            ax.text(j, i, f"{100 * value:.0f}", ha="center", va="center", fontsize=size,
+                    color="white" if value < 0.6 else _INK)  # fmt: skip
 
 
 def draw_heatmap(
     rows: Sequence[HeatRow], themes: Sequence[str], objects: Sequence[str], title: str = ""
 ) -> Image.Image:
-    """The heat map as an image (see the module's docstring)."""
-    if not rows:
-        raise ValueError("nothing to draw: no results")
-    columns = [*themes, *objects]
-    cell = int(np.clip(1400 // max(len(columns), 1), 14, 36))
-    font = ImageFont.load_default(size=max(11, min(15, cell - 2)))
-    small = ImageFont.load_default(size=max(8, min(12, cell // 2 - 1)))
-    big = ImageFont.load_default(size=18)
-    margin, gap, title_h = 16, 14, 34
-    row_label_w = max(_width(font, r.label) for r in rows) + 12
-    col_label_h = max(_width(font, c) for c in columns) + 10
-    note_w = max(_width(font, r.note) for r in rows) + 16 if any(r.note for r in rows) else 0
-    left = margin + row_label_w
-    x_objects = left + len(themes) * cell + gap
-    names = ("style classifier: accuracy per theme", "object classifier: accuracy per object")
-    stacked = left + _width(font, names[0]) + 12 > x_objects  # panel titles on two lines
-    line = font.size + 6
-    top = margin + title_h + line * (2 if stacked else 1) + 4 + col_label_h
-    grid_right = x_objects + len(objects) * cell
-    legend_w = left + 300 + 24 + 22 + _width(font, _OUTLINE_NOTE)
-    width = max(grid_right + note_w, margin + _width(big, title), legend_w) + margin
-    height = top + len(rows) * cell + 60 + margin
-    image = Image.new("RGB", (width, height), _PAPER)
-    draw = ImageDraw.Draw(image)
-    if title:
-        draw.text((margin, margin), title, font=big, fill=_INK)
-    panels = ((names[0], left, themes, 0), (names[1], x_objects, objects, line if stacked else 0))
-    for name, x0, labels, down in panels:
-        draw.text((x0, margin + title_h + down), name, font=font, fill=_GREY)
-        strip = Image.new("RGB", (col_label_h, max(1, len(labels)) * cell), _PAPER)
-        strip_draw = ImageDraw.Draw(strip)
-        for j, label in enumerate(labels):
-            strip_draw.text((4, j * cell + cell // 2), label, font=font, fill=_INK, anchor="lm")
-        image.paste(strip.rotate(90, expand=True), (x0, top - col_label_h))
-    show_numbers = cell >= 22
-    for i, row in enumerate(rows):
-        y = top + i * cell
-        draw.text((left - 6, y + cell // 2), row.label, font=font, fill=_INK, anchor="rm")
-        for x0, names, values in ((left, themes, row.style), (x_objects, objects, row.objects)):
-            for j, name in enumerate(names):
-                box = (x0 + j * cell, y, x0 + (j + 1) * cell - 1, y + cell - 1)
-                value = values.get(name)
-                fill = _EMPTY if value is None else colour(value)
-                draw.rectangle(box, fill=fill, outline=_PAPER)
-                if show_numbers and value is not None:
-                    ink = _PAPER if value < 0.6 else _INK
-                    draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2),
-                              f"{100 * value:.0f}", font=small, fill=ink, anchor="mm")  # fmt: skip
-                if name == row.target:
-                    draw.rectangle(box, outline=_INK, width=max(2, cell // 8))
-        if row.note:
-            draw.text((grid_right + 8, y + cell // 2), row.note, font=font, fill=_INK, anchor="lm")
-    _legend(draw, left, top + len(rows) * cell + 18, font)
+    """The heat map as an image (see :func:`heatmap_png`)."""
+    image = Image.open(io.BytesIO(heatmap_png(rows, themes, objects, title)))
+    image.load()
     return image
-
-
-def _legend(draw: ImageDraw.ImageDraw, x: int, y: int, font) -> None:
-    """The colour scale, 0% to 100%, and what the outline means."""
-    length, h = 300, 14
-    for k in range(length):
-        draw.line([(x + k, y), (x + k, y + h)], fill=colour(k / (length - 1)))
-    for share in (0, 0.5, 1):
-        xs = x + share * (length - 1)
-        draw.text((xs, y + h + 3), f"{100 * share:.0f}%", font=font, fill=_INK, anchor="ma")
-    sx = x + length + 24
-    draw.rectangle((sx, y, sx + h, y + h), outline=_INK, width=2)
-    draw.text((sx + h + 8, y + h // 2), _OUTLINE_NOTE, font=font, fill=_INK, anchor="lm")
-    draw.rectangle((sx, y + h + 8, sx + h, y + 2 * h + 8), fill=_EMPTY)
-    draw.text((sx + h + 8, y + h + 8 + h // 2), "no images", font=font, fill=_GREY, anchor="lm")
 
 
 def save_heatmap(
@@ -135,7 +157,5 @@ def save_heatmap(
 ) -> Path:
     """Draw the heat map and write it to ``path`` (a temporary name first, then a rename)."""
     path = Path(path)
-    image = draw_heatmap(rows, themes, objects, title)
-    with writing(path) as tmp:
-        image.save(tmp, format="PNG", optimize=True)
+    write_bytes(path, heatmap_png(rows, themes, objects, title))
     return path

@@ -25,6 +25,10 @@ from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import Item
 
 MANIFEST = "manifest.json"
+DONE_DIR = ".pack"  # OUT/.pack: which shards are done, and the lock of the run writing OUT
+LOCK = "lock"  # OUT/.pack/lock: one shards run per output folder
+# Where each format's shards lie, (folder, suffix), known without importing its writer.
+SHARD_FILES = {"webdataset": ("data", ".tar"), "parquet": ("parquet", ".parquet")}
 SUFFIXES = {"shards": ".tar", "parquet": ".parquet"}  # manifest list -> file suffix
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # pipe:, file:, http:, s3:, C:

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from canvas_data.atomic import write_bytes
 from canvas_data.packed import PackedIndex, Row, open_image, read_index
-from canvas_data.shards import MANIFEST
+from canvas_data.packed_manifest import MANIFEST
 from canvas_data.taxonomy import SEED_STYLE
 
 PREVIEW = "preview.jpg"

@@ -26,6 +26,23 @@ from pydantic_core import PydanticCustomError
 
 from canvas_data.suggest import did_you_mean
 
+# Croissant RAI properties (http://mlcommons.org/croissant/RAI/), in the order the card shows them.
+RAI_FIELDS: dict[str, str] = {
+    "dataUseCases": "Intended uses",
+    "dataCollection": "How the data was collected",
+    "dataCollectionType": "Kind of collection",
+    "dataCollectionRawData": "Raw data",
+    "dataPreprocessingProtocol": "Preprocessing",
+    "dataManipulationProtocol": "Manipulation (stylization)",
+    "dataAnnotationProtocol": "Labels",
+    "annotationsPerItem": "Labels per image",
+    "dataBiases": "Biases",
+    "dataLimitations": "Limitations",
+    "dataSocialImpact": "Social impact",
+    "personalSensitiveInformation": "Personal and sensitive information",
+    "dataReleaseMaintenancePlan": "Maintenance",
+}
+
 
 class _Section(BaseModel):
     """A mapping of known keys: unknown ones are refused with the closest known key."""
@@ -181,8 +198,6 @@ class RecipeSpec(_Section):
     @field_validator("responsible_ai")
     @classmethod
     def _rai(cls, fields: dict[str, str] | None) -> Any:
-        from canvas_data.datasheet import RAI_FIELDS
-
         for key in fields or {}:
             if key not in RAI_FIELDS:
                 raise _unknown_key(key, list(RAI_FIELDS))

@@ -2,12 +2,12 @@
 
 The release on the Hub is 153 Parquet files whose rows hold an ``image`` struct (``bytes``,
 ``path``) and a ``text`` caption, and nothing else: no labels, no split. ``import_hub_parquet``
-reads them one file and one row group at a time, handing rows to Python a few at a time, and
-writes each image to the workspace, in the release's own layout ``{Style}/{Object}/{idx}.jpg``,
-with a provenance sidecar naming the file and row it came from. Large image columns are streamed
-image by image (``parquet_stream``: files written with pyarrow's defaults keep a row group's
-images in one page, which pyarrow would hold whole); the rest is read by pyarrow page by page.
-Memory stays at a few images, whatever the size of the files and their row groups.
+reads them with pyarrow one file and one row group at a time, handing rows to Python a few at a
+time, and writes each image to the workspace, in the release's own layout
+``{Style}/{Object}/{idx}.jpg``, with a provenance sidecar naming the file and row it came from.
+Memory is bounded by the largest row group of a file: pyarrow reads and decompresses a column
+chunk's pages whole, and files written with pyarrow's defaults (as ``datasets`` writes the
+release, about 300 MB per row group) keep a row group's images in one page.
 
 - Labels come from the caption, in any of the release's variants (``parse_caption``); seed
   photos ("photo style") go to ``Seed_Images``.
@@ -58,7 +58,6 @@ from tqdm.auto import tqdm
 from canvas_data.atomic import remove_partials, write_bytes, write_json
 from canvas_data.jpeg import ImageError, check_image, to_jpeg
 from canvas_data.parquet_shards import iter_batches, open_parquet
-from canvas_data.parquet_stream import ParquetStreamError, iter_column_values, streamable
 from canvas_data.photo_matching import LOW_MARGIN, distances, match, structure
 from canvas_data.recipe import Recipe, save_recipe, workspace_recipe
 from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, STYLES_61, Taxonomy
@@ -67,7 +66,6 @@ from canvas_data.workspace import Item, image_path, photo_indices, seed_photo_pa
 STATE_DIR = ".import"
 REPORT_PATH = Path("reports") / "import-hub.json"
 SOURCE = "hub-parquet"
-STREAM_ABOVE = 16 << 20  # image column chunks larger than this are streamed value by value
 _IDX = re.compile(r"^([1-9][0-9]*)\.(?:jpe?g|png|webp)$", re.IGNORECASE)
 
 
@@ -115,12 +113,10 @@ def import_hub_parquet(
     *,
     recipe: str | Path | Recipe | None = None,
     progress: bool = True,
-    stream_above: int = STREAM_ABOVE,
     match_photos: bool = False,
 ) -> ImportReport:
     """Write the images of the release's Parquet files (a folder or one file) into ``work``.
 
-    Image columns of a row group larger than ``stream_above`` bytes are streamed image by image.
     Rows without a file path are held aside (``report.held``) unless ``match_photos``: then seed
     photos are numbered by content and paintings placed at their matched photo's index.
     """
@@ -150,7 +146,7 @@ def import_hub_parquet(
         if state is None:
             state = {
                 **identity,
-                **_import_file(path, rel, work, taxonomy, recipe, bar, stream_above),
+                **_import_file(path, rel, work, taxonomy, recipe, bar),
             }
             if not state.pop("damaged", False):  # a damaged file is read again next time
                 write_json(marker, state)
@@ -209,7 +205,7 @@ def _read_marker(marker: Path, identity: dict[str, Any]) -> dict[str, Any] | Non
 
 
 def _import_file(
-    path: Path, rel: str, work: Path, tax: Taxonomy, recipe: Recipe, bar, stream_above: int
+    path: Path, rel: str, work: Path, tax: Taxonomy, recipe: Recipe, bar
 ) -> dict[str, Any]:
     """Place every row of one Parquet file; returns its counts, rejections and held-aside rows."""
     state: dict[str, Any] = {"rows": 0, "placed": 0, "reencoded": 0, "rejected": [], "pending": []}
@@ -227,15 +223,16 @@ def _import_file(
                 {"where": rel, "reason": f"not a release shard: columns {columns}, not image/text"}
             )
             return state
-        for record in release_rows(path, pf, stream_above):
+        for record in release_rows(pf):
             try:
                 _place_row(record, rel, row, work, tax, recipe, state)
             except RowError as err:
                 state["rejected"].append({"where": f"{rel} row {row}", "reason": str(err)})
             row += 1
             bar.update(1)
-    except (OSError, pa.ArrowException, ParquetStreamError) as err:  # the rows before it stay
-        state["rejected"].append({"where": f"{rel} row {row}", "reason": f"damaged: {err}"})
+    except (OSError, pa.ArrowException) as err:  # the rows before it stay
+        reason = f"damaged: {path}: {err}"
+        state["rejected"].append({"where": f"{rel} row {row}", "reason": reason})
         state["damaged"] = True
     finally:
         state["rows"] = row
@@ -243,29 +240,16 @@ def _import_file(
     return state
 
 
-def release_rows(
-    path: Path, pf: pq.ParquetFile, stream_above: int = STREAM_ABOVE
-) -> Iterator[dict[str, Any]]:
-    """The rows (``image`` {bytes, path}, ``text``) of a release file, a few images at a time.
+def release_rows(pf: pq.ParquetFile) -> Iterator[dict[str, Any]]:
+    """The rows (``image`` {bytes, path}, ``text``) of a release file from ``open_parquet``.
 
-    A row group whose image column is larger than ``stream_above`` is streamed image by image
-    (``parquet_stream``): written with pyarrow's defaults, such a column is one page (or one
-    dictionary page) that pyarrow would hold whole. Other row groups come from pyarrow.
+    pyarrow reads one row group at a time (no pre-buffering) and hands out ``READ_BATCH`` rows
+    at a time, so memory is bounded by the file's largest row group, not by the file.
+    Raises ``OSError`` or ``pyarrow.ArrowException`` where the file is damaged.
     """
-    columns = {pf.schema.column(i).path for i in range(len(pf.schema))}
-    struct = {"image.bytes", "image.path"} <= columns
     for rg in range(pf.num_row_groups):
-        if struct and streamable(pf, rg, "image.bytes", larger_than=stream_above):
-            small = pf.read_row_group(rg, columns=["image.path", "text"], use_threads=False)
-            images = iter_column_values(path, pf, rg, "image.bytes")
-            for rest, data in zip(small.to_pylist(), images, strict=True):
-                image = rest["image"]
-                if image is not None or data is not None:
-                    image = {"bytes": data, "path": (image or {}).get("path")}
-                yield {"image": image, "text": rest["text"]}
-        else:
-            for batch in iter_batches(pf, ["image", "text"], row_groups=[rg]):
-                yield from batch.to_pylist()
+        for batch in iter_batches(pf, ["image", "text"], row_groups=[rg]):
+            yield from batch.to_pylist()
 
 
 def _place_row(

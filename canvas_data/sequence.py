@@ -44,6 +44,11 @@ DEFINITION = (
 )
 
 
+def method_of(path: Path, result: dict[str, Any]) -> str:
+    """The result's ``method``, else the name of the folder that holds the result file."""
+    return result.get("method") or Path(path).resolve().parent.name or "model"
+
+
 @dataclass(frozen=True)
 class Step:
     """What the model of one step scores: UA of every target forgotten so far, IRA, CRA."""
@@ -169,8 +174,6 @@ def read_sequence(paths: Sequence[Path], method: str | None = None) -> SequenceR
     Raises ``ValueError`` (naming the file) for a result that is not an accuracy result with a
     target, for a target forgotten twice, and for steps of different methods.
     """
-    from canvas_data.summarize import method_of
-
     if not paths:
         raise ValueError("a sequence needs at least one result")
     domains: dict[str, str] = {}

@@ -1,11 +1,11 @@
-"""The shards stage: pack a workspace into WebDataset tars with a manifest and a dataset card.
+"""The shards stage: pack a workspace into WebDataset tars (or Parquet files) with a manifest.
 
 Layout of the output folder::
 
     DIR/data/{split}-{n:06d}.tar         WebDataset shards (members sorted, fixed mtime)
     DIR/parquet/{split}-{n:06d}.parquet  the same samples as Parquet (``formats`` with "parquet")
     DIR/manifest.json                    every shard with samples, bytes, sha256; counts per cell
-    DIR/README.md                        dataset card whose YAML makes ``load_dataset(DIR)`` work
+    DIR/README.md                        dataset card (written by ``canvas_data.pack``, not here)
     DIR/recipe.yaml                      the resolved recipe the data was built with
 
 A sample has the members ``jpg`` (the workspace's JPEG bytes, not re-encoded unless a variant asks
@@ -46,6 +46,7 @@ from canvas_data.atomic import remove_partials, write_json, write_text, writing
 from canvas_data.decode import image_size
 from canvas_data.jpeg import CHECKS, STORE_RULES, ImageError, check_image, for_shard
 from canvas_data.locks import exclusive
+from canvas_data.packed_manifest import DONE_DIR, LOCK, MANIFEST, SHARD_FILES
 from canvas_data.recipe import Recipe, workspace_recipe
 from canvas_data.taxonomy import SEED_STYLE, STYLES_61, caption
 from canvas_data.variants import pack_resolution, variant_recipe
@@ -54,13 +55,10 @@ from canvas_data.workspace import Item, image_path, photo_indices, sha256_file, 
 
 SPLITS = ("train", "test")
 FIXED_MTIME = 1708214400  # 2024-02-18, the release date of the paper: reproducible tars
-MANIFEST = "manifest.json"
-DONE_DIR = ".pack"
-LOCK = "lock"  # OUT/.pack/lock: one shards run per output folder
 FORMATS = ("webdataset", "parquet")
-# Where each format's shards lie, (folder, suffix), known without importing its writer.
-SHARD_FILES = {"webdataset": ("data", ".tar"), "parquet": ("parquet", ".parquet")}
 WRITE_BUFFER = 4 << 20  # bytes buffered before each write to a shard file
+# What runs once a pack is written: (out, manifest, recipe, sample index of the tars written now).
+Finish = Callable[[Path, dict[str, Any], Recipe, dict[str, list]], None]
 _MEMBER = re.compile(r"^[1-9][0-9]*\.(jpg|json)$")  # an image of a cell, or its sidecar
 
 
@@ -230,15 +228,18 @@ def pack_shards(
     formats: Sequence[str] = ("webdataset",),
     check: str = "header",
     progress: bool = True,
+    finish: Finish | None = None,
 ) -> PackReport:
-    """Pack the workspace into ``out``: shards, manifest, dataset card. Resumes per shard.
+    """Pack the workspace into ``out``: shards, ``manifest.json``, ``recipe.yaml``. Resumes per
+    shard.
 
     ``styles`` (``"50"``, ``"60"`` or names) and ``resolution`` pack a variant
     (``canvas_data.variants``); ``formats`` picks WebDataset tars, Parquet files or both;
     ``check`` is how closely each image is checked (``header``, ``decode`` or ``none``).
+    ``finish(out, manifest, recipe, written)`` runs last, while the folder is still locked:
+    ``written`` is the sample index of the tars written now (``canvas_data.card.read_index``).
+    :func:`canvas_data.pack.pack_dataset` passes the dataset card's writer.
     """
-    from canvas_data.card import write_card
-
     work, out = Path(work), Path(out)
     formats = tuple(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
@@ -283,7 +284,8 @@ def pack_shards(
         manifest = build_manifest(entries, recipe, inv)
         write_json(out / MANIFEST, manifest)
         write_text(out / "recipe.yaml", recipe.to_yaml())
-        write_card(out, manifest, recipe, written=written)
+        if finish is not None:
+            finish(out, manifest, recipe, written)
         report.samples = dict(manifest["splits"])
         report.bytes = sum(e["bytes"] for fmt_entries in entries.values() for e in fmt_entries)
         report.unreadable = [

@@ -36,6 +36,7 @@ from canvas_data.metrics import (
     Scores,
     average_over_targets,
 )
+from canvas_data.sequence import method_of
 
 FID_KIND = "canvas-eval fid"
 COLUMNS = ("UA", "IRA", "CRA")
@@ -62,11 +63,6 @@ class MethodResults:
     def mean_fid(self) -> float | None:
         values = [r["fid"] for _, r in self.fid]
         return sum(values) / len(values) if values else None
-
-
-def method_of(path: Path, result: dict[str, Any]) -> str:
-    """The result's ``method``, else the name of the folder that holds the result file."""
-    return result.get("method") or Path(path).resolve().parent.name or "model"
 
 
 def read_results(

@@ -40,10 +40,10 @@ from torch.utils.data import DataLoader
 from canvas_data.bundled_photos import write_bundled_photos
 from canvas_data.decode import decode_image
 from canvas_data.loaders import text_to_image
+from canvas_data.pack import pack_dataset
 from canvas_data.photos import intake_photos
 from canvas_data.recipe import load_recipe
 from canvas_data.shard_index import ShardIndex
-from canvas_data.shards import pack_shards
 from canvas_data.stylize import stylize_workspace
 from canvas_data.transforms import resize_transform
 
@@ -73,7 +73,7 @@ def build(work_root: Path, n_styles: int, quality: int) -> tuple[Path, Path]:
     work, out = work_root / "work", work_root / "shards"
     intake_photos(write_bundled_photos(work / ".bundled-photos"), work, recipe, progress=False)
     stylize_workspace(work, recipe=recipe, progress=True)
-    pack_shards(work, out, recipe=recipe, progress=False)
+    pack_dataset(work, out, recipe=recipe, progress=False)
     return out, work
 
 

@@ -10,7 +10,7 @@ best of ``--repeat`` runs:
 
 - ``tar -cf`` of the folder: the plain copy of the bytes into one archive;
 - Python's ``tarfile`` writing the same files (a second reference);
-- ``pack_shards`` (what ``canvas-build shards`` runs: header check of every image, WebDataset tars,
+- ``pack_dataset`` (what ``canvas-build shards`` runs: header check of every image, WebDataset tars,
   sha256 of each shard, manifest, card with its sample index and preview), in a fresh process,
   timed around the call, into an empty output folder so that nothing is reused.
 
@@ -52,13 +52,13 @@ STYLES = ["Monet", "Van_Gogh"]
 CHILD = r"""
 import json, resource, sys, time, tracemalloc
 from pathlib import Path
-from canvas_data.shards import pack_shards
+from canvas_data.pack import pack_dataset
 import canvas_data.card, canvas_data.preview, canvas_data.croissant  # imports outside the timing
 work, out, trace = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
 if trace:
     tracemalloc.start()
 start = time.perf_counter()
-report = pack_shards(work, out, progress=False)
+report = pack_dataset(work, out, progress=False)
 seconds = time.perf_counter() - start
 peak = tracemalloc.get_traced_memory()[1] if trace else None
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -138,7 +138,7 @@ def pack(work: Path, out: Path, trace: bool) -> dict:
     args = [sys.executable, "-c", CHILD, str(work), str(out), "1" if trace else "0"]
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode:
-        raise SystemExit(f"pack_shards failed on {work}:\n{done.stderr}")
+        raise SystemExit(f"pack_dataset failed on {work}:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -19,10 +19,11 @@ from pathlib import Path
 from PIL import Image
 from skimage import data
 
+from canvas_data.pack import pack_dataset
 from canvas_data.packed import read_index
+from canvas_data.packed_manifest import MANIFEST
 from canvas_data.preview import contact_sheet
 from canvas_data.recipe import load_recipe
-from canvas_data.shards import MANIFEST, pack_shards
 from canvas_data.stylize import stylize_workspace
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import seed_photo_path
@@ -46,7 +47,7 @@ def main() -> None:
         path.parent.mkdir(parents=True)
         photo.save(path, quality=95)
         stylize_workspace(work, recipe=recipe, objects=[obj], workers=args.workers, progress=False)
-        pack_shards(work, out, recipe=recipe, progress=False)
+        pack_dataset(work, out, recipe=recipe, progress=False)
         index = read_index(out, json.loads((out / MANIFEST).read_text()))
         styles = list(recipe.styles)
         per = -(-len(styles) // args.blocks)

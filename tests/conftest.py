@@ -92,11 +92,11 @@ def painted_workspace(root: Path):
 
 def packed_folder(root: Path) -> Path:
     """A tiny packed dataset under ``root / "uc"``, built from :func:`painted_workspace`."""
-    from canvas_data.shards import pack_shards
+    from canvas_data.pack import pack_dataset
 
     work, recipe = painted_workspace(root)
     out = root / "uc"
-    pack_shards(work, out, recipe=recipe, progress=False)
+    pack_dataset(work, out, recipe=recipe, progress=False)
     return out
 
 

@@ -79,8 +79,9 @@ def manifest(out: Path) -> dict:
 def write_release_parquet(path: Path, rows: list[dict], **options) -> None:
     """A Parquet file with the release's schema: ``image`` {bytes, path} and ``text``.
 
-    All rows land in one row group, as in the release's oversized files; ``options`` go to
-    ``pq.write_table`` (by default pyarrow's: a column chunk of up to 1024 rows is one page).
+    All rows land in one row group, as in the release's oversized files, unless ``options``
+    (which go to ``pq.write_table``) give a ``row_group_size``; by default a column chunk of up
+    to 1024 rows is one page.
     """
     schema = pa.schema(
         [
@@ -102,4 +103,4 @@ def write_release_parquet(path: Path, rows: list[dict], **options) -> None:
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pylist(rows, schema=schema)
-    pq.write_table(table, str(path), row_group_size=len(rows), **options)
+    pq.write_table(table, str(path), **{"row_group_size": len(rows), **options})

@@ -11,9 +11,9 @@ from conftest import TINY_OBJECTS, TINY_STYLES, painted_workspace
 from datasets import ClassLabel, load_dataset
 
 from canvas_data.card import card_metadata, render_card, rewrite_card
+from canvas_data.pack import pack_dataset
 from canvas_data.packed import read_index
 from canvas_data.recipe import Recipe
-from canvas_data.shards import pack_shards
 from canvas_data.taxonomy import STYLES_61
 from canvas_data.workspace import sidecar_path
 
@@ -34,7 +34,7 @@ def packed(tmp_path_factory):
         prov.update(backend="diffusers", model=MODEL, steps=30)
         side.write_text(json.dumps(prov))
     out = root / "uc"
-    pack_shards(work, out, recipe=recipe, progress=False)
+    pack_dataset(work, out, recipe=recipe, progress=False)
     return out, recipe
 
 

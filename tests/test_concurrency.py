@@ -21,8 +21,8 @@ from conftest import fill_seed_photos, painted_workspace
 from canvas_data import atomic
 from canvas_data.cli import main as build_main
 from canvas_data.locks import claim, exclusive
+from canvas_data.packed_manifest import DONE_DIR, LOCK
 from canvas_data.recipe import load_recipe
-from canvas_data.shards import DONE_DIR, LOCK
 from canvas_data.stylize import _lock_path, is_done, plan_items, stylize_workspace
 from canvas_data.workspace import image_path, seed_photo_path, sidecar_path
 

@@ -8,8 +8,8 @@ from release_data import make_release, manifest, release_recipe, tar_samples
 
 from canvas_data.cli import main
 from canvas_data.export import export_release
+from canvas_data.pack import pack_dataset
 from canvas_data.recipe import load_recipe
-from canvas_data.shards import pack_shards
 from canvas_data.stylize import stylize_workspace
 
 
@@ -21,7 +21,7 @@ def test_release_folder_round_trips_through_shards_and_export(tmp_path):
     release = make_release(tmp_path / "release")
     recipe = load_recipe(release_recipe(tmp_path))
     first, exported, second = tmp_path / "first", tmp_path / "export", tmp_path / "second"
-    pack_shards(release, first, recipe=recipe, progress=False)
+    pack_dataset(release, first, recipe=recipe, progress=False)
     runner = CliRunner()
     result = runner.invoke(main, ["export", str(first), "--out", str(exported), "--no-progress"])
     assert result.exit_code == 0, result.output
@@ -43,7 +43,7 @@ def test_release_folder_round_trips_through_shards_and_export(tmp_path):
 def test_export_is_what_imagefolder_and_text_to_image_training_read(tmp_path):
     release = make_release(tmp_path / "release")
     recipe = load_recipe(release_recipe(tmp_path))
-    pack_shards(release, tmp_path / "packed", recipe=recipe, progress=False)
+    pack_dataset(release, tmp_path / "packed", recipe=recipe, progress=False)
     report = export_release(
         tmp_path / "packed", tmp_path / "export", splits=["train"], progress=False
     )
@@ -59,11 +59,11 @@ def test_export_is_what_imagefolder_and_text_to_image_training_read(tmp_path):
 def test_stylized_workspace_round_trips_with_provenance(tmp_path, tiny_work):
     stylize_workspace(tiny_work, progress=False, workers=2)
     first, exported, second = tmp_path / "first", tmp_path / "export", tmp_path / "second"
-    pack_shards(tiny_work, first, progress=False)
+    pack_dataset(tiny_work, first, progress=False)
     export_release(first, exported, progress=False)
     again = export_release(first, exported, progress=False)
     assert again.shards_reused == again.shards == 3
-    pack_shards(exported, second, progress=False)
+    pack_dataset(exported, second, progress=False)
     samples = tar_samples(second)
     assert samples == tar_samples(first)
     meta = json.loads(samples["Monet/Cats/1"]["json"])
@@ -73,7 +73,7 @@ def test_stylized_workspace_round_trips_with_provenance(tmp_path, tiny_work):
 def test_export_from_parquet_only(tmp_path):
     release = make_release(tmp_path / "release")
     recipe = load_recipe(release_recipe(tmp_path))
-    pack_shards(release, tmp_path / "packed", recipe=recipe, formats=("parquet",), progress=False)
+    pack_dataset(release, tmp_path / "packed", recipe=recipe, formats=("parquet",), progress=False)
     report = export_release(tmp_path / "packed", tmp_path / "export", progress=False)
     assert report.images == 18
     for path in release.rglob("*.jpg"):
@@ -82,7 +82,7 @@ def test_export_from_parquet_only(tmp_path):
 
 def test_export_of_a_split_it_lacks_is_a_one_line_error(tmp_path):
     release = make_release(tmp_path / "release")
-    pack_shards(
+    pack_dataset(
         release, tmp_path / "p", recipe=load_recipe(release_recipe(tmp_path)), progress=False
     )
     args = ["export", str(tmp_path / "p"), "--out", str(tmp_path / "e"), "--split", "validation"]

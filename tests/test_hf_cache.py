@@ -13,7 +13,7 @@ from conftest import painted_workspace
 from datasets import load_dataset
 from PIL import Image
 
-from canvas_data.shards import pack_shards
+from canvas_data.pack import pack_dataset
 
 KEY = "Van_Gogh/Cats/1"
 
@@ -47,14 +47,14 @@ def pixels_of(ds, key):
 def test_a_repack_with_one_changed_image_is_seen(tmp_path, formats):
     work, recipe = painted_workspace(tmp_path)
     out, cache = tmp_path / "uc", tmp_path / "hf-cache"
-    pack_shards(work, out, recipe=recipe, formats=formats, progress=False)
+    pack_dataset(work, out, recipe=recipe, formats=formats, progress=False)
     before_card = card_yaml(out)
     first = load_dataset(str(out), split="train", cache_dir=str(cache))
     old = pixels_of(first, KEY)
 
     painting = work / f"{KEY}.jpg"
     painting.write_bytes(same_size_replacement(painting.read_bytes()))
-    pack_shards(work, out, recipe=recipe, formats=formats, progress=False)
+    pack_dataset(work, out, recipe=recipe, formats=formats, progress=False)
     after_card = card_yaml(out)
     assert after_card["dataset_info"]["splits"] == before_card["dataset_info"]["splits"]
     assert after_card["configs"] != before_card["configs"]  # the data it names changed
@@ -68,7 +68,7 @@ def test_a_repack_with_one_changed_image_is_seen(tmp_path, formats):
 def test_an_unchanged_repack_keeps_the_card(tmp_path):
     work, recipe = painted_workspace(tmp_path)
     out = tmp_path / "uc"
-    pack_shards(work, out, recipe=recipe, progress=False)
+    pack_dataset(work, out, recipe=recipe, progress=False)
     before = (out / "README.md").read_text()
-    pack_shards(work, out, recipe=recipe, progress=False)
+    pack_dataset(work, out, recipe=recipe, progress=False)
     assert (out / "README.md").read_text() == before

@@ -17,9 +17,9 @@ from conftest import painted_workspace
 from canvas_data.cli import main
 from canvas_data.hub import plan_push
 from canvas_data.loaders import text_to_image
+from canvas_data.pack import pack_dataset
 from canvas_data.parquet_shards import verify_packed
 from canvas_data.shard_index import ShardIndex
-from canvas_data.shards import pack_shards
 from canvas_data.verify import verify_shards
 from canvas_data.workspace import sha256_file
 
@@ -32,7 +32,7 @@ def packed(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     work, recipe = painted_workspace(root)
     out = root / "uc"
-    pack_shards(work, out, recipe=recipe, formats=("webdataset", "parquet"), progress=False)
+    pack_dataset(work, out, recipe=recipe, formats=("webdataset", "parquet"), progress=False)
     return out
 
 

@@ -6,15 +6,15 @@ from release_data import make_release, manifest, release_recipe
 
 from canvas_data.cli import main
 from canvas_data.hub import plan_push
+from canvas_data.pack import pack_dataset
 from canvas_data.recipe import load_recipe
-from canvas_data.shards import pack_shards
 
 
 def packed(tmp_path, formats=("webdataset",)):
     release = make_release(tmp_path / "release")
     out = tmp_path / "out"
     recipe = load_recipe(release_recipe(tmp_path))
-    pack_shards(release, out, recipe=recipe, formats=formats, progress=False)
+    pack_dataset(release, out, recipe=recipe, formats=formats, progress=False)
     return out
 
 

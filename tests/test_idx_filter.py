@@ -9,8 +9,8 @@ from datasets import load_dataset
 from torch.utils.data import DataLoader
 
 from canvas_data.loaders import edit_pairs, load, style_classification, text_to_image
+from canvas_data.pack import pack_dataset
 from canvas_data.recipe import load_recipe
-from canvas_data.shards import pack_shards
 from canvas_data.stylize import stylize_workspace
 from canvas_data.tasks import Selection, Task
 
@@ -30,7 +30,7 @@ def five_photos(tmp_path_factory):
     fill_seed_photos(work, recipe)
     stylize_workspace(work, recipe=recipe, progress=False, workers=1)
     out = root / "uc"
-    pack_shards(work, out, recipe=recipe, max_samples=2, progress=False)
+    pack_dataset(work, out, recipe=recipe, max_samples=2, progress=False)
     return out
 
 

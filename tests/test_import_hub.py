@@ -7,9 +7,9 @@ from click.testing import CliRunner
 from release_data import jpeg, release_recipe, tar_samples, write_release_parquet
 
 from canvas_data.cli import main
+from canvas_data.pack import pack_dataset
 from canvas_data.recipe import load_recipe
 from canvas_data.release_import import import_hub_parquet
-from canvas_data.shards import pack_shards
 from canvas_data.taxonomy import STYLES_61
 
 
@@ -104,7 +104,7 @@ def test_imported_workspace_packs_with_labels_from_the_captions(tmp_path):
     work = tmp_path / "work"
     assert import_hub_parquet(hub, work, progress=False).placed == 12
     recipe = load_recipe(release_recipe(tmp_path, styles=("Van_Gogh",)))
-    report = pack_shards(work, tmp_path / "out", recipe=recipe, progress=False)
+    report = pack_dataset(work, tmp_path / "out", recipe=recipe, progress=False)
     assert report.samples == {"train": 8, "test": 4} and report.missing == []
     samples = tar_samples(tmp_path / "out")
     sample = samples["Van_Gogh/Human/3"]
@@ -126,7 +126,7 @@ def test_damaged_files_are_reported_and_the_rest_is_imported(tmp_path):
     start = pq.ParquetFile(hub / "c-damaged.parquet").metadata.row_group(0).column(0)
     data[start.data_page_offset : start.data_page_offset + 30] = b"\xff" * 30
     (hub / "c-damaged.parquet").write_bytes(bytes(data))
-    report = import_hub_parquet(hub, tmp_path / "work", progress=False, stream_above=0)
+    report = import_hub_parquet(hub, tmp_path / "work", progress=False)
     assert report.placed == 2
     where = dict(report.rejected)
     assert "not a readable Parquet file" in where["b-not-parquet.parquet"]
@@ -134,6 +134,6 @@ def test_damaged_files_are_reported_and_the_rest_is_imported(tmp_path):
     assert str(hub / "c-damaged.parquet") in where["c-damaged.parquet row 0"]
     assert (tmp_path / "work" / "Monet" / "Cats" / "2.jpg").read_bytes() == jpeg(2)
     write_release_parquet(hub / "c-damaged.parquet", damaged)  # replaced by a good copy
-    again = import_hub_parquet(hub, tmp_path / "work", progress=False, stream_above=0)
+    again = import_hub_parquet(hub, tmp_path / "work", progress=False)
     assert again.files_reused == 1 and again.placed == 4
     assert [w for w, _ in again.rejected] == ["b-not-parquet.parquet"]

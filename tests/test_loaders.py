@@ -23,8 +23,8 @@ from canvas_data.loaders import (
     style_transfer,
     text_to_image,
 )
+from canvas_data.pack import pack_dataset
 from canvas_data.recipe import load_recipe
-from canvas_data.shards import pack_shards
 from canvas_data.stylize import stylize_workspace
 from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, STYLES_51, STYLES_61, caption
 
@@ -42,7 +42,7 @@ def built(tmp_path_factory):
     fill_seed_photos(work, recipe)
     stylize_workspace(work, recipe=recipe, progress=False, workers=1)
     out = root / "uc"
-    pack_shards(work, out, recipe=recipe, max_samples=3, progress=False)
+    pack_dataset(work, out, recipe=recipe, max_samples=3, progress=False)
     return out, work
 
 

@@ -12,7 +12,7 @@ from release_data import tar_samples
 
 from canvas_data.jpeg import check_image, for_shard
 from canvas_data.loaders import text_to_image
-from canvas_data.shards import pack_shards
+from canvas_data.pack import pack_dataset
 
 ROTATED = {1: 3, 2: 6, 3: 8}  # idx -> EXIF orientation (180 degrees, 90 CW, 90 CCW)
 
@@ -44,7 +44,7 @@ def packed(tmp_path_factory):
         sources[f"Monet/Cats/{idx}"] = data = rotated_jpeg(orientation, idx)
         path.write_bytes(data)
     out = root / "uc"
-    report = pack_shards(work, out, recipe=recipe, progress=False)
+    report = pack_dataset(work, out, recipe=recipe, progress=False)
     assert not report.unreadable
     return out, sources
 

@@ -8,8 +8,8 @@ from release_data import jpeg, make_release, manifest, release_recipe, tar_sampl
 
 from canvas_data.cli import main
 from canvas_data.jpeg import ImageError, check_image
+from canvas_data.pack import pack_dataset
 from canvas_data.recipe import load_recipe
-from canvas_data.shards import pack_shards
 from canvas_data.taxonomy import STYLES_61
 from canvas_data.verify import verify_shards
 
@@ -59,12 +59,12 @@ def test_fixing_a_corrupt_file_repacks_only_its_shard(tmp_path):
     release = damaged_release(tmp_path / "release")
     recipe = load_recipe(release_recipe(tmp_path))
     out = tmp_path / "out"
-    first = pack_shards(release, out, recipe=recipe, progress=False)
+    first = pack_dataset(release, out, recipe=recipe, progress=False)
     assert len(first.unreadable) == 2
-    again = pack_shards(release, out, recipe=recipe, progress=False)
+    again = pack_dataset(release, out, recipe=recipe, progress=False)
     assert again.shards_written == 0 and len(again.unreadable) == 2  # still reported on reuse
     (release / "Monet" / "Human" / "3.jpg").write_bytes(jpeg(99))
-    third = pack_shards(release, out, recipe=recipe, progress=False)
+    third = pack_dataset(release, out, recipe=recipe, progress=False)
     assert third.shards_written == 1 and [p.name for p, _ in third.unreadable] == ["1.jpg"]
     assert "Monet/Human/3" in tar_samples(out)
 
@@ -82,7 +82,7 @@ def test_decode_check_catches_a_broken_huffman_table_the_header_check_lets_throu
     release = make_release(tmp_path / "release")
     (release / "Monet" / "Cats" / "1.jpg").write_bytes(bytes(data))
     recipe = load_recipe(release_recipe(tmp_path))
-    decode = pack_shards(release, tmp_path / "b", recipe=recipe, check="decode", progress=False)
+    decode = pack_dataset(release, tmp_path / "b", recipe=recipe, check="decode", progress=False)
     assert [(p.parent.parent.name, p.name) for p, _ in decode.unreadable] == [("Monet", "1.jpg")]
     assert "Monet/Cats/1" not in tar_samples(tmp_path / "b")
 
@@ -90,7 +90,7 @@ def test_decode_check_catches_a_broken_huffman_table_the_header_check_lets_throu
 def _peak_while_packing(release, out, recipe) -> int:
     tracemalloc.start()
     try:
-        pack_shards(release, out, recipe=recipe, max_samples=40, progress=False)
+        pack_dataset(release, out, recipe=recipe, max_samples=40, progress=False)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -107,7 +107,7 @@ def test_packing_ten_times_more_images_does_not_grow_peak_memory(tmp_path):
             path.write_bytes(image)
         recipe = load_recipe(release_recipe(tmp_path, styles=styles))
         recipe.data["build"]["photos_per_object"] = photos
-        pack_shards(release, tmp_path / f"warm-up-{photos}", recipe=recipe, progress=False)
+        pack_dataset(release, tmp_path / f"warm-up-{photos}", recipe=recipe, progress=False)
         sizes.append(sum(p.stat().st_size for p in release.rglob("*.jpg")))
         peaks.append(_peak_while_packing(release, tmp_path / f"out-{photos}", recipe))
     assert sizes[1] == 10 * sizes[0] > 2_000_000
@@ -124,7 +124,7 @@ def test_resolution_variant_reencodes_and_passes_through_images_already_that_siz
     (release / "Monet" / "Cats" / "1.jpg").write_bytes(jpeg(5, size=24))
     already = (release / "Monet" / "Cats" / "1.jpg").read_bytes()
     out = tmp_path / "out"
-    report = pack_shards(release, out, recipe=recipe, resolution=24, progress=False)
+    report = pack_dataset(release, out, recipe=recipe, resolution=24, progress=False)
     assert report.unreadable == []
     samples = tar_samples(out)
     assert samples["Monet/Cats/1"]["jpg"] == already

@@ -56,7 +56,7 @@ from conftest import painted_workspace
 from datasets import load_dataset
 
 from canvas_data.cli import main
-from canvas_data.shards import pack_shards
+from canvas_data.pack import pack_dataset
 from canvas_data.taxonomy import parse_caption
 
 DATASET_NAME_MAPPING = {"lambdalabs/naruto-blip-captions": ("image", "text")}
@@ -145,7 +145,7 @@ def packed(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("scripts")
     work, recipe = painted_workspace(root)
     out = root / "uc"
-    pack_shards(work, out, recipe=recipe, formats=request.param, progress=False)
+    pack_dataset(work, out, recipe=recipe, formats=request.param, progress=False)
     return out, request.param
 
 

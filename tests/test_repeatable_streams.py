@@ -7,8 +7,8 @@ import sys
 import pytest
 from conftest import fill_seed_photos, write_recipe
 
+from canvas_data.pack import pack_dataset
 from canvas_data.recipe import load_recipe
-from canvas_data.shards import pack_shards
 from canvas_data.stylize import stylize_workspace
 
 DRAWN = 24  # keys read per run: far more than one shard, so shard draws decide the order
@@ -36,7 +36,7 @@ def many_shards(tmp_path_factory):
     fill_seed_photos(work, recipe)
     stylize_workspace(work, recipe=recipe, progress=False, workers=1)
     out = root / "uc"
-    pack_shards(work, out, recipe=recipe, max_samples=2, progress=False)
+    pack_dataset(work, out, recipe=recipe, max_samples=2, progress=False)
     return out
 
 

@@ -15,9 +15,9 @@ from conftest import write_recipe
 from PIL import Image
 
 from canvas_data.bundled_photos import write_bundled_photos
+from canvas_data.pack import pack_dataset
 from canvas_data.photos import intake_photos
 from canvas_data.recipe import load_recipe
-from canvas_data.shards import pack_shards
 from canvas_data.stylize import stylize_workspace
 from canvas_data.web_sources import fetch_sources
 
@@ -29,7 +29,7 @@ def _build(root: Path) -> Path:
     work, out = root / "work", root / "out"
     intake_photos(photos, work, recipe, progress=False)
     stylize_workspace(work, recipe=recipe, workers=1, progress=False)
-    pack_shards(work, out, recipe=recipe, formats=("webdataset", "parquet"), progress=False)
+    pack_dataset(work, out, recipe=recipe, formats=("webdataset", "parquet"), progress=False)
     return out
 
 

@@ -4,7 +4,7 @@ import webdataset as wds
 from datasets import load_dataset
 from PIL import Image
 
-from canvas_data.shards import pack_shards
+from canvas_data.pack import pack_dataset
 from canvas_data.stylize import stylize_workspace
 from canvas_data.taxonomy import OBJECTS_20, STYLES_61
 from canvas_data.verify import verify_shards
@@ -13,7 +13,7 @@ from canvas_data.verify import verify_shards
 def built(tmp_path, tiny_work, **kw):
     stylize_workspace(tiny_work, progress=False, workers=2)
     out = tmp_path / "uc"
-    return out, pack_shards(tiny_work, out, progress=False, **kw)
+    return out, pack_dataset(tiny_work, out, progress=False, **kw)
 
 
 def read_all(out):
@@ -62,7 +62,7 @@ def test_tars_are_reproducible_sorted_and_bounded(tmp_path, tiny_work):
 
     out, _ = built(tmp_path, tiny_work)
     again = tmp_path / "again"
-    pack_shards(tiny_work, again, progress=False)
+    pack_dataset(tiny_work, again, progress=False)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest == json.loads((again / "manifest.json").read_text())
     assert all(s["samples"] <= 10 for s in manifest["shards"]) and len(manifest["shards"]) == 3
@@ -89,11 +89,11 @@ def test_load_dataset_gives_labelled_splits(tmp_path, tiny_work):
 def test_rerun_reuses_unchanged_shards_and_repacks_changed_ones(tmp_path, tiny_work):
     out, first = built(tmp_path, tiny_work)
     assert first.shards_written == 3
-    second = pack_shards(tiny_work, out, progress=False)
+    second = pack_dataset(tiny_work, out, progress=False)
     assert (second.shards_written, second.shards_reused) == (0, 3)
     painted = tiny_work / "Winter" / "Cats" / "1.jpg"
     painted.write_bytes((tiny_work / "Monet" / "Cats" / "1.jpg").read_bytes())
-    third = pack_shards(tiny_work, out, progress=False)
+    third = pack_dataset(tiny_work, out, progress=False)
     assert third.shards_written == 1
     assert verify_shards(out, progress=False).ok
 
@@ -102,7 +102,7 @@ def test_missing_images_and_stray_folders_are_reported(tmp_path, tiny_work):
     stylize_workspace(tiny_work, progress=False, workers=2)
     (tiny_work / "Monet" / "Human" / "2.jpg").unlink()
     (tiny_work / "Not_A_Style").mkdir()
-    report = pack_shards(tiny_work, tmp_path / "uc", progress=False)
+    report = pack_dataset(tiny_work, tmp_path / "uc", progress=False)
     assert report.missing == ["Monet/Human/2"]
     assert report.unknown_folders == ["Not_A_Style"]
     assert sum(report.samples.values()) == 29
@@ -118,3 +118,26 @@ def test_verify_passes_then_names_the_shard_with_a_flipped_byte(tmp_path, tiny_w
     report = verify_shards(out, progress=False)
     assert not report.ok
     assert len(report.problems) == 1 and shard.name in report.problems[0]
+
+
+def test_pack_shards_writes_no_card_and_calls_finish_last(tiny_work, tmp_path):
+    """``pack_shards`` writes shards, manifest and recipe; the card is the caller's ``finish``."""
+    from canvas_data.shards import pack_shards
+
+    stylize_workspace(tiny_work, progress=False, workers=2)
+    bare = tmp_path / "bare"
+    pack_shards(tiny_work, bare, progress=False)
+    assert (bare / "manifest.json").is_file() and (bare / "recipe.yaml").is_file()
+    assert not (bare / "README.md").exists()
+
+    calls = []
+
+    def finish(out, manifest, recipe, written):
+        assert (out / "manifest.json").is_file()  # written before the hook runs
+        calls.append((out, manifest["splits"], recipe.seed, sorted(written)))
+
+    out = tmp_path / "hooked"
+    report = pack_shards(tiny_work, out, progress=False, finish=finish)
+    assert len(calls) == 1
+    assert calls[0][0] == out and calls[0][1] == report.samples
+    assert calls[0][3]  # the index of the tars just written

@@ -11,7 +11,7 @@ from release_data import tar_samples
 
 from canvas_data.jpeg import ImageError, check_image, for_shard, jpeg_end
 from canvas_data.loaders import text_to_image
-from canvas_data.shards import pack_shards
+from canvas_data.pack import pack_dataset
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 64  # 16 KB
 
@@ -95,7 +95,7 @@ def test_motion_photos_are_packed_and_truly_truncated_files_are_not(tmp_path):
     whole = (work / "Winter" / "Cats" / "2.jpg").read_bytes()
     (work / "Winter" / "Cats" / "2.jpg").write_bytes(whole[: len(whole) // 2])
     out = tmp_path / "uc"
-    report = pack_shards(work, out, recipe=recipe, progress=False)
+    report = pack_dataset(work, out, recipe=recipe, progress=False)
     assert [(Path(p).parts[-3:], "truncated" in why) for p, why in report.unreadable] == [
         (("Winter", "Cats", "2.jpg"), True)
     ]

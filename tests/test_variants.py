@@ -8,9 +8,10 @@ from datasets import load_dataset
 from release_data import make_release, manifest, release_recipe, tar_samples
 
 from canvas_data.cli import main
+from canvas_data.pack import pack_dataset
 from canvas_data.parquet_shards import ParquetShardWriter, iter_rows, verify_packed
 from canvas_data.recipe import load_recipe
-from canvas_data.shards import pack_shards, sample_record
+from canvas_data.shards import sample_record
 from canvas_data.taxonomy import OBJECTS_20, STYLES_51, STYLES_61
 from canvas_data.variants import parse_styles, variant_recipe
 
@@ -57,7 +58,7 @@ def test_both_formats_hold_the_same_samples_and_load_with_labels(tmp_path):
     release = make_release(tmp_path / "release")
     recipe = load_recipe(release_recipe(tmp_path))
     out = tmp_path / "out"
-    pack_shards(release, out, recipe=recipe, formats=("webdataset", "parquet"), progress=False)
+    pack_dataset(release, out, recipe=recipe, formats=("webdataset", "parquet"), progress=False)
     m = manifest(out)
     assert m["formats"] == ["webdataset", "parquet"]
     assert [p["path"] for p in m["parquet"]] == [
@@ -86,8 +87,8 @@ def test_parquet_only_is_the_default_config_and_verify_names_a_damaged_file(tmp_
     release = make_release(tmp_path / "release")
     recipe = load_recipe(release_recipe(tmp_path))
     out = tmp_path / "out"
-    pack_shards(release, out, recipe=recipe, formats=("webdataset",), progress=False)
-    pack_shards(release, out, recipe=recipe, formats=("parquet",), progress=False)
+    pack_dataset(release, out, recipe=recipe, formats=("webdataset",), progress=False)
+    pack_dataset(release, out, recipe=recipe, formats=("parquet",), progress=False)
     assert not list((out / "data").glob("*.tar"))  # the dropped format's shards are gone
     ds = load_dataset(str(out))
     assert set(ds) == {"train", "test"} and "image" in ds["train"].column_names
@@ -118,7 +119,7 @@ def test_parquet_row_groups_are_small(tmp_path):
     meta = pq.ParquetFile(path).metadata
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [4, 4, 2]
     out = tmp_path / "out"
-    pack_shards(release, out, recipe=recipe, formats=("parquet",), max_samples=500, progress=False)
+    pack_dataset(release, out, recipe=recipe, formats=("parquet",), max_samples=500, progress=False)
     packed = pq.ParquetFile(out / manifest(out)["parquet"][0]["path"]).metadata
     assert (
         packed.num_rows > 1

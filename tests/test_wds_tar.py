@@ -15,7 +15,8 @@ from conftest import packed_folder, painted_workspace
 
 from canvas_data import packed
 from canvas_data.packed import SAMPLES_CSV, open_image, read_index, samples_csv
-from canvas_data.shards import FIXED_MTIME, MANIFEST
+from canvas_data.packed_manifest import MANIFEST
+from canvas_data.shards import FIXED_MTIME
 from canvas_data.tar_samples import iter_samples
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.wds_tar import TarWriter
@@ -97,14 +98,14 @@ def test_reader_refuses_a_sample_with_a_member_twice(tmp_path):
 
 def test_card_index_comes_from_the_writer_and_matches_a_reread(tmp_path, monkeypatch):
     work, _ = painted_workspace(tmp_path)
-    from canvas_data.shards import pack_shards
+    from canvas_data.pack import pack_dataset
 
     def no_rereading(*args, **kwargs):
         raise AssertionError("a shard written in this run was read back")
 
     with monkeypatch.context() as m:
         m.setattr(packed, "_read_shard", no_rereading)
-        pack_shards(work, tmp_path / "uc", progress=False, max_samples=7)
+        pack_dataset(work, tmp_path / "uc", progress=False, max_samples=7)
     out = tmp_path / "uc"
     manifest = json.loads((out / MANIFEST).read_text())
     reread = read_index(out, manifest)
@@ -171,7 +172,8 @@ def test_card_features_are_what_datasets_writes(name):
 
 
 def test_shard_files_table_matches_the_writers():
-    from canvas_data.shards import FORMATS, SHARD_FILES, _writer_class
+    from canvas_data.packed_manifest import SHARD_FILES
+    from canvas_data.shards import FORMATS, _writer_class
 
     for fmt in FORMATS:
         assert SHARD_FILES[fmt] == (_writer_class(fmt).folder, _writer_class(fmt).suffix)

@@ -472,7 +472,7 @@ def test_fingerprints_tell_copies_from_different_photos():
 
 
 def test_the_card_credits_web_photos_and_flags_unlicensed_ones(server, tmp_path, recipe):
-    from canvas_data.shards import pack_shards
+    from canvas_data.pack import pack_dataset
 
     server.routes["/a.jpg"] = Route(encode(photo(40)))
     server.routes["/c.jpg"] = Route(encode(photo(41)))
@@ -483,7 +483,7 @@ def test_the_card_credits_web_photos_and_flags_unlicensed_ones(server, tmp_path,
     work = tmp_path / "work"
     run(write_manifest(tmp_path / "m.csv", rows), work, recipe, allow_unlicensed=True)
     out = tmp_path / "uc"
-    pack_shards(work, out, recipe=recipe, progress=False)
+    pack_dataset(work, out, recipe=recipe, progress=False)
     card = (out / "README.md").read_text()
     assert "2 photos were downloaded from the URLs of a manifest" in card
     assert "1 of them have no declared licence" in card
