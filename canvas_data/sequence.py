@@ -138,15 +138,21 @@ def step_scores(
     return ua, ira, cra, retain
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_result_file(path: Path) -> Any:
+    """The JSON a result file holds; one-line ``FileNotFoundError`` or ``ValueError`` naming
+    ``path`` when it is missing, not readable or not JSON."""
     try:
-        result = json.loads(Path(path).read_text())
+        return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such result file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a JSON result ({err})") from None
     except OSError as err:  # a folder, no permission
         raise ValueError(f"{path}: cannot read the result ({err.strerror})") from None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    result = read_result_file(path)
     if not isinstance(result, dict) or result.get("kind") != RESULT_KIND:
         raise ValueError(f"{path}: not written by `canvas-eval accuracy`")
     if result.get("target") and result.get("domain") == "combination":

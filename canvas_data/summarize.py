@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from canvas_data.metrics import (
     Scores,
     average_over_targets,
 )
-from canvas_data.sequence import method_of
+from canvas_data.sequence import method_of, read_result_file
 
 FID_KIND = "canvas-eval fid"
 COLUMNS = ("UA", "IRA", "CRA")
@@ -75,14 +74,7 @@ def read_results(
     assigned = [(None, Path(p)) for p in paths] + [(m, Path(p)) for m, p in efficiency]
     for given, path in assigned:
         path = Path(path)
-        try:
-            result = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: no such result file") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path}: not a JSON result ({err})") from None
-        except OSError as err:  # a folder, no permission
-            raise ValueError(f"{path}: cannot read the result ({err.strerror})") from None
+        result = read_result_file(path)
         kind = result.get("kind") if isinstance(result, dict) else None
         if kind not in (RESULT_KIND, FID_KIND, *eff.KINDS):
             raise ValueError(
