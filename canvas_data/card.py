@@ -9,7 +9,6 @@ contact sheet ``preview.jpg``, ``croissant.json`` and ``README.md``, all from th
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from collections import Counter
 from importlib import resources
@@ -184,6 +183,7 @@ def write_card(out: Path, manifest: dict[str, Any], recipe: Recipe) -> Path:
 def rewrite_card(out: Path, recipe: str | Path | None = None) -> Path:
     """Write the card, preview, Croissant file and sample index of a packed folder again, from
     its ``manifest.json`` and its ``recipe.yaml`` (or ``recipe``): after editing a description."""
+    from canvas_data.packed_manifest import read_manifest
     from canvas_data.recipe import load_recipe
     from canvas_data.shards import MANIFEST
 
@@ -195,7 +195,7 @@ def rewrite_card(out: Path, recipe: str | Path | None = None) -> Path:
     if recipe is None and not kept.is_file():
         raise FileNotFoundError(f"{kept}: missing; name the recipe with --recipe")
     resolved = load_recipe(recipe if recipe is not None else kept)
-    return write_card(out, json.loads(manifest_path.read_text()), resolved)
+    return write_card(out, read_manifest(manifest_path), resolved)
 
 
 def _fields(

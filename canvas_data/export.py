@@ -26,7 +26,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import remove_partials, write_bytes, write_json, write_text
-from canvas_data.packed_manifest import UnsafeEntry, check_key, manifest_taxonomy, shard_file
+from canvas_data.packed_manifest import (
+    UnsafeEntry,
+    check_key,
+    manifest_taxonomy,
+    read_manifest,
+    shard_file,
+)
 from canvas_data.shards import MANIFEST
 from canvas_data.tar_samples import iter_samples
 from canvas_data.taxonomy import Taxonomy
@@ -68,7 +74,7 @@ def export_release(
     manifest_path = packed / MANIFEST
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{manifest_path}: missing, not a packed folder")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
     fmt, shards = ("webdataset", manifest["shards"])
     if not shards and manifest.get("parquet"):
         fmt, shards = ("parquet", manifest["parquet"])
