@@ -113,15 +113,17 @@ def leftover(path: Path) -> bool:
     return not pid_alive(pid)
 
 
-def remove_partials(folder: Path, *, everyone: bool = False) -> int:
+def remove_partials(folder: Path, *, everyone: bool = False, recursive: bool = True) -> int:
     """Delete leftovers of killed writes under ``folder``; returns how many were removed.
 
     Temporary files of running processes are kept (they may be writing there now) unless
     ``everyone``: the caller holds the folder's lock, so no other writer can be at work.
+    ``recursive=False`` looks in ``folder`` itself only, not in its sub-folders.
     """
     removed = 0
-    if folder.exists():
-        for p in folder.rglob(f".*{PARTIAL}*"):
+    if folder.is_dir():
+        pattern = f".*{PARTIAL}*"
+        for p in folder.rglob(pattern) if recursive else folder.glob(pattern):
             if writer_pid(p) is not None and (everyone or leftover(p)):
                 p.unlink(missing_ok=True)
                 removed += 1

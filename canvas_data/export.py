@@ -26,6 +26,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import remove_partials, write_bytes, write_json, write_text
+from canvas_data.out_paths import refuse_inside
 from canvas_data.packed_manifest import (
     UnsafeEntry,
     check_key,
@@ -71,6 +72,7 @@ def export_release(
     packed, out = Path(packed), Path(out)
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+    refuse_inside(out, packed, "--out", "the packed folder")
     manifest_path = packed / MANIFEST
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{manifest_path}: missing, not a packed folder")

@@ -46,6 +46,7 @@ from canvas_data import __version__, atomic
 from canvas_data.atomic import remove_partials, write_json, write_text, writing
 from canvas_data.jpeg import CHECKS, STORE_RULES, ImageError, check_image, for_shard
 from canvas_data.locks import exclusive
+from canvas_data.out_paths import refuse_inside
 from canvas_data.recipe import Recipe, workspace_recipe
 from canvas_data.taxonomy import SEED_STYLE, STYLES_61, caption
 from canvas_data.variants import pack_resolution, variant_recipe
@@ -237,6 +238,7 @@ def pack_shards(
     from canvas_data.card import write_card
 
     work, out = Path(work), Path(out)
+    refuse_inside(out, work, "--out", "--work")
     formats = tuple(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -254,7 +256,10 @@ def pack_shards(
     plan = plan_shards(inv.samples, recipe.seed, max_samples, max_bytes)
     out.mkdir(parents=True, exist_ok=True)
     with exclusive(out / DONE_DIR / LOCK, out, "shards", "--out"):
-        remove_partials(out, everyone=True)  # no other writer while the lock is held
+        # no other writer of these folders while the lock is held; only the folders this stage
+        # writes, never what else lives under OUT (a workspace being painted, say)
+        for folder in (out, out / "data", out / "parquet", out / DONE_DIR):
+            remove_partials(folder, everyone=True, recursive=False)
         report = PackReport(
             out=out,
             missing=inv.missing,
