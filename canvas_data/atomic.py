@@ -70,7 +70,10 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+    """Write ``text`` as UTF-8 (atomically). A file name that is not UTF-8 reaches Python as
+    lone surrogates (``"\\udcff"``), which UTF-8 cannot hold: they are written as that escape, so a
+    JSON file stays valid and reads back the same string, and other text shows the byte."""
+    write_bytes(path, text.encode("utf-8", errors="backslashreplace"))
 
 
 def write_json(path: Path, obj: Any) -> None:
