@@ -179,6 +179,8 @@ def write_preview(
         if not manifest_path.is_file():
             raise FileNotFoundError(f"{manifest_path}: missing, {out} is not a packed folder")
         index = read_index(out, read_manifest(manifest_path))
+        if index.problems:  # a sheet over part of the data would hide what is broken
+            raise ValueError(f"{index.problems[0]}; no contact sheet drawn")
     sheet = contact_sheet(out, index, styles=styles, objects=objects, idx=idx, thumb=thumb)
     buf = io.BytesIO()
     sheet.image.save(buf, "JPEG", quality=quality, optimize=True)

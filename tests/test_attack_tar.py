@@ -3,6 +3,7 @@ the shard and the sample in one line and never lets one shard overwrite another'
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import shutil
@@ -95,3 +96,26 @@ def test_a_broken_metadata_member_names_shard_and_sample(folder, tmp_path, membe
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "internal error" not in lines[0], result.output
     assert str(folder / TRAIN) in lines[0] and "sample '" in lines[0] and reason in lines[0]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"",  # a zero-byte tar
+        lambda data: gzip.compress(data),  # a gzip-compressed tar under a .tar name
+        lambda data: data[:5000],  # cut short
+    ],
+)
+def test_card_and_preview_refuse_a_shard_they_cannot_read(folder, tmp_path, damage):
+    shard = folder / TRAIN
+    shard.write_bytes(damage(shard.read_bytes()))
+    rehash(folder)
+    card_before = (folder / "README.md").read_bytes()
+
+    for args in (["card", str(folder)], ["preview", str(folder), "--out", str(tmp_path / "s.jpg")]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and str(shard) in lines[0], result.output
+    assert (folder / "README.md").read_bytes() == card_before
+    assert not (tmp_path / "s.jpg").exists()
