@@ -57,6 +57,15 @@ def rewrite_members(tar_path, change):
     tar_path.write_bytes(buf.getvalue())
 
 
+def first_members(data, n):
+    """A well-formed tar of the first ``n`` members of the tar ``data``."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(data)) as src, tarfile.open(fileobj=buf, mode="w") as dst:
+        for member in src.getmembers()[:n]:
+            dst.addfile(member, src.extractfile(member))
+    return buf.getvalue()
+
+
 def export(folder, out):
     result = CliRunner().invoke(main, ["export", str(folder), "--out", str(out), "--no-progress"])
     assert isinstance(result.exception, (SystemExit, type(None))), result.exception
@@ -104,6 +113,7 @@ def test_a_broken_metadata_member_names_shard_and_sample(folder, tmp_path, membe
         lambda data: b"",  # a zero-byte tar
         lambda data: gzip.compress(data),  # a gzip-compressed tar under a .tar name
         lambda data: data[:5000],  # cut short
+        lambda data: first_members(data, 5),  # a whole tar with fewer samples than listed
     ],
 )
 def test_card_and_preview_refuse_a_shard_they_cannot_read(folder, tmp_path, damage):
