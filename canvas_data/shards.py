@@ -238,7 +238,6 @@ def pack_shards(
     from canvas_data.card import write_card
 
     work, out = Path(work), Path(out)
-    refuse_inside(out, work, "--out", "--work")
     formats = tuple(dict.fromkeys(formats))
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -254,6 +253,7 @@ def pack_shards(
     if not inv.samples:
         raise FileNotFoundError(f"{work}: no images of this recipe's styles and objects to pack")
     plan = plan_shards(inv.samples, recipe.seed, max_samples, max_bytes)
+    refuse_inside(out, work, "--out", "--work")
     out.mkdir(parents=True, exist_ok=True)
     with exclusive(out / DONE_DIR / LOCK, out, "shards", "--out"):
         # no other writer of these folders while the lock is held; only the folders this stage
