@@ -70,7 +70,10 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    write_bytes(path, text.encode("utf-8"))
+    """Write ``text`` as UTF-8 (atomically). A file name that is not UTF-8 reaches Python as
+    lone surrogates (``"\\udcff"``), which UTF-8 cannot hold: they are written as that escape, so a
+    JSON file stays valid and reads back the same string, and other text shows the byte."""
+    write_bytes(path, text.encode("utf-8", errors="backslashreplace"))
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -113,15 +116,17 @@ def leftover(path: Path) -> bool:
     return not pid_alive(pid)
 
 
-def remove_partials(folder: Path, *, everyone: bool = False) -> int:
+def remove_partials(folder: Path, *, everyone: bool = False, recursive: bool = True) -> int:
     """Delete leftovers of killed writes under ``folder``; returns how many were removed.
 
     Temporary files of running processes are kept (they may be writing there now) unless
     ``everyone``: the caller holds the folder's lock, so no other writer can be at work.
+    ``recursive=False`` looks in ``folder`` itself only, not in its sub-folders.
     """
     removed = 0
-    if folder.exists():
-        for p in folder.rglob(f".*{PARTIAL}*"):
+    if folder.is_dir():
+        pattern = f".*{PARTIAL}*"
+        for p in folder.rglob(pattern) if recursive else folder.glob(pattern):
             if writer_pid(p) is not None and (everyone or leftover(p)):
                 p.unlink(missing_ok=True)
                 removed += 1

@@ -9,7 +9,6 @@ contact sheet ``preview.jpg``, ``croissant.json`` and ``README.md``, all from th
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from collections import Counter
 from importlib import resources
@@ -181,17 +180,24 @@ def render_card(
 
 
 def write_card(
-    out: Path, manifest: dict[str, Any], recipe: Recipe, *, written: dict | None = None
+    out: Path,
+    manifest: dict[str, Any],
+    recipe: Recipe,
+    index: PackedIndex | None = None,
+    *,
+    written: dict | None = None,
 ) -> Path:
     """Write ``out/README.md`` with ``samples.csv``, ``preview.jpg`` and ``croissant.json``.
 
-    ``written``: the sample index of tars just written (see ``read_index``), not read again.
+    ``index``: the shards' index when the caller has read it; else it is read here, taking
+    ``written`` (the sample index of tars just written, see ``read_index``) instead of reading
+    those tars again.
     """
     from canvas_data.croissant import write_croissant
     from canvas_data.preview import PREVIEW, write_preview
 
     out = Path(out)
-    index = read_index(out, manifest, written=written)
+    index = index if index is not None else read_index(out, manifest, written=written)
     for problem in index.problems:
         tqdm.write(f"warning: {problem}", file=sys.stderr)
     sheet = None
@@ -211,6 +217,8 @@ def write_card(
 def rewrite_card(out: Path, recipe: str | Path | None = None) -> Path:
     """Write the card, preview, Croissant file and sample index of a packed folder again, from
     its ``manifest.json`` and its ``recipe.yaml`` (or ``recipe``): after editing a description."""
+    from canvas_data.errors import InputError
+    from canvas_data.packed_manifest import read_manifest
     from canvas_data.recipe import load_recipe
 
     out = Path(out)
@@ -221,7 +229,12 @@ def rewrite_card(out: Path, recipe: str | Path | None = None) -> Path:
     if recipe is None and not kept.is_file():
         raise FileNotFoundError(f"{kept}: missing; name the recipe with --recipe")
     resolved = load_recipe(recipe if recipe is not None else kept)
-    return write_card(out, json.loads(manifest_path.read_text()), resolved)
+    manifest = read_manifest(manifest_path)
+    index = read_index(out, manifest)
+    if index.problems:  # a card over part of the data would misstate it: leave the old one
+        more = f" (and {len(index.problems) - 1} more)" if len(index.problems) > 1 else ""
+        raise InputError(f"{index.problems[0]}{more}; card not written")
+    return write_card(out, manifest, resolved, index)
 
 
 def _fields(

@@ -26,11 +26,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import remove_partials, write_bytes, write_json, write_text
+from canvas_data.out_paths import refuse_inside
 from canvas_data.packed_manifest import (
     MANIFEST,
     UnsafeEntry,
     check_key,
     manifest_taxonomy,
+    read_manifest,
     shard_file,
 )
 from canvas_data.tar_samples import iter_samples
@@ -70,10 +72,11 @@ def export_release(
     packed, out = Path(packed), Path(out)
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+    refuse_inside(out, packed, "--out", "the packed folder")
     manifest_path = packed / MANIFEST
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{manifest_path}: missing, not a packed folder")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = read_manifest(manifest_path)
     fmt, shards = ("webdataset", manifest["shards"])
     if not shards and manifest.get("parquet"):
         fmt, shards = ("parquet", manifest["parquet"])
@@ -88,15 +91,19 @@ def export_release(
     remove_partials(out)
     report = ExportReport(out=out, shards=len(shards))
     lines: list[dict[str, str]] = []
+    written: dict[str, Path] = {}  # file name -> the shard it came from
     bar = tqdm(total=sum(s["samples"] for s in shards), desc="export", disable=not progress)
     for shard, file in zip(shards, files, strict=True):
         marker = out / STATE_DIR / f"{Path(shard['path']).name}.json"
-        done = json.loads(marker.read_text()) if marker.is_file() else {}
+        done = _read_marker(marker)
         if done.get("sha256") == shard["sha256"] and done.get("sidecars") == sidecars:
             report.shards_reused += 1
+            for line in done["lines"]:
+                _claim(written, line["file_name"], file)
         else:
             done = {"sha256": shard["sha256"], "sidecars": sidecars, "lines": []}
             for key, data, text, provenance in _samples(file, fmt, taxonomy):
+                _claim(written, f"{key}.jpg", file)
                 write_bytes(out / f"{key}.jpg", data)
                 if sidecars and provenance is not None:
                     write_json(out / f"{key}.json", provenance)
@@ -140,5 +147,33 @@ def _samples(path: Path, fmt: str, taxonomy: Taxonomy) -> Iterator[tuple[str, by
         missing = [m for m in ("jpg", "json", "txt") if m not in sample]
         if missing:
             raise ValueError(f"{path}: sample {sample['__key__']!r} has no {missing} members")
-        meta = json.loads(sample["json"])
-        yield sample["__key__"], sample["jpg"], sample["txt"].decode(), meta.get("provenance")
+        try:
+            meta = json.loads(sample["json"])
+            text = sample["txt"].decode("utf-8")
+        except ValueError as err:  # JSONDecodeError and UnicodeDecodeError both are
+            raise ValueError(f"{path}: sample {sample['__key__']!r}: {err}") from None
+        if not isinstance(meta, dict):
+            raise ValueError(f"{path}: sample {sample['__key__']!r}: its json is not an object")
+        yield sample["__key__"], sample["jpg"], text, meta.get("provenance")
+
+
+def _claim(written: dict[str, Path], name: str, shard: Path) -> None:
+    """Record that ``shard`` writes ``name``; ``ValueError`` when another shard wrote it."""
+    first = written.get(name)
+    if first is not None:
+        where = "twice in this shard" if first == shard else f"also in {first}"
+        raise ValueError(f"{shard}: sample {name.removesuffix('.jpg')!r} is {where}")
+    written[name] = shard
+
+
+def _read_marker(path: Path) -> dict[str, Any]:
+    """What an earlier export wrote from one shard (``{}`` when unknown or unreadable)."""
+    try:
+        done = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    lines = done.get("lines") if isinstance(done, dict) else None
+    ok = isinstance(lines, list) and all(
+        isinstance(x, dict) and isinstance(x.get("file_name"), str) for x in lines
+    )
+    return done if ok else {}

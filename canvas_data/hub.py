@@ -12,13 +12,12 @@ folder or file over the Hub's limits. ``push_folder`` then uploads with ``huggin
 from __future__ import annotations
 
 import fnmatch
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from huggingface_hub.utils import filter_repo_objects
 
-from canvas_data.packed_manifest import shard_file
+from canvas_data.packed_manifest import read_manifest, shard_file
 
 IGNORE = [".*", "*/.*"]  # hidden files and folders: .pack/, .export/, partial writes, caches
 MAX_FILE_BYTES = 50_000_000_000  # the Hub refuses larger files
@@ -97,7 +96,10 @@ def _check_manifest(folder: Path, files: list[str]) -> list[str]:
     path = Path(folder) / "manifest.json"
     if not path.is_file():
         return [f"{path}: missing, not a packed folder"]
-    manifest = json.loads(path.read_text())
+    try:
+        manifest = read_manifest(path)
+    except ValueError as err:
+        return [str(err)]
     present = set(files)
     problems = []
     listed = [("shards", s) for s in manifest.get("shards", [])]

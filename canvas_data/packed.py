@@ -169,6 +169,10 @@ def read_index(
         except (OSError, tarfile.TarError, ValueError, KeyError) as err:
             index.problems.append(f"{out / shard['path']}: cannot index ({err})")
             continue
+        if len(rows) != shard["samples"]:  # a tar cut short ends early without an error
+            index.problems.append(
+                f"{out / shard['path']}: {len(rows)} samples, the manifest says {shard['samples']}"
+            )
         for meta, jpg in rows:
             index.rows.append(
                 Row(

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from canvas_data.errors import InputError, reading
+from canvas_data.manifest_schema import validate_manifest
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import Item
 
@@ -41,7 +42,8 @@ class UnsafeEntry(ValueError):
 
 def read_manifest(path: Path) -> dict[str, Any]:
     """A packed folder's ``manifest.json``; ``InputError`` names the file when it is not one
-    (not JSON, not an object, or lacking the taxonomy, shards or counts)."""
+    (not JSON, not an object, lacking the taxonomy, shards or counts, or a field of the wrong
+    type or range: see ``canvas_data.manifest_schema``)."""
     with reading(path, "a packed folder's manifest"):
         manifest = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(manifest, dict):
@@ -50,7 +52,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
     for key, kind in kinds.items():
         if not isinstance(manifest.get(key), kind):
             raise InputError(f"{path}: not a packed folder's manifest (no {key!r} {kind.__name__})")
-    return manifest
+    return validate_manifest(manifest, path)
 
 
 def load_manifest(root: Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sys
 import warnings
@@ -226,6 +227,13 @@ def _icc_description(im: Image.Image) -> str | None:
 
 
 # ---------------------------------------------------------------- colour modes
+
+
+def text_path(path: Path) -> str:
+    """``path`` (POSIX form) as text any UTF-8 file can hold: bytes of a file name that are not
+    UTF-8 (which Python keeps as lone surrogates) are written ``\\xff``, so provenance, tar
+    members and cards never fail to encode and still show which file it was."""
+    return os.fsencode(path.as_posix()).decode("utf-8", errors="backslashreplace")
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
@@ -467,7 +475,7 @@ def _write_seed(
 ) -> None:
     """Write one seed photo and its sidecar (sidecar last), unless the same one is there."""
     out = seed_photo_path(work, obj, idx)
-    meta = _provenance(obj, idx, path, path.relative_to(photos_dir).as_posix(), photo, recipe)
+    meta = _provenance(obj, idx, path, text_path(path.relative_to(photos_dir)), photo, recipe)
     if out.is_file() and _same_identity(sidecar_path(out), meta):
         if not _json_equal(sidecar_path(out), meta):  # e.g. an older sidecar's absolute path
             write_json(sidecar_path(out), meta)

@@ -8,7 +8,6 @@ back from the packed shards, so the sheet shows what the dataset holds.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from canvas_data.atomic import write_bytes
 from canvas_data.packed import PackedIndex, Row, open_image, read_index
-from canvas_data.packed_manifest import MANIFEST
+from canvas_data.packed_manifest import MANIFEST, read_manifest
 from canvas_data.taxonomy import SEED_STYLE
 
 PREVIEW = "preview.jpg"
@@ -179,7 +178,9 @@ def write_preview(
         manifest_path = out / MANIFEST
         if not manifest_path.is_file():
             raise FileNotFoundError(f"{manifest_path}: missing, {out} is not a packed folder")
-        index = read_index(out, json.loads(manifest_path.read_text()))
+        index = read_index(out, read_manifest(manifest_path))
+        if index.problems:  # a sheet over part of the data would hide what is broken
+            raise ValueError(f"{index.problems[0]}; no contact sheet drawn")
     sheet = contact_sheet(out, index, styles=styles, objects=objects, idx=idx, thumb=thumb)
     buf = io.BytesIO()
     sheet.image.save(buf, "JPEG", quality=quality, optimize=True)

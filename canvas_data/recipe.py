@@ -23,6 +23,8 @@ from canvas_data.suggest import unknown_names
 from canvas_data.taxonomy import SEED_STYLE, Taxonomy
 
 RECIPE_FILE = "recipe.yaml"  # the resolved recipe a workspace keeps
+MAX_NODES = 100_000  # values a recipe may hold, aliases expanded (the full recipe: ~2,400)
+MAX_DEPTH = 50  # nesting a recipe may have (the full recipe: 6)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,13 @@ def _parse(text: str, source: str) -> dict[str, Any]:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ValueError(f"recipe {source}: not valid YAML{where}: {reason}") from None
+    except RecursionError:
+        raise ValueError(f"recipe {source}: nested too deeply to be a recipe") from None
+    if _too_large(data):
+        raise ValueError(
+            f"recipe {source}: more than {MAX_NODES} values once its aliases (*name) are "
+            f"expanded, or nested more than {MAX_DEPTH} deep; too large to be a recipe"
+        )
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -174,6 +183,23 @@ def _parse(text: str, source: str) -> dict[str, Any]:
             f"recipe {source}: extends: must be a recipe name or path, got {extends!r}"
         )
     return data
+
+
+def _too_large(data: Any) -> bool:
+    """Whether ``data``, with every alias expanded, holds more than ``MAX_NODES`` values or is
+    nested deeper than ``MAX_DEPTH``: YAML aliases let a few lines stand for billions of values
+    (a "billion laughs"), which checking, hashing or printing the recipe would expand."""
+    stack, seen = [(data, 0)], 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if seen > MAX_NODES or depth > MAX_DEPTH:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for kv in value.items() for v in kv)
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return False
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

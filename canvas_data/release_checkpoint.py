@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-import pickle
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,8 +78,10 @@ def read_release_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as err:
+        with warnings.catch_warnings():  # torch warns of any pickle protocol but 2: not ours
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # any parser's failure (pickle, zip, safetensors): the file's fault
         raise ValueError(
             f"{path}: not a checkpoint of tensors and plain containers (read with "
             f"weights_only=True): {_reason(err)}"

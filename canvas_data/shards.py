@@ -46,6 +46,7 @@ from canvas_data.atomic import remove_partials, write_json, write_text, writing
 from canvas_data.decode import image_size
 from canvas_data.jpeg import CHECKS, STORE_RULES, ImageError, check_image, for_shard
 from canvas_data.locks import exclusive
+from canvas_data.out_paths import refuse_inside
 from canvas_data.packed_manifest import DONE_DIR, LOCK, MANIFEST, SHARD_FILES
 from canvas_data.recipe import Recipe, workspace_recipe
 from canvas_data.taxonomy import SEED_STYLE, STYLES_61, caption
@@ -256,9 +257,13 @@ def pack_shards(
     if not inv.samples:
         raise FileNotFoundError(f"{work}: no images of this recipe's styles and objects to pack")
     plan = plan_shards(inv.samples, recipe.seed, max_samples, max_bytes)
+    refuse_inside(out, work, "--out", "--work")
     out.mkdir(parents=True, exist_ok=True)
     with exclusive(out / DONE_DIR / LOCK, out, "shards", "--out"):
-        remove_partials(out, everyone=True)  # no other writer while the lock is held
+        # no other writer of these folders while the lock is held; only the folders this stage
+        # writes, never what else lives under OUT (a workspace being painted, say)
+        for folder in (out, out / "data", out / "parquet", out / DONE_DIR):
+            remove_partials(folder, everyone=True, recursive=False)
         report = PackReport(
             out=out,
             missing=inv.missing,

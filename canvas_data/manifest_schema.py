@@ -1,0 +1,97 @@
+"""The schema of a packed folder's ``manifest.json``, checked with pydantic before it is used.
+
+A manifest is untrusted input: every field a reader uses gets its type checked (strictly: no
+``"16"`` for a count), counts and sizes must be non-negative, a shard's split must be one of the
+splits, its counts keyed ``{Style}/{Object}``, and no shard file may be listed twice. Fields a
+reader does not use may be added freely (``extra`` keys are kept).
+
+:func:`validate_manifest` raises ``InputError`` with one line naming the file, each bad field's
+dotted path and the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from canvas_data.errors import InputError
+
+SPLITS = ("train", "test")
+
+Count = Annotated[int, Field(ge=0)]
+Split = Annotated[str, Field(pattern=r"^(train|test)$")]
+Cell = Annotated[str, Field(pattern=r"^[^/]+/[^/]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+
+class ShardEntry(_Strict):
+    """One file of ``shards`` or ``parquet``: where it is, what it holds, its hash."""
+
+    path: Annotated[str, Field(min_length=1)]
+    split: Split
+    samples: Count
+    bytes: Count | None = None
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    counts: dict[Cell, Count] = {}
+
+
+class TaxonomyEntry(_Strict):
+    styles: str | list[str] = "release-61"
+    objects: str | list[str] = "release-20"
+
+
+class ManifestSpec(_Strict):
+    name: str | None = None
+    toolkit_version: str | None = None
+    taxonomy: TaxonomyEntry
+    formats: list[str] | None = None
+    splits: dict[Split, Count]
+    backends: dict[str, Count] | None = None
+    shards: list[ShardEntry]
+    parquet: list[ShardEntry] | None = None
+    counts: dict[Split, dict[str, dict[str, Count]]]
+    missing: list[Any] | None = None
+    unreadable: list[dict[str, Any]] | None = None
+    extra: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _each_file_once(self) -> ManifestSpec:
+        for kind, entries in (("shards", self.shards), ("parquet", self.parquet or [])):
+            seen: set[str] = set()
+            for entry in entries:
+                if entry.path in seen:
+                    raise ValueError(f"{kind}: {entry.path!r} is listed twice")
+                seen.add(entry.path)
+        return self
+
+
+def validate_manifest(manifest: Any, path: Path | str) -> dict[str, Any]:
+    """``manifest`` unchanged when it fits the schema; ``InputError`` ``PATH: FIELD: reason``."""
+    try:
+        ManifestSpec.model_validate(manifest)
+    except ValidationError as err:
+        raise InputError(f"{path}: not a valid packed folder's manifest: {_faults(err)}") from None
+    return manifest
+
+
+def _faults(err: ValidationError, limit: int = 3) -> str:
+    """The first ``limit`` faults as ``field.path: reason`` (values cut short), on one line."""
+    lines = []
+    for e in err.errors(include_url=False):
+        where = ".".join(str(p) for p in e["loc"]) or "manifest"
+        if e["type"] == "missing":
+            lines.append(f"{where}: missing")
+            continue
+        got = repr(e["input"])
+        got = got if len(got) <= 60 else got[:57] + "..."
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(
+            f"{where}: {msg}" if e["type"] == "value_error" else f"{where}: {msg}, got {got}"
+        )
+    more = len(lines) - limit
+    return "; ".join(lines[:limit]) + (f" (and {more} more)" if more > 0 else "")
