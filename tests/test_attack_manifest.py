@@ -14,7 +14,7 @@ from conftest import painted_workspace
 from canvas_data.cli import main
 from canvas_data.errors import InputError
 from canvas_data.loaders import style_classification
-from canvas_data.shards import pack_shards
+from canvas_data.pack import pack_dataset
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def packed(tmp_path_factory):
     root = tmp_path_factory.mktemp("attack")
     work, recipe = painted_workspace(root)
     out = root / "uc"
-    pack_shards(work, out, recipe=recipe, formats=("webdataset", "parquet"), progress=False)
+    pack_dataset(work, out, recipe=recipe, formats=("webdataset", "parquet"), progress=False)
     return out
 
 

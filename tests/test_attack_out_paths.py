@@ -13,14 +13,14 @@ from conftest import painted_workspace
 
 from canvas_data.atomic import PARTIAL
 from canvas_data.cli import main
-from canvas_data.shards import pack_shards
+from canvas_data.pack import pack_dataset
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("attack-out")
     work, recipe = painted_workspace(root)
-    pack_shards(work, root / "uc", recipe=recipe, progress=False)
+    pack_dataset(work, root / "uc", recipe=recipe, progress=False)
     return root
 
 
@@ -67,7 +67,7 @@ def test_a_pack_leaves_the_partial_files_of_a_workspace_under_its_out_folder(bui
     in_progress = obj / f".99.jpg{PARTIAL}{os.getpid()}"  # a live writer: this process
     in_progress.write_bytes(b"half a jpeg")
 
-    pack_shards(work, root, progress=False)
+    pack_dataset(work, root, progress=False)
 
     assert in_progress.read_bytes() == b"half a jpeg"
     assert (root / "manifest.json").is_file()

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from conftest import painted_workspace
 
 from canvas_data.cli import main
-from canvas_data.shards import pack_shards
+from canvas_data.pack import pack_dataset
 from canvas_data.workspace import sha256_file
 
 TRAIN, TEST = "data/train-000000.tar", "data/test-000000.tar"
@@ -25,7 +25,7 @@ def packed(tmp_path_factory):
     root = tmp_path_factory.mktemp("attack-tar")
     work, recipe = painted_workspace(root)
     out = root / "uc"
-    pack_shards(work, out, recipe=recipe, progress=False)
+    pack_dataset(work, out, recipe=recipe, progress=False)
     return out
 
 
