@@ -26,6 +26,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import remove_partials, write_bytes, write_json, write_text
+from canvas_data.jpeg import ImageError, check_image
 from canvas_data.out_paths import refuse_inside
 from canvas_data.packed_manifest import (
     MANIFEST,
@@ -103,6 +104,10 @@ def export_release(
         else:
             done = {"sha256": shard["sha256"], "sidecars": sidecars, "lines": []}
             for key, data, text, provenance in _samples(file, fmt, taxonomy):
+                try:  # what a `.jpg` of the release's layout must be: a whole JPEG
+                    check_image(data, "header")
+                except ImageError as err:
+                    raise UnsafeEntry(f"{file}: sample {key!r}: image: {err}") from None
                 _claim(written, f"{key}.jpg", file)
                 write_bytes(out / f"{key}.jpg", data)
                 if sidecars and provenance is not None:

@@ -12,6 +12,7 @@ import tarfile
 import pytest
 from click.testing import CliRunner
 from conftest import painted_workspace
+from PIL import Image
 
 from canvas_data.cli import main
 from canvas_data.pack import pack_dataset
@@ -32,6 +33,12 @@ def packed(tmp_path_factory):
 @pytest.fixture
 def folder(packed, tmp_path):
     return shutil.copytree(packed, tmp_path / "uc")
+
+
+def png_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(buf, "PNG")
+    return buf.getvalue()
 
 
 def rehash(folder):
@@ -105,6 +112,27 @@ def test_a_broken_metadata_member_names_shard_and_sample(folder, tmp_path, membe
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "internal error" not in lines[0], result.output
     assert str(folder / TRAIN) in lines[0] and "sample '" in lines[0] and reason in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("garbage", "reason"),
+    [
+        (b"not an image at all", "cannot identify"),
+        (png_bytes(), "not a JPEG (PNG)"),
+        (b"", "empty"),
+    ],
+)
+def test_an_image_member_that_is_not_a_jpeg_is_refused_by_export(folder, tmp_path, garbage, reason):
+    rewrite_members(folder / TRAIN, lambda n, d: garbage if n.endswith("/1.jpg") else d)
+    rehash(folder)
+
+    result = export(folder, tmp_path / "export")
+
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "internal error" not in lines[0], result.output
+    assert str(folder / TRAIN) in lines[0] and "/1'" in lines[0] and reason in lines[0], lines
+    assert not list((tmp_path / "export").rglob("1.jpg"))
 
 
 @pytest.mark.parametrize(
