@@ -187,16 +187,6 @@ def to_jpeg(data: bytes, *, resolution: int | None = None, quality: int = 95) ->
     return encode_jpeg(rgb, quality)
 
 
-def resized(data: bytes, info: ImageInfo | None, resolution: int | None, quality: int) -> bytes:
-    """``data`` at ``resolution`` x ``resolution``: passed through when it already is."""
-    if resolution is None:
-        return data
-    info = info or check_image(data, "header")
-    if info.width == info.height == resolution:
-        return data
-    return to_jpeg(data, resolution=resolution, quality=quality)
-
-
 def for_shard(data: bytes, info: ImageInfo | None, resolution: int | None, quality: int) -> bytes:
     """What a shard stores for a JPEG: one stream every reader decodes to the same pixels.
 

@@ -37,6 +37,12 @@ def holder(lock_file: Path) -> str:
     return pid if pid.isdigit() else "unknown"
 
 
+def _file_lock(lock_file: Path) -> FileLock:
+    """A process-wide (not per-thread) lock on ``lock_file``, its folder made if needed."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(lock_file, thread_local=False)
+
+
 @contextlib.contextmanager
 def exclusive(lock_file: Path, folder: Path, command: str, option: str) -> Iterator[None]:
     """Hold ``lock_file`` while ``command`` writes ``folder``; ``Busy`` at once if held.
@@ -45,8 +51,7 @@ def exclusive(lock_file: Path, folder: Path, command: str, option: str) -> Itera
     another OPTION``.
     """
     lock_file = Path(lock_file)
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(lock_file, thread_local=False)
+    lock = _file_lock(lock_file)
     try:
         lock.acquire(blocking=False)
     except Timeout:
@@ -63,9 +68,7 @@ def exclusive(lock_file: Path, folder: Path, command: str, option: str) -> Itera
 
 def claim(lock_file: Path, *, wait: bool = False) -> FileLock | None:
     """Take the lock of one unit of work: ``None`` if another process has it (unless ``wait``)."""
-    lock_file = Path(lock_file)
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(lock_file, thread_local=False)
+    lock = _file_lock(Path(lock_file))
     try:
         lock.acquire(blocking=wait)
     except Timeout:

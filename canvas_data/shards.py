@@ -262,7 +262,8 @@ def pack_shards(
     with exclusive(out / DONE_DIR / LOCK, out, "shards", "--out"):
         # no other writer of these folders while the lock is held; only the folders this stage
         # writes, never what else lives under OUT (a workspace being painted, say)
-        for folder in (out, out / "data", out / "parquet", out / DONE_DIR):
+        folders = [out / folder for folder, _ in SHARD_FILES.values()]
+        for folder in (out, *folders, out / DONE_DIR):
             remove_partials(folder, everyone=True, recursive=False)
         report = PackReport(
             out=out,
