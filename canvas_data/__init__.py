@@ -41,15 +41,15 @@ _LAZY = {
             "CanvasDataset",
             "CanvasStream",
         ),
-        "canvas_data.loaders",
+        "canvas_data.load.loaders",
     ),
     **dict.fromkeys(
         ("train_transform", "classifier_eval_transform", "make_transform", "ImageTransform"),
-        "canvas_data.transforms",
+        "canvas_data.load.transforms",
     ),
-    "decode_image": "canvas_data.decode",
-    "ShardIndex": "canvas_data.shard_index",
-    **dict.fromkeys(("load_classifier", "Classifier"), "canvas_data.classifier"),
+    "decode_image": "canvas_data.images.decode",
+    "ShardIndex": "canvas_data.pack.shard_index",
+    **dict.fromkeys(("load_classifier", "Classifier"), "canvas_data.classify.classifier"),
 }
 __all__ += sorted(_LAZY)
 

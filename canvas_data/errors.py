@@ -2,7 +2,7 @@
 
 ``one_line(err)`` says what went wrong in one line, naming the file where the error knows it;
 ``reading(path)`` wraps the parsing of one file so that any failure names that file.
-The command lines print these lines instead of a traceback (``canvas_data.cli_common``).
+The command lines print these lines instead of a traceback (``canvas_data.cli.common``).
 """
 
 from __future__ import annotations

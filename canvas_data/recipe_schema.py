@@ -159,7 +159,7 @@ class StyleSpecModel(_Section):
 
 
 class PackSpec(_Section):
-    """What a pack-time variant changed (written by ``canvas_data.variants``)."""
+    """What a pack-time variant changed (written by ``canvas_data.pack.variants``)."""
 
     base: Text
     styles: Names | None = None
@@ -188,7 +188,7 @@ class RecipeSpec(_Section):
     @field_validator("styles")
     @classmethod
     def _chains(cls, styles: dict[str, StyleSpecModel | None] | None) -> Any:
-        from canvas_data.stylizers.procedural import validate_chain
+        from canvas_data.stylizers.procedural_ops import validate_chain
 
         for name, spec in (styles or {}).items():
             if spec is not None and spec.procedural is not None:

@@ -1,8 +1,8 @@
 """Benchmark answer-set classification: batched (as ``canvas-eval accuracy`` runs it) against one
 image at a time (as the release's evaluation script does), on the same model and images, in one run.
 
-Ours: ``canvas_data.accuracy.classify_files``: images decoded (at the smallest JPEG scale that
-covers the classifier's input) and resized in threads, normalised on the model's device,
+Ours: ``canvas_data.metrics.accuracy.classify_files``: images decoded (at the smallest JPEG scale
+that covers the classifier's input) and resized in threads, normalised on the model's device,
 ``--batch-size`` images per forward pass, float16 on a GPU.
 The naive loop: for each file, a full Pillow decode, the same preprocessing, and a forward pass of
 one image in float32. Both use the same weights (a random-weight ViT of ``--layout``; speed does
@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from canvas_data.accuracy import classify_files
-from canvas_data.answers import plan_answers
-from canvas_data.classifier import Classifier, ClassifierInfo, load_classifier
+from canvas_data.classify.classifier import Classifier, ClassifierInfo, load_classifier
+from canvas_data.metrics.accuracy import classify_files
+from canvas_data.metrics.answers import plan_answers
 from canvas_data.taxonomy import OBJECTS_20, STYLES_51
 
 LAYOUTS = {  # ViT-{tiny,S,B,L}/16 at 224 px; "large" is the reference classifiers' architecture

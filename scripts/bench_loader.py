@@ -37,15 +37,15 @@ import yaml
 from PIL import Image, features
 from torch.utils.data import DataLoader
 
-from canvas_data.bundled_photos import write_bundled_photos
-from canvas_data.decode import decode_image
-from canvas_data.loaders import text_to_image
-from canvas_data.pack import pack_dataset
-from canvas_data.photos import intake_photos
+from canvas_data.images.decode import decode_image
+from canvas_data.intake.bundled_photos import write_bundled_photos
+from canvas_data.intake.photos import intake_photos
+from canvas_data.load.loaders import text_to_image
+from canvas_data.load.transforms import resize_transform
+from canvas_data.pack.shard_index import ShardIndex
+from canvas_data.pipeline import pack_dataset
 from canvas_data.recipe import load_recipe
-from canvas_data.shard_index import ShardIndex
-from canvas_data.stylize import stylize_workspace
-from canvas_data.transforms import resize_transform
+from canvas_data.stylizers.runner import stylize_workspace
 
 # Styles whose paintings differ most in texture (flat, stroked, dotted, tiled, line work).
 BENCH_STYLES = [

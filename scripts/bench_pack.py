@@ -52,8 +52,10 @@ STYLES = ["Monet", "Van_Gogh"]
 CHILD = r"""
 import json, resource, sys, time, tracemalloc
 from pathlib import Path
-from canvas_data.pack import pack_dataset
-import canvas_data.card, canvas_data.preview, canvas_data.croissant  # imports outside the timing
+from canvas_data.pipeline import pack_dataset
+import canvas_data.card.dataset_card  # imports outside the timing
+import canvas_data.card.preview
+import canvas_data.card.croissant
 work, out, trace = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] == "1"
 if trace:
     tracemalloc.start()

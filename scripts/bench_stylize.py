@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from canvas_data.random_pipelines import LAYOUTS, build_pipeline
 from canvas_data.recipe import load_recipe
 from canvas_data.stylizers.diffusers_backend import DiffusersStylizer
+from canvas_data.stylizers.random_pipelines import LAYOUTS, build_pipeline
 from canvas_data.workspace import Item, item_seed
 
 STYLE = "Van_Gogh"

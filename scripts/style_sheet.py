@@ -2,7 +2,7 @@
 
 The photo (a scikit-image sample, no download) is painted at ``--size`` px in every style of the
 recipe with ``canvas-build stylize``'s code, packed with ``canvas-build shards``' code, and
-drawn with ``canvas_data.preview``'s contact sheet, in ``--blocks`` side-by-side blocks of
+drawn with ``canvas_data.card.preview``'s contact sheet, in ``--blocks`` side-by-side blocks of
 styles so that the sheet stays about as wide as it is tall:
 
     python scripts/style_sheet.py docs/styles_1024.jpg --size 1024 --thumb 200
@@ -19,12 +19,12 @@ from pathlib import Path
 from PIL import Image
 from skimage import data
 
-from canvas_data.pack import pack_dataset
-from canvas_data.packed import read_index
-from canvas_data.packed_manifest import MANIFEST
-from canvas_data.preview import contact_sheet
+from canvas_data.card.preview import contact_sheet
+from canvas_data.pack.manifest import MANIFEST
+from canvas_data.pack.packed import read_index
+from canvas_data.pipeline import pack_dataset
 from canvas_data.recipe import load_recipe
-from canvas_data.stylize import stylize_workspace
+from canvas_data.stylizers.runner import stylize_workspace
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import seed_photo_path
 

@@ -81,7 +81,7 @@ def tiny_work(tmp_path, tiny_recipe):
 
 def painted_workspace(root: Path):
     """A tiny recipe's workspace under ``root``, painted by the CPU stylizer: (work, recipe)."""
-    from canvas_data.stylize import stylize_workspace
+    from canvas_data.stylizers.runner import stylize_workspace
 
     recipe = load_recipe(write_recipe(root))
     work = root / "work"
@@ -92,7 +92,7 @@ def painted_workspace(root: Path):
 
 def packed_folder(root: Path) -> Path:
     """A tiny packed dataset under ``root / "uc"``, built from :func:`painted_workspace`."""
-    from canvas_data.pack import pack_dataset
+    from canvas_data.pipeline import pack_dataset
 
     work, recipe = painted_workspace(root)
     out = root / "uc"

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from conftest import painted_workspace
 
 from canvas_data.atomic import PARTIAL
-from canvas_data.cli import main
-from canvas_data.pack import pack_dataset
+from canvas_data.cli.build import main
+from canvas_data.pipeline import pack_dataset
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from canvas_data.cli import main
+from canvas_data.cli.build import main
 from canvas_data.recipe import load_recipe
 
 

@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from canvas_data import atomic
-from canvas_data.cli import main as build_main
-from canvas_data.cli_eval import main as eval_main
-from canvas_data.cli_train import main as train_main
+from canvas_data.cli.build import main as build_main
+from canvas_data.cli.eval import main as eval_main
+from canvas_data.cli.train import main as train_main
 
 
 def one_error_line(result, *needles: str) -> str:
@@ -73,7 +73,7 @@ def test_usage_errors_keep_click_exit_code_2(tmp_path):
 
 
 def test_every_command_of_every_group_goes_through_the_wrapper():
-    from canvas_data.cli_common import CanvasGroup
+    from canvas_data.cli.common import CanvasGroup
 
     for main in (build_main, train_main, eval_main):
         assert isinstance(main, CanvasGroup)
@@ -110,7 +110,7 @@ def test_a_recipe_with_broken_yaml_is_one_line(tmp_path, tiny_work, text, reason
 @pytest.fixture(scope="module")
 def pickled_run(tmp_path_factory):
     """A classifier run folder whose ``model.safetensors`` is really a ``torch.save`` pickle."""
-    from canvas_data.classifier import ClassifierInfo, build_model, save_run
+    from canvas_data.classify.classifier import ClassifierInfo, build_model, save_run
 
     run = tmp_path_factory.mktemp("pickled") / "run"
     torch.manual_seed(0)
@@ -141,7 +141,7 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run):
 
     from conftest import packed_folder
 
-    from canvas_data.train_classifier import SETTINGS_FILE, TrainSettings, check_checkpoint
+    from canvas_data.classify.train import SETTINGS_FILE, TrainSettings, check_checkpoint
 
     good = tmp_path / "good"
     shutil.copytree(pickled_run, good)
@@ -172,7 +172,7 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run):
 
 def test_generate_with_a_bad_unet_file_is_one_line(tmp_path):
     pytest.importorskip("diffusers")
-    from canvas_data.random_pipelines import build_pipeline
+    from canvas_data.stylizers.random_pipelines import build_pipeline
 
     pipeline = build_pipeline("tiny", tmp_path / "tiny")
     for name, content in [("unet.safetensors", None), ("unet.pt", b"not a pickle"),

@@ -12,13 +12,13 @@ from click.testing import CliRunner
 from conftest import write_recipe
 from PIL import Image
 
-from canvas_data.cli import main
-from canvas_data.cli_eval import main as eval_main
-from canvas_data.demo import check_targets
-from canvas_data.metrics import target_domain
-from canvas_data.photos import intake_photos
+from canvas_data.cli.build import main
+from canvas_data.cli.eval import main as eval_main
+from canvas_data.intake.photos import intake_photos
+from canvas_data.metrics.scores import target_domain
+from canvas_data.pipeline import check_targets
 from canvas_data.recipe import load_recipe
-from canvas_data.stylize import stylize_workspace
+from canvas_data.stylizers.runner import stylize_workspace
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -2,8 +2,9 @@
 
 Every import of a ``canvas_data`` module is counted, at the top of a file and inside functions
 alike (a lazy import still ties the two modules together), and no module may reach itself
-through them. The modules checked are the flat ones, ``canvas_data/*.py``; the ``stylizers``
-package (a registry its backends fill in as they are imported) is outside this check.
+through them. Every module of the tree is checked, sub-packages included. A package's
+``__init__`` is not an edge (every submodule's import runs it): the sub-packages' ``__init__``
+files hold a docstring and import nothing, which is checked too.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ def _module_name(path: Path) -> str:
 
 
 def _modules() -> dict[str, Path]:
-    return {_module_name(p): p for p in sorted(PACKAGE.glob("*.py"))}
+    return {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _packages() -> set[str]:
+    return {_module_name(p) for p in PACKAGE.rglob("__init__.py")}
 
 
 def _imports(name: str, path: Path, known: set[str]) -> set[str]:
-    """The canvas_data modules ``path`` imports anywhere in its body (the package's own
-    ``__init__`` left out: every submodule's import runs it, so it is not an edge)."""
+    """The canvas_data modules ``path`` imports anywhere in its body (packages left out: every
+    submodule's import runs its package's ``__init__``, so that is not an edge)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -46,7 +51,7 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
         else:
             continue
         found.update(t for t in targets if t in known)
-    found.discard("canvas_data")
+    found -= _packages()
     found.discard(name)
     return found
 
@@ -79,8 +84,8 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_sees_lazy_imports():
     """The checker counts imports inside functions (cli imports pack lazily)."""
     graph = _graph()
-    assert "canvas_data.pack" in graph["canvas_data.cli"]
-    assert "canvas_data.card" in graph["canvas_data.pack"]
+    assert "canvas_data.pipeline" in graph["canvas_data.cli.build"]
+    assert "canvas_data.card.dataset_card" in graph["canvas_data.pipeline"]
 
 
 def test_a_circle_is_found():
@@ -95,12 +100,34 @@ def test_no_module_imports_itself_back():
     assert not circles, "import circles:\n" + "\n".join(" -> ".join(c) for c in circles)
 
 
-def test_shards_does_not_import_the_card():
-    """Packing knows the folder's layout, not the card written after it."""
-    graph = _graph()
-    reached, todo = set(), ["canvas_data.shards"]
+def _reached(graph: dict[str, set[str]], start: str) -> set[str]:
+    reached, todo = set(), [start]
     while todo:
         for there in graph[todo.pop()] - reached:
             reached.add(there)
             todo.append(there)
-    assert "canvas_data.card" not in reached
+    return reached
+
+
+def test_packing_does_not_import_the_card():
+    """Packing knows the folder's layout, not the card written after it."""
+    graph = _graph()
+    for name in graph:
+        if name.startswith("canvas_data.pack."):
+            card = {m for m in _reached(graph, name) if m.startswith("canvas_data.card.")}
+            assert not card, f"{name} reaches {sorted(card)}"
+
+
+def test_sub_package_inits_import_nothing():
+    """So that leaving packages out of the graph hides no edge."""
+    for init in sorted(PACKAGE.glob("*/__init__.py")):
+        tree = ast.parse(init.read_text(encoding="utf-8"))
+        imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+        assert not imports, f"{init} imports {ast.unparse(imports[0])}"
+        assert ast.get_docstring(tree), f"{init} has no docstring"
+
+
+def test_the_sub_packages_are_checked():
+    graph = _graph()
+    assert "canvas_data.stylizers.procedural_ops" in graph
+    assert "canvas_data.stylizers.procedural_ops" in graph["canvas_data.recipe_schema"]

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from canvas_data.cli import main
+from canvas_data.cli.build import main
 from canvas_data.recipe import load_recipe
 from canvas_data.recipe_schema import DiffusersOptions
 

@@ -14,12 +14,12 @@ import numpy as np
 from conftest import write_recipe
 from PIL import Image
 
-from canvas_data.bundled_photos import write_bundled_photos
-from canvas_data.pack import pack_dataset
-from canvas_data.photos import intake_photos
+from canvas_data.intake.bundled_photos import write_bundled_photos
+from canvas_data.intake.photos import intake_photos
+from canvas_data.intake.web_sources import fetch_sources
+from canvas_data.pipeline import pack_dataset
 from canvas_data.recipe import load_recipe
-from canvas_data.stylize import stylize_workspace
-from canvas_data.web_sources import fetch_sources
+from canvas_data.stylizers.runner import stylize_workspace
 
 
 def _build(root: Path) -> Path:

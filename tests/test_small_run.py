@@ -18,9 +18,9 @@ pytest.importorskip("diffusers")
 
 from conftest import packed_folder  # noqa: E402
 
-from canvas_data.cli_eval import main as eval_main  # noqa: E402
-from canvas_data.cli_train import main as train_main  # noqa: E402
-from canvas_data.random_pipelines import build_pipeline  # noqa: E402
+from canvas_data.cli.eval import main as eval_main  # noqa: E402
+from canvas_data.cli.train import main as train_main  # noqa: E402
+from canvas_data.stylizers.random_pipelines import build_pipeline  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 

@@ -1,65 +1,9 @@
-"""Stylizers paint a seed photo in a style. They share one interface and are chosen by name."""
+"""Stylizers: each seed photo painted in each style, into ``WORK/{Style}/{Object}/{idx}.jpg``.
 
-from __future__ import annotations
-
-from abc import ABC, abstractmethod
-from typing import Any, ClassVar
-
-from PIL import Image
-
-from canvas_data.recipe import Recipe, StyleSpec
-
-REGISTRY: dict[str, type[Stylizer]] = {}
-
-
-class Stylizer(ABC):
-    """Base class: ``stylize`` one RGB photo in one style, deterministically for a given seed.
-
-    A stylizer that sets ``batched`` runs in the driver's own process (it holds a model) and is
-    given up to ``max_batch`` items of one style at a time through ``stylize_batch``.
-    """
-
-    name: ClassVar[str]
-    batched: ClassVar[bool] = False
-    max_batch: int = 1
-
-    def __init__(self, recipe: Recipe, **options: Any) -> None:
-        self.recipe = recipe
-        self.options = {**recipe.stylizer_options(self.name), **options}
-
-    @abstractmethod
-    def stylize(self, photo: Image.Image, style: StyleSpec, seed: int) -> Image.Image:
-        """Return ``photo`` painted in ``style``, the same size, RGB."""
-
-    def stylize_batch(
-        self, photos: list[Image.Image], style: StyleSpec, seeds: list[int]
-    ) -> list[Image.Image | Exception]:
-        """Paint ``photos[i]`` with ``seeds[i]``; an item that failed is its exception."""
-        return [self.stylize(photo, style, seed) for photo, seed in zip(photos, seeds, strict=True)]
-
-    def describe(self, style: StyleSpec) -> dict[str, Any]:
-        """What a provenance sidecar records about how ``style`` was made by this stylizer."""
-        return {"backend": self.name, "options": self.options}
-
-
-def register(cls: type[Stylizer]) -> type[Stylizer]:
-    """Class decorator adding a stylizer to the registry under its ``name``."""
-    REGISTRY[cls.name] = cls
-    return cls
-
-
-def stylizer_class(name: str) -> type[Stylizer]:
-    """The stylizer class registered as ``name``."""
-    _load_builtins()
-    if name not in REGISTRY:
-        raise ValueError(f"unknown stylizer backend {name!r}; known: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name]
-
-
-def get_stylizer(name: str, recipe: Recipe, **options: Any) -> Stylizer:
-    """Instantiate the stylizer registered as ``name``."""
-    return stylizer_class(name)(recipe, **options)
-
-
-def _load_builtins() -> None:
-    from canvas_data.stylizers import diffusers_backend, procedural  # noqa: F401
+One interface and a registry of backends chosen by name (``registry``): the built-in CPU stylizer
+runs a recipe's ``procedural`` filter chain (``procedural*``), the GPU one Stable Diffusion img2img
+through ``diffusers`` (``diffusers_*``). ``runner`` drives a backend over a workspace: it skips
+finished items, claims items so that several processes can share a workspace, splits the work
+across ranks, and resumes after a kill. ``random_pipelines`` saves random-weight pipelines for
+tests and benchmarks.
+"""

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from canvas_data.recipe import Recipe, StyleSpec
-from canvas_data.stylizers import Stylizer, register
+from canvas_data.stylizers.base import Stylizer
 from canvas_data.workspace import sha256_file
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
@@ -107,7 +107,6 @@ def reference_files(root: Path, style: str, count: int) -> list[Path]:
     return [files[i * len(files) // n] for i in range(n)]
 
 
-@register
 class DiffusersStylizer(Stylizer):
     """Image-to-image with ``diffusers``; batched, in the driver's own process."""
 

@@ -14,31 +14,10 @@ import numpy as np
 from PIL import Image
 
 from canvas_data.recipe import StyleSpec
-from canvas_data.stylizers import Stylizer, register
-from canvas_data.stylizers.procedural_ops import OPS
+from canvas_data.stylizers.base import Stylizer
+from canvas_data.stylizers.procedural_ops import OPS, validate_chain
 
 DEFAULT_MIN_SIDE = 384
-
-
-def validate_chain(style_name: str, chain: Sequence[Any]) -> None:
-    """Raise ``ValueError`` naming the style and the op if ``chain`` is not a valid filter chain."""
-    if not isinstance(chain, Sequence) or isinstance(chain, str) or not chain:
-        raise ValueError(f"style {style_name!r}: 'procedural' must be a non-empty list of ops")
-    for i, step in enumerate(chain):
-        where = f"style {style_name!r}, step {i + 1}"
-        if not isinstance(step, dict) or not isinstance(step.get("op"), str):
-            raise ValueError(
-                f"{where}: each step must be a mapping with an 'op' name, got {step!r}"
-            )
-        name = step["op"]
-        if name not in OPS:
-            known = ", ".join(sorted(OPS))
-            raise ValueError(f"{where}: unknown op {name!r}; known ops: {known}")
-        params = {k: v for k, v in step.items() if k != "op"}
-        try:
-            OPS[name].check(params)
-        except ValueError as err:
-            raise ValueError(f"{where}, op {name!r}: {err}") from None
 
 
 def to_array(photo: Image.Image) -> np.ndarray:
@@ -69,7 +48,6 @@ def run_chain(
     return img
 
 
-@register
 class ProceduralStylizer(Stylizer):
     """Paints with numpy/OpenCV filter chains; fast, deterministic, no model weights."""
 

@@ -8,6 +8,8 @@ tiles and dots, and textures and overlays live in sibling modules; ``OPS`` gathe
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -288,3 +290,24 @@ OPS: dict[str, Op] = {
     **procedural_paint.OPS,
     **procedural_textures.OPS,
 }
+
+
+def validate_chain(style_name: str, chain: Sequence[Any]) -> None:
+    """Raise ``ValueError`` naming the style and the op if ``chain`` is not a valid filter chain."""
+    if not isinstance(chain, Sequence) or isinstance(chain, str) or not chain:
+        raise ValueError(f"style {style_name!r}: 'procedural' must be a non-empty list of ops")
+    for i, step in enumerate(chain):
+        where = f"style {style_name!r}, step {i + 1}"
+        if not isinstance(step, dict) or not isinstance(step.get("op"), str):
+            raise ValueError(
+                f"{where}: each step must be a mapping with an 'op' name, got {step!r}"
+            )
+        name = step["op"]
+        if name not in OPS:
+            known = ", ".join(sorted(OPS))
+            raise ValueError(f"{where}: unknown op {name!r}; known ops: {known}")
+        params = {k: v for k, v in step.items() if k != "op"}
+        try:
+            OPS[name].check(params)
+        except ValueError as err:
+            raise ValueError(f"{where}, op {name!r}: {err}") from None

@@ -1,0 +1,7 @@
+"""The reference classifiers the metrics use: style and object ViTs from ``transformers``.
+
+A classifier is a run folder (``model.safetensors``, ``config.json``, ``classes.json``) over the
+release's class orders (``classifier``); ``train`` fine-tunes one with the Trainer and resumes
+exactly; ``evaluate`` scores one on a split with a confusion matrix (``confusion``);
+``release_checkpoint`` converts the release's timm checkpoints to the same format.
+"""

@@ -1,0 +1,389 @@
+"""``canvas-build``: a thin command line over the stage functions of canvas_data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from canvas_data import __version__
+from canvas_data.cli.common import (
+    NUM_SHARDS,
+    PROGRESS,
+    RECIPE,
+    SHARD_INDEX,
+    WORK,
+    CanvasGroup,
+    names,
+    one_line_errors,
+)
+from canvas_data.cli.diffusers_options import backend_options, diffusers_options
+
+
+@click.group(cls=CanvasGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="canvas-build")
+def main() -> None:
+    """Build, pack and check UnlearnCanvas datasets.
+
+    \b
+    Stages, in order:
+      sources   seed photos into WORK/Seed_Images/{Object}/{idx}.jpg
+      stylize   paint them: WORK/{Style}/{Object}/{idx}.jpg
+      shards    pack WORK into WebDataset tars + a dataset card
+      verify    check a packed folder against its manifest
+    `canvas-build demo` runs all four offline on bundled photos.
+    """
+
+
+@main.command()
+@click.option(
+    "--photos",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder with one sub-folder of photos per object, named like the object (e.g. Cats/).",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV, TSV, JSONL or Parquet file of photo URLs: url, object, author, licence, "
+    "source_page.",
+)
+@WORK
+@click.option(
+    "--recipe",
+    default="unlearncanvas",
+    show_default=True,
+    help="Built-in recipe name (see `canvas-build recipes`) or a YAML path.",
+)
+@click.option(
+    "--per-object",
+    type=click.IntRange(min=1),
+    help="[manifest] Photos per object; stop there (default: the recipe's photos_per_object).",
+)
+@click.option(
+    "--allow-unlicensed", is_flag=True, help="[manifest] Accept rows that name no licence."
+)
+@click.option(
+    "--keep-duplicates", is_flag=True, help="[manifest] Keep near-duplicate photos (reported)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="[manifest] Concurrent downloads.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="[manifest] Seconds to connect and for each read.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="[manifest] Retries of a failed download, with exponential back-off.",
+)
+@click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=20_000_000,
+    show_default=True,
+    help="[manifest] Largest download accepted, in bytes.",
+)
+@PROGRESS
+@one_line_errors
+def sources(photos, manifest, work, recipe, progress, **web) -> None:
+    """Take seed photos from a folder (--photos) or from the web (--manifest) into the workspace.
+
+    Applies EXIF orientation, converts to RGB, crops the centre square and resizes to the recipe's
+    resolution. Unusable files are named with the reason and skipped; the input is never modified,
+    and a rerun changes nothing. With --manifest, photos are downloaded with retries, checked,
+    de-duplicated by perceptual hash and credited (author, licence) in their sidecars; a rerun
+    downloads only what is missing and retries what failed. Report: WORK/reports/sources.json.
+    """
+    from canvas_data.recipe import load_recipe
+
+    if (photos is None) == (manifest is None):
+        raise click.UsageError("give exactly one of --photos FOLDER or --manifest FILE")
+    ctx = click.get_current_context()
+    if photos is not None:
+        given = [n for n in web if ctx.get_parameter_source(n).name != "DEFAULT"]
+        if given:
+            flags = ", ".join("--" + n.replace("_", "-") for n in given)
+            raise click.UsageError(f"{flags} only apply with --manifest")
+        from canvas_data.intake.photos import intake_photos
+
+        report = intake_photos(photos, work, load_recipe(recipe), progress=progress)
+    else:
+        from canvas_data.intake.download import FetchOptions
+        from canvas_data.intake.web_sources import fetch_sources
+
+        fetch = FetchOptions(web["timeout"], web["retries"], max_bytes=web["max_bytes"])
+        report = fetch_sources(
+            manifest,
+            work,
+            load_recipe(recipe),
+            per_object=web["per_object"],
+            allow_unlicensed=web["allow_unlicensed"],
+            keep_duplicates=web["keep_duplicates"],
+            workers=web["workers"],
+            options=fetch,
+            progress=progress,
+        )
+    click.echo(report.summary())
+    if not sum(report.accepted.values()):
+        where = photos if photos is not None else manifest
+        hint = "; ".join(f"{k}/ -> {v}?" for k, v in getattr(report, "near_misses", {}).items())
+        raise click.ClickException(
+            f"no usable photo in {where} for {', '.join(load_recipe(recipe).objects)}"
+            + (f" (folders that look like objects: {hint})" if hint else "")
+        )
+
+
+@main.command()
+@WORK
+@click.option(
+    "--backend",
+    default="procedural",
+    show_default=True,
+    help="Stylizer: `procedural` (built-in, CPU) or `diffusers` (Stable Diffusion img2img, "
+    "GPU; needs --model and the [diffusers] extra).",
+)
+@RECIPE
+@click.option("--styles", callback=names, help="Comma-separated styles to build (default: all).")
+@click.option("--objects", callback=names, help="Comma-separated objects (default: all).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes for CPU stylizers (default: number of cores).",
+)
+@NUM_SHARDS
+@SHARD_INDEX
+@diffusers_options
+@PROGRESS
+@one_line_errors
+def stylize(
+    work, backend, recipe, styles, objects, workers, num_shards, shard_index, progress, **diffusion
+):
+    """Paint every seed photo of WORK in every style of the recipe.
+
+    Finished images are skipped, so a killed run resumes where it stopped. Each image gets a
+    provenance sidecar ({idx}.json) and a per-item seed from (recipe seed, style, object, idx).
+    Under torchrun or accelerate launch, each rank builds its share (RANK of WORLD_SIZE) on its
+    own GPU (LOCAL_RANK). [diffusers] options default to the recipe's stylizers.diffusers values;
+    with HF_HUB_OFFLINE=1 a Hub id must already be in the Hugging Face cache.
+    """
+    from canvas_data.recipe import workspace_recipe
+    from canvas_data.stylizers.runner import stylize_workspace
+    from canvas_data.work_share import share_from_env
+
+    options = backend_options(backend, diffusion)
+    share = share_from_env(num_shards, shard_index)
+    report = stylize_workspace(
+        work,
+        backend=backend,
+        recipe=workspace_recipe(work, recipe),
+        styles=styles,
+        objects=objects,
+        workers=workers,
+        num_shards=share[0],
+        shard_index=share[1],
+        progress=progress,
+        **options,
+    )
+    for key, reason in report.failed:
+        click.echo(f"failed {key}: {reason}", err=True)
+    click.echo(report.summary())
+    if report.failed:
+        raise SystemExit(1)
+
+
+@main.command()
+@WORK
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output folder: data/*.tar, manifest.json, README.md (the dataset card).",
+)
+@RECIPE
+@click.option("--max-samples", type=click.IntRange(min=1), help="Samples per shard at most.")
+@click.option("--max-bytes", type=click.IntRange(min=1), help="Image bytes per shard at most.")
+@click.option(
+    "--resolution",
+    type=click.IntRange(min=8),
+    help="Re-encode images at N x N (e.g. 512, a quick variant); default: bytes as they are.",
+)
+@click.option(
+    "--styles",
+    help="50 (the benchmark's subset, 51-way class order), 60 (61-way), or comma-separated "
+    "style names. Default: the recipe's styles.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["webdataset", "parquet", "both"]),
+    default="webdataset",
+    show_default=True,
+    help="WebDataset tars under data/, Parquet files under parquet/, or both.",
+)
+@click.option(
+    "--check",
+    type=click.Choice(["header", "decode", "none"]),
+    default="header",
+    show_default=True,
+    help="How each image is checked: header and end marker (fast), a full decode, or not.",
+)
+@PROGRESS
+@one_line_errors
+def shards(work, out, recipe, max_samples, max_bytes, resolution, styles, fmt, check, progress):
+    """Pack WORK into WebDataset shards with train/test splits by seed photo.
+
+    Image bytes are copied as they are (no re-encoding unless --resolution asks). The dataset
+    card makes `load_dataset(OUT)` return labelled splits; manifest.json lists every shard with
+    its sha256. Missing, unreadable and extra files are reported by name. Shards whose inputs
+    did not change are kept on a rerun. WORK may be a copy of the release's folder.
+    """
+    from canvas_data.pack.variants import parse_styles
+    from canvas_data.pipeline import pack_dataset
+    from canvas_data.recipe import workspace_recipe
+
+    report = pack_dataset(
+        work,
+        out,
+        recipe=workspace_recipe(work, recipe),
+        max_samples=max_samples,
+        max_bytes=max_bytes,
+        styles=parse_styles(styles),
+        resolution=resolution,
+        formats=("webdataset", "parquet") if fmt == "both" else (fmt,),
+        check=check,
+        progress=progress,
+    )
+    if report.missing:
+        shown = ", ".join(report.missing[:10]) + (" ..." if len(report.missing) > 10 else "")
+        click.echo(f"missing {len(report.missing)} images: {shown}", err=True)
+    for path, reason in report.unreadable:
+        click.echo(f"{path}: {reason}", err=True)
+    if report.extra:
+        shown = ", ".join(report.extra[:10]) + (" ..." if len(report.extra) > 10 else "")
+        click.echo(f"extra files not packed ({len(report.extra)}): {shown}", err=True)
+    if report.unknown_folders:
+        click.echo(f"ignored folders outside the taxonomy: {report.unknown_folders}", err=True)
+    _warn_load_path(out)
+    click.echo(report.summary())
+
+
+def _warn_load_path(folder: Path) -> None:
+    from canvas_data.card.loading import load_path_warning
+
+    warning = load_path_warning(folder)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@main.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@PROGRESS
+def verify(folder: Path, progress: bool) -> None:
+    """Check a packed FOLDER: re-hash shards, decode samples, compare counts.
+
+    Exits non-zero and names the offending shard when anything differs from manifest.json.
+    Tars and Parquet shards are both checked.
+    """
+    from canvas_data.pack.parquet import verify_packed
+
+    report = verify_packed(folder, progress=progress)
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    _warn_load_path(folder)
+    click.echo(report.summary())
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("unlearncanvas"),
+    show_default=True,
+    help="Where the packed dataset goes.",
+)
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Workspace folder (default: OUT-work beside OUT).",
+)
+@click.option("--recipe", default="demo", show_default=True, help="Recipe name or YAML path.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Stylizer processes.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Build into OUT (and the workspace) even if they hold other files; files of the same "
+    "name are replaced.",
+)
+@PROGRESS
+@one_line_errors
+def demo(out, work, recipe, workers, overwrite, progress):
+    """Build a small UnlearnCanvas offline on a CPU and check it.
+
+    All 60 styles over bundled real photos, 512 px: sources, stylize, shards, verify. OUT and the
+    workspace must be new, empty or an earlier demo output, unless --overwrite.
+    """
+    from canvas_data.pipeline import run_demo
+
+    result = run_demo(
+        out,
+        work=work,
+        recipe=recipe,
+        workers=workers,
+        progress=progress,
+        overwrite=overwrite,
+        echo=click.echo,
+    )
+    if not result.ok:
+        raise SystemExit(1)
+    load_from = "" if result.out.resolve().parent == Path.cwd() else f"cd {result.out.parent} && "
+    click.echo(f"\nBuilt {result.out}/ (workspace in {result.work}/). Load it with:")
+    click.echo(
+        f'  {load_from}python -c "from datasets import load_dataset; '
+        f"print(load_dataset('{result.out.name}'))\""
+    )
+
+
+@main.command()
+@one_line_errors
+def recipes() -> None:
+    """List the built-in recipes."""
+    from canvas_data.recipe import builtin_recipes, load_recipe
+
+    for name in builtin_recipes():
+        r = load_recipe(name)
+        click.echo(
+            f"{name:15s} {len(r.styles)} styles x {len(r.objects)} objects x "
+            f"{r.photos_per_object} photos at {r.resolution} px"
+        )
+
+
+# Commands defined in other modules (which import from cli.common, never from here) register
+# below: `from canvas_data.cli.x import command` then `main.add_command(command)`.
+# --- registered commands ---
+from canvas_data.cli.release import export, import_hub, push  # noqa: E402
+
+main.add_command(import_hub)
+main.add_command(export)
+main.add_command(push)
+from canvas_data.cli.card import card, preview  # noqa: E402
+
+main.add_command(preview)
+main.add_command(card)
+
+
+if __name__ == "__main__":
+    main()

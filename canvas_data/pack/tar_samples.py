@@ -1,0 +1,104 @@
+"""Samples of a local tar shard, read with ``tarfile`` from a file opened here.
+
+Shards are opened as files and read member by member, never handed to webdataset as URLs
+(webdataset runs ``pipe:cmd`` as a shell command). Every member must be a regular file named
+``{Style}/{Object}/{idx}.{ext}`` with names of the manifest's taxonomy (see
+``canvas_data.pack.manifest.check_key``). Consecutive members with the same key form one
+sample, as webdataset groups them: ``{"__key__": key, "__url__": path, ext: bytes, ...}``.
+"""
+
+from __future__ import annotations
+
+import re
+import tarfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from canvas_data.pack.manifest import UnsafeEntry, check_key
+from canvas_data.taxonomy import Taxonomy
+
+_MEMBER = re.compile(r"^((?:.*/|)[^.]+)[.]([^/]*)$")  # webdataset's key/extension split
+_EXT = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_KINDS = (
+    (tarfile.TarInfo.issym, "a symbolic link"),
+    (tarfile.TarInfo.islnk, "a hard link"),
+    (tarfile.TarInfo.isdir, "a directory"),
+    (tarfile.TarInfo.isdev, "a device or FIFO"),
+)
+
+
+def check_member(member: tarfile.TarInfo, taxonomy: Taxonomy) -> tuple[str, str]:
+    """``(key, extension)`` of a tar member; ``UnsafeEntry`` with the reason when the member is
+    not a regular file or its name is not ``{Style}/{Object}/{idx}.{ext}`` of ``taxonomy``."""
+    for test, kind in _KINDS:
+        if test(member):
+            raise UnsafeEntry(f"{kind}, not a regular file")
+    if not member.isreg():
+        raise UnsafeEntry("not a regular file")
+    match = _MEMBER.match(member.name)
+    if not match:
+        raise UnsafeEntry("name is not {Style}/{Object}/{idx}.{ext}")
+    check_key(match[1], taxonomy)
+    ext = match[2].lower()
+    if not _EXT.fullmatch(ext):
+        raise UnsafeEntry(f"extension {ext!r} is not letters, digits, '.', '_' or '-'")
+    return match[1], ext
+
+
+def member_error(path: Path | str, member: tarfile.TarInfo, err: Exception) -> UnsafeEntry:
+    """The one-line error naming the shard and the member."""
+    return UnsafeEntry(f"{path}: member {member.name!r}: {err}")
+
+
+def iter_samples(
+    path: Path | str,
+    taxonomy: Taxonomy,
+    *,
+    select: Callable[[str], bool] | None = None,
+    on_problem: Callable[[str], None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The samples of one tar file, in file order, each member read once.
+
+    ``select(member name)`` keeps only some members (the others are checked, not read).
+    A bad member raises ``UnsafeEntry`` naming ``path`` and the member, or, with ``on_problem``,
+    is passed to it as that one-line message and skipped. A damaged tar raises ``ValueError``.
+    """
+    sample: dict[str, Any] | None = None
+    with open(path, "rb") as f:
+        try:
+            with tarfile.open(fileobj=f, mode="r|") as tar:
+                for member in tar:
+                    try:
+                        key, ext = check_member(member, taxonomy)
+                        if sample is not None and key == sample["__key__"] and ext in sample:
+                            raise UnsafeEntry(f"a second {ext!r} member of sample {key!r}")
+                    except UnsafeEntry as err:
+                        if on_problem is None:
+                            raise member_error(path, member, err) from None
+                        on_problem(str(member_error(path, member, err)))
+                        continue
+                    if select is not None and not select(member.name):
+                        continue
+                    data = tar.extractfile(member).read()
+                    tar.members = []  # a stream: keep no headers
+                    if sample is None or key != sample["__key__"]:
+                        if sample is not None:
+                            yield sample
+                        sample = {"__key__": key, "__url__": str(path)}
+                    sample[ext] = data
+        except (tarfile.TarError, EOFError) as err:
+            raise ValueError(f"{path}: not a readable tar ({type(err).__name__}: {err})") from err
+    if sample is not None:
+        yield sample
+
+
+def tar_samples(
+    sources: Iterable[dict[str, Any]],
+    taxonomy: Taxonomy,
+    select: Callable[[str], bool] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """A webdataset pipeline stage: ``{"url": file}`` items (file paths already checked by
+    ``packed_manifest.shard_file``) in, the samples of each file out."""
+    for source in sources:
+        yield from iter_samples(source["url"], taxonomy, select=select)

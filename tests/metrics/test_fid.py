@@ -1,0 +1,136 @@
+"""FID end to end with an Inception weight file made here: a small TorchScript network called
+like NVIDIA's inception-2015-12-05.pt (``net(uint8 images, return_features=True)``). The value
+must equal the Fréchet distance computed independently (numpy and scipy) from the same features."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+from scipy import linalg
+
+from canvas_data.cli.eval import main
+from canvas_data.metrics.fid import compute_fid, list_images, load_for_inception, weights_path
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning"),
+    pytest.mark.usefixtures("one_thread"),
+]
+
+
+class TinyInception(torch.nn.Module):
+    """Random weights; uint8 (N, 3, H, W) in, (N, 6) features out."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        torch.manual_seed(seed)
+        self.conv = torch.nn.Conv2d(3, 6, kernel_size=9, stride=8)
+        self.fc = torch.nn.Linear(6, 6)
+
+    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+        x = (x.float() - 128.0) / 128.0
+        x = torch.relu(self.conv(x)).mean(dim=(2, 3))
+        return self.fc(x)
+
+
+@pytest.fixture(scope="module")
+def inception(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "inception-2015-12-05.pt"
+    torch.jit.script(TinyInception()).save(str(path))
+    return path
+
+
+def images(folder, n, seed, shift=0, size=48):
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        small = rng.integers(0, 200, (6, 6, 3)).astype(np.uint8) + shift
+        path = folder / f"sub{i % 2}" / f"{i}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(small).resize((size, size), Image.BICUBIC).save(path, quality=95)
+    return folder
+
+
+def reference_fid(net, paths_a, paths_b) -> float:
+    feats = []
+    for paths in (paths_a, paths_b):
+        batch = torch.from_numpy(np.stack([load_for_inception(p) for p in paths]))
+        with torch.no_grad():
+            feats.append(net(batch, return_features=True).double().numpy())
+    (mu1, mu2), (s1, s2) = [f.mean(0) for f in feats], [np.cov(f, rowvar=False) for f in feats]
+    covmean = linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
+
+
+def test_fid_matches_an_independent_computation(tmp_path, inception):
+    gen = images(tmp_path / "gen", 30, seed=1, shift=40)
+    ref = images(tmp_path / "ref", 36, seed=2, size=64)
+    result = compute_fid(gen, ref, weights=inception, batch_size=7, progress=False)
+    expected = reference_fid(torch.jit.load(str(inception)), list_images(gen), list_images(ref))
+    assert expected > 1e-3
+    assert result["fid"] == pytest.approx(expected, rel=1e-4)
+    assert result["images"] == {"answers": 30, "reference": 36}
+    assert result["inception"]["backend"] == "torchscript"
+    same = compute_fid(ref, ref, weights=inception, batch_size=10, progress=False)
+    assert abs(same["fid"]) < 1e-3
+
+
+def test_saved_reference_statistics_give_the_same_value(tmp_path, inception):
+    gen = images(tmp_path / "gen", 12, seed=3, shift=30)
+    ref = images(tmp_path / "ref", 14, seed=4)
+    stats = tmp_path / "stats" / "ref.npz"
+    first = compute_fid(gen, ref, weights=inception, save_reference=stats, progress=False)
+    again = compute_fid(gen, stats, weights=inception, progress=False)
+    assert again["fid"] == pytest.approx(first["fid"], rel=1e-9)
+    assert again["reference"] == str(ref) and again["images"]["reference"] == 14
+    other = tmp_path / "other.pt"
+    torch.jit.script(TinyInception(seed=1)).save(str(other))
+    with pytest.raises(ValueError, match="other Inception weights"):
+        compute_fid(gen, stats, weights=other, progress=False)
+    plain = tmp_path / "plain.pt"
+    torch.jit.script(torch.nn.Sequential(TinyInception())).save(str(plain))
+    with pytest.raises(ValueError, match="not called as net"):
+        compute_fid(gen, ref, weights=plain, progress=False)
+
+
+def test_cli_writes_the_result_and_skips_unreadable_images(tmp_path, inception):
+    gen = images(tmp_path / "answers", 8, seed=5, shift=20)
+    (gen / "broken.jpg").write_bytes(b"\xff\xd8not a jpeg")
+    ref = images(tmp_path / "ref", 8, seed=6)
+    args = ["fid", "--answers", str(gen), "--reference", str(ref), "--inception", str(inception),
+            "--method", "ESD", "--no-progress", "--workers", "2"]  # fmt: skip
+    run = CliRunner().invoke(main, args)
+    assert run.exit_code == 0, run.output
+    assert "FID " in run.output and "unreadable (1)" in run.output
+    result = json.loads((gen / "fid.json").read_text())
+    assert result["kind"] == "canvas-eval fid" and result["method"] == "ESD"
+    assert result["images"] == {"answers": 8, "reference": 8}
+    assert result["unreadable"][0]["path"].endswith("broken.jpg")
+
+
+def test_missing_weights_are_a_one_line_error_that_says_where_to_put_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("CANVAS_INCEPTION", str(tmp_path / "nowhere.pt"))
+    with pytest.raises(FileNotFoundError) as err:
+        weights_path()
+    message = str(err.value)
+    assert "\n" not in message
+    assert str(tmp_path / "nowhere.pt") in message and "inception-2015-12-05.pt" in message
+    gen = images(tmp_path / "a", 3, seed=7)
+    run = CliRunner().invoke(main, ["fid", "--answers", str(gen), "--reference", str(gen)])
+    assert run.exit_code == 1
+    assert run.output.startswith("Error: no Inception weights at ") and run.output.count("\n") == 1
+
+
+def test_a_state_dict_of_other_weights_and_garbage_are_refused(tmp_path):
+    gen = images(tmp_path / "a", 3, seed=8)
+    state = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    torch.save({"Conv2d_1a_3x3.conv.weight": torch.zeros(1)}, state)
+    with pytest.raises(ValueError, match="not the FID Inception's weights"):
+        compute_fid(gen, gen, weights=state, progress=False)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not weights")
+    with pytest.raises(ValueError, match="neither TorchScript nor a state dict"):
+        compute_fid(gen, gen, weights=garbage, progress=False)
