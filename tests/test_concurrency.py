@@ -135,7 +135,7 @@ def test_disjoint_shares_never_wait_for_each_other(tmp_path, tiny_work):
 
 
 def test_two_stylize_runs_on_one_workspace_paint_each_item_once(tmp_path, tiny_work):
-    command = [sys.executable, "-m", "canvas_data.cli.build", "stylize", "--work", str(tiny_work),
+    command = [sys.executable, "-m", "canvas_data.cli", "stylize", "--work", str(tiny_work),
                "--workers", "1", "--no-progress"]  # fmt: skip
     runs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
@@ -176,7 +176,7 @@ def painted(work: Path) -> list[Path]:
 
 def start_stylize(work: Path) -> tuple[subprocess.Popen, list[psutil.Process]]:
     """A real ``canvas-build stylize`` with 2 workers, once it has painted something."""
-    command = [sys.executable, "-m", "canvas_data.cli.build", "stylize", "--work", str(work),
+    command = [sys.executable, "-m", "canvas_data.cli", "stylize", "--work", str(work),
                "--workers", "2", "--no-progress"]  # fmt: skip
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: painted(work) or run.poll() is not None, "a first painting", limit=120)
@@ -208,7 +208,7 @@ def ending(processes: list[psutil.Process]):
 
 
 def rerun_finishes(work: Path) -> str:
-    command = [sys.executable, "-m", "canvas_data.cli.build", "stylize", "--work", str(work),
+    command = [sys.executable, "-m", "canvas_data.cli", "stylize", "--work", str(work),
                "--workers", "2", "--no-progress"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

@@ -10,7 +10,7 @@ from datasets import ClassLabel, load_dataset
 from canvas_data.recipe import load_recipe
 from canvas_data.taxonomy import OBJECTS_20, STYLES_61
 
-CLI = [sys.executable, "-m", "canvas_data.cli.build"]
+CLI = [sys.executable, "-m", "canvas_data.cli"]
 
 
 @pytest.fixture(scope="module")

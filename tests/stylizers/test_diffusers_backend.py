@@ -120,7 +120,7 @@ def test_killed_run_resumes_with_nothing_lost_or_repeated(tmp_path, tiny_recipe,
     stylize_workspace(
         reference, backend="diffusers", progress=False, **{**flags, "styles": ["Monet", "Winter"]}
     )
-    cmd = [sys.executable, "-m", "canvas_data.cli.build", "stylize", "--work", str(work),
+    cmd = [sys.executable, "-m", "canvas_data.cli", "stylize", "--work", str(work),
            "--backend", "diffusers", "--no-progress"]  # fmt: skip
     for name, value in flags.items():
         cmd += ["--" + name.replace("_", "-"), str(value)]

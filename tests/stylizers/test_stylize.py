@@ -85,7 +85,7 @@ def test_killed_run_resumes_with_nothing_lost_or_repeated(tmp_path, tiny_recipe)
     for w in (reference, work):
         fill_seed_photos(w, tiny_recipe)
     stylize_workspace(reference, progress=False, workers=1)
-    cmd = [sys.executable, "-m", "canvas_data.cli.build", "stylize", "--work", str(work),
+    cmd = [sys.executable, "-m", "canvas_data.cli", "stylize", "--work", str(work),
            "--workers", "1", "--no-progress"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
