@@ -2,166 +2,31 @@
 and whose text says what the data is for, what it holds, how it was built and how to load it.
 
 ``write_card`` runs at the end of ``canvas-build shards``. It reads the packed shards back (an
-index of every sample, see ``canvas_data.pack.packed``) and writes, beside the shards, ``samples.csv``, the
-contact sheet ``preview.jpg``, ``croissant.json`` and ``README.md``, all from that one reading.
+index of every sample, see ``canvas_data.pack.packed``) and writes, beside the shards,
+``samples.csv``, the contact sheet ``preview.jpg``, ``croissant.json`` and ``README.md``, all from
+that one reading. The YAML header comes from ``card_metadata``, the text from ``card_fields``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sys
-from collections import Counter
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import write_text
-from canvas_data.card.datasheet import (
-    CITATION,
-    PAPER_URL,
-    RAI_FIELDS,
-    RELEASE_URL,
-    dataset_licence,
-    dataset_title,
-    licence_text,
-    photo_source,
-    responsible_ai,
-    seed_photos,
-)
-from canvas_data.card.loading import (
-    column_names,
-    croissant_block,
-    first_style,
-    glob_note,
-    parquet_block,
-    tools_block,
-    training_block,
-    webdataset_block,
-)
-from canvas_data.card.provenance import (
-    model_summary,
-    painted_with,
-    photo_credits,
-    photo_licences,
-    prompt_header,
-    prompt_rows,
-    recipe_note,
-    recipe_source,
-    settings_summary,
-)
-from canvas_data.card.tables import (
-    balance,
-    cell_counts,
-    file_rows,
-    object_rows,
-    split_counts,
-    split_rows,
-    style_header,
-    style_order_note,
-    style_rows,
-)
+from canvas_data.card.card_fields import card_fields
+from canvas_data.card.card_metadata import card_metadata
 from canvas_data.pack.manifest import MANIFEST
 from canvas_data.pack.packed import SAMPLES_CSV, PackedIndex, read_index, write_samples_csv
 from canvas_data.recipe import Recipe
-from canvas_data.taxonomy import SEED_STYLE, Taxonomy, caption
-
-if TYPE_CHECKING:
-    from datasets import Features
 
 TEMPLATE = "unlearncanvas.md"
 README = "README.md"
-
-
-def features(taxonomy: Taxonomy) -> Features:
-    """The features of a packed sample, as ``datasets`` should read them."""
-    from datasets import ClassLabel, Features, Image, Json, Value
-
-    return Features(
-        {
-            "__key__": Value("string"),
-            "jpg": Image(),
-            "style.cls": ClassLabel(names=list(taxonomy.styles)),
-            "object.cls": ClassLabel(names=list(taxonomy.objects)),
-            "txt": Value("string"),
-            "json": Json(),
-        }
-    )
-
-
-def features_yaml(taxonomy: Taxonomy) -> list[dict[str, Any]]:
-    """``features(taxonomy)._to_yaml_list()``, the card's ``dataset_info.features``, written out
-    so that packing does not import ``datasets`` (seconds); a test checks that the two agree."""
-
-    def labels(names) -> dict[str, Any]:
-        return {"class_label": {"names": {str(i): n for i, n in enumerate(names)}}}
-
-    return [
-        {"name": "__key__", "dtype": "string"},
-        {"name": "jpg", "dtype": "image"},
-        {"name": "style.cls", "dtype": labels(taxonomy.styles)},
-        {"name": "object.cls", "dtype": labels(taxonomy.objects)},
-        {"name": "txt", "dtype": "string"},
-        {"name": "json", "dtype": "json"},
-    ]
-
-
-def card_metadata(manifest: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
-    """The card's YAML header: configs (splits to tar globs) and dataset_info (features)."""
-    splits = list(split_counts(manifest))
-    total = sum(manifest["splits"].values())
-    meta = {
-        "pretty_name": recipe.data.get("pretty_name", "UnlearnCanvas"),
-        "license": "other",
-        "task_categories": ["text-to-image", "image-classification", "image-to-image"],
-        "tags": ["unlearncanvas", "machine-unlearning", "style-transfer", "webdataset"],
-        "size_categories": [_size_category(total)],
-        "configs": [
-            {
-                "config_name": "default",
-                "default": True,
-                "data_files": [{"split": s, "path": f"data/{s}-*.tar"} for s in splits],
-            }
-        ],
-        "dataset_info": {
-            "features": features_yaml(recipe.taxonomy),
-            "splits": [
-                {
-                    "name": s,
-                    "num_bytes": sum(x["bytes"] for x in manifest["shards"] if x["split"] == s),
-                    "num_examples": manifest["splits"][s],
-                }
-                for s in splits
-            ],
-        },
-    }
-    if manifest.get("parquet"):
-        from canvas_data.pack.parquet import add_parquet_config
-
-        add_parquet_config(meta, manifest, recipe.taxonomy)
-    for config in meta["configs"]:  # datasets keys its cache by the card, not by file contents
-        config["description"] = f"data sha256 {data_digest(manifest)}"
-    return meta
-
-
-def data_digest(manifest: dict[str, Any]) -> str:
-    """A sha256 over every data file's path and sha256 (tars and Parquet) in the manifest: it
-    changes whenever one image does. The card's configs state it, so that ``load_dataset`` (whose
-    cache key is the card and the file patterns, not the files' contents) never answers a
-    repacked folder from the cache of an earlier build."""
-    files = [*manifest["shards"], *(manifest.get("parquet") or [])]
-    lines = sorted(f"{f['path']} {f['sha256']}" for f in files)
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
-
-def _size_category(n: int) -> str:
-    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
-        if n < bound:
-            return label
-    return "100K<n<1M"
 
 
 def render_card(
@@ -175,7 +40,7 @@ def render_card(
     the contact sheet shows."""
     header = yaml.safe_dump(card_metadata(manifest, recipe), sort_keys=False, allow_unicode=True)
     template = Template(resources.files("canvas_data.cards").joinpath(TEMPLATE).read_text())
-    body = template.substitute(_fields(manifest, recipe, index, load_path, preview))
+    body = template.substitute(card_fields(manifest, recipe, index, load_path, preview))
     return f"---\n{header}---\n\n{body}"
 
 
@@ -235,196 +100,3 @@ def rewrite_card(out: Path, recipe: str | Path | None = None) -> Path:
         more = f" (and {len(index.problems) - 1} more)" if len(index.problems) > 1 else ""
         raise InputError(f"{index.problems[0]}{more}; card not written")
     return write_card(out, manifest, resolved, index)
-
-
-def _fields(
-    manifest: dict[str, Any],
-    recipe: Recipe,
-    index: PackedIndex,
-    load_path: str,
-    preview: tuple[list[str], list[str]] | None,
-) -> dict[str, Any]:
-    tax = recipe.taxonomy
-    counts = cell_counts(manifest)
-    total = sum(manifest["splits"].values())
-    objects = recipe.objects
-    example_style = next(
-        (s for s in ("Van_Gogh", *recipe.styles) if s in recipe.styles), SEED_STYLE
-    )
-    example_object = objects[0] if objects else tax.objects[0]
-    limits = recipe.data.get("shards", {})
-    return {
-        "title": dataset_title(recipe),
-        "description": " ".join(recipe.data.get("description", "").split()),
-        "paper_url": PAPER_URL,
-        "release_url": RELEASE_URL,
-        "preview_block": _preview_block(preview, recipe),
-        **column_names(manifest),
-        "first_style": first_style(index, manifest),
-        "loaders": "\n".join(
-            block.rstrip("\n") + "\n"
-            for block in (
-                glob_note(),
-                webdataset_block(manifest, load_path),
-                parquet_block(manifest, load_path),
-                training_block(manifest, load_path),
-                tools_block(manifest, load_path, example_style, example_object),
-                croissant_block(manifest, load_path),
-            )
-            if block
-        ).rstrip("\n"),
-        "total_images": f"{total:,}",
-        "split_summary": ", ".join(f"{n:,} {s}" for s, n in split_counts(manifest).items()),
-        "n_styles": len(recipe.styles),
-        "n_style_classes": len(tax.styles),
-        "n_objects": len(objects),
-        "n_object_classes": len(tax.objects),
-        "photo_summary": _photo_summary(manifest),
-        "image_size": _image_size(index, recipe),
-        "image_bytes": _image_bytes(index),
-        "disk_summary": _disk_summary(manifest),
-        "backends": _backends(manifest),
-        "licence": _licence_summary(recipe),
-        "load_path": load_path,
-        "example_style": example_style,
-        "example_object": example_object,
-        "split_rows": split_rows(manifest),
-        "split_rule": _split_rule(recipe),
-        "split_rule_short": _split_rule(recipe).split(",")[0],
-        "split_caveat": (
-            " Here, though, several photos of an object are crops of one picture (see "
-            "[Seed photos](#seed-photos)), so train and test can show the same scene."
-            if recipe.data.get("photos", {}).get("source") == "bundled"
-            else ""
-        ),
-        "balance": balance(counts, recipe, manifest),
-        "jpg_note": _jpg_note(recipe),
-        "file_rows": file_rows(manifest),
-        "caption_example": caption(example_style, example_object),
-        "seed_caption_example": caption(SEED_STYLE, example_object),
-        "style_order_note": style_order_note(tax),
-        "style_header": style_header(tax),
-        "style_rows": style_rows(tax, counts),
-        "object_rows": object_rows(tax, counts, manifest),
-        "recipe_name": recipe.name,
-        "recipe_source": recipe_source(recipe),
-        "recipe_sha": recipe.sha256[:16],
-        "toolkit_version": manifest["toolkit_version"],
-        "painted_with": painted_with(index, manifest),
-        "models": model_summary(index, manifest),
-        "settings": settings_summary(index),
-        "recipe_seed": recipe.seed,
-        "resolution": recipe.resolution,
-        "jpeg_quality": recipe.jpeg_quality,
-        "photos_per_object": recipe.photos_per_object,
-        "min_photo_side": recipe.min_photo_side,
-        "max_samples": int(limits.get("max_samples", 1000)),
-        "max_mb": f"{int(limits.get('max_bytes', 1_000_000_000)) / 1e6:,.0f}",
-        "recipe_note": recipe_note(index, recipe),
-        "prompt_header": prompt_header(manifest),
-        "prompt_rows": prompt_rows(recipe, manifest),
-        "photo_source": photo_source(recipe),
-        "photo_licence": licence_text(recipe),
-        "photo_credits": photo_credits(recipe, index),
-        "photo_licences": photo_licences(index, recipe),
-        "this_content": (
-            f"{len(recipe.styles)} styles x {len(objects)} objects x up to "
-            f"{recipe.photos_per_object} photos, {recipe.resolution} px: {total:,} images with "
-            "the photos"
-        ),
-        "this_stylizer": _backends(manifest) + "; recipe, seeds and provenance kept",
-        "rai_rows": _rai_rows(responsible_ai(recipe, manifest, index)),
-        "citation": CITATION,
-    }
-
-
-def _preview_block(preview: tuple[list[str], list[str]] | None, recipe: Recipe) -> str:
-    if not preview:
-        return "*No preview: this copy has no WebDataset shards to draw one from.*\n"
-    styles, objects = preview
-    painted = [s for s in styles if s != SEED_STYLE]
-    return (
-        "![Contact sheet: one photo per object (top row) and its paintings](preview.jpg)\n\n"
-        f"<sub>Top row: one seed photo of each of {len(objects)} objects; below it, the same "
-        f"photo painted in {len(painted)} of the {len(recipe.styles)} styles "
-        f"({', '.join(painted)}). Make other sheets with `canvas-build preview`.</sub>\n"
-    )
-
-
-def _photo_summary(manifest: dict[str, Any]) -> str:
-    per_object = seed_photos(manifest)
-    if not per_object:
-        return "no seed photos in this copy"
-    low, high = min(per_object.values()), max(per_object.values())
-    each = f"{low}" if low == high else f"{low} to {high}"
-    return f"{sum(per_object.values()):,} seed photos, {each} per object"
-
-
-def _image_size(index: PackedIndex, recipe: Recipe) -> str:
-    sizes = Counter((r.width, r.height) for r in index.rows)
-    if not sizes:
-        return f"{recipe.resolution} x {recipe.resolution} px JPEG (the recipe's size)"
-    if len(sizes) == 1:
-        (w, h), _ = sizes.most_common(1)[0]
-        return f"{w} x {h} px JPEG"
-    common = ", ".join(f"{w} x {h} px ({n:,})" for (w, h), n in sizes.most_common(3))
-    return f"JPEG in {len(sizes)} sizes, most common {common}"
-
-
-def _image_bytes(index: PackedIndex) -> str:
-    sizes = sorted(r.bytes for r in index.rows)
-    if not sizes:
-        return "sizes not indexed (no tars)"
-    mean = sum(sizes) / len(sizes)
-    return (
-        f"{mean / 1e3:,.1f} KB per image on average ({sizes[0] / 1e3:,.1f} to "
-        f"{sizes[-1] / 1e3:,.1f} KB), {sum(sizes) / 1e6:,.1f} MB of image bytes in all"
-    )
-
-
-def _disk_summary(manifest: dict[str, Any]) -> str:
-    parts = []
-    for files, kind in ((manifest["shards"], "tar"), (manifest.get("parquet") or [], "Parquet")):
-        if files:
-            mb = sum(f["bytes"] for f in files) / 1e6
-            parts.append(
-                f"{mb:,.1f} MB in {len(files)} {kind} file{'s' if len(files) != 1 else ''}"
-            )
-    return " + ".join(parts) or "nothing"
-
-
-def _backends(manifest: dict[str, Any]) -> str:
-    used = manifest.get("backends", {})
-    if not used:
-        return "none (photos only)"
-    ranked = sorted(used.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ", ".join(f"`{b}` ({n:,} paintings)" for b, n in ranked)
-
-
-def _licence_summary(recipe: Recipe) -> str:
-    if recipe.data.get("license"):
-        return dataset_licence(recipe)
-    return (
-        "none of its own: each image follows the licence of its seed photo "
-        "([Seed photos](#seed-photos))"
-    )
-
-
-def _split_rule(recipe: Recipe) -> str:
-    n = recipe.test_per_object
-    last = "the last photo" if n == 1 else f"the last {n} photos"
-    return (
-        f"{last} of every object (highest idx) and all {'its' if n == 1 else 'their'} "
-        "paintings are `test`, the other photos `train`."
-    )
-
-
-def _jpg_note(recipe: Recipe) -> str:
-    resized = (recipe.data.get("pack") or {}).get("resolution")
-    if resized:
-        return f"JPEG re-encoded at {resized} x {resized} px when packed (a size variant)"
-    return "JPEG bytes exactly as painted, never re-encoded"
-
-
-def _rai_rows(rai: dict[str, str]) -> str:
-    return "\n".join(f"- **{RAI_FIELDS[k]}.** {text}" for k, text in rai.items())

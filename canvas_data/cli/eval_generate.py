@@ -1,0 +1,131 @@
+"""``canvas-eval generate``: a model's answer set, one image per theme x object x seed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from canvas_data.cli.common import NUM_SHARDS, PROGRESS, SHARD_INDEX, one_line_errors
+from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
+
+
+@click.command()
+@click.option(
+    "--model", required=True, help="diffusers text-to-image checkpoint: a local folder or a Hub id."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Answer folder to write (flat, or one folder per theme with --per-theme-folders).",
+)
+@click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model.")
+@click.option(
+    "--unet",
+    default=None,
+    help="A fine-tuned or unlearned UNet replacing the model's: a diffusers UNet folder, "
+    "or a state-dict file (.safetensors, .bin, .pt, .pth, .ckpt) with diffusers keys.",
+)
+@answer_set_options
+@click.option(
+    "--steps", type=click.IntRange(min=1), default=100, show_default=True, help="Scheduler steps."
+)
+@click.option(
+    "--guidance-scale",
+    type=float,
+    default=9.0,
+    show_default=True,
+    help="Classifier-free guidance scale.",
+)
+@click.option(
+    "--resolution",
+    type=click.IntRange(min=8),
+    default=512,
+    show_default=True,
+    help="Image side in pixels (a multiple of 8).",
+)
+@click.option(
+    "--scheduler",
+    default="DDIMScheduler",
+    show_default=True,
+    help="Any diffusers scheduler class, built from the checkpoint's scheduler config.",
+)
+@click.option(
+    "--prompt",
+    default=None,
+    help="Prompt: `release` (the release's unlearned-model samplers: 'A {object} image in "
+    "{theme} style.', photos in 'Seed Images style.'), `release-fmn` (its FMN sampler: "
+    "underscores kept, no period), `release-compvis` ('Photo style.'), `release-diffusers` "
+    "('photo style', no period), or a template with {object}, {theme}, {theme_name}, "
+    "{article}. Default: the canonical caption ('An Architectures image in Van Gogh style', "
+    "photos in 'photo style').",
+)
+@click.option("--negative-prompt", default=None, help="Negative prompt for every image.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Images per pipeline call. Default: 8 on a GPU, 1 on the CPU.",
+)
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto (this rank's GPU, LOCAL_RANK, if CUDA is available, else the CPU), cuda, "
+    "cuda:N, mps, cpu.",
+)
+@click.option(
+    "--dtype",
+    default="auto",
+    show_default=True,
+    help="auto (float16 on a GPU, float32 on the CPU), float32, float16, bfloat16.",
+)
+@click.option(
+    "--jpeg-quality",
+    type=click.IntRange(1, 100),
+    default=95,
+    show_default=True,
+    help="JPEG quality of the written images.",
+)
+@click.option(
+    "--safety-checker/--no-safety-checker",
+    default=False,
+    show_default=True,
+    help="Keep the checkpoint's safety checker (flagged images are reported, not "
+    "written). Off by default, as in the release's sampling.",
+)
+@click.option(
+    "--per-theme-folders",
+    is_flag=True,
+    help="Write OUT/{Theme}/{Theme}_{Object}_seed{seed}.jpg instead of a flat folder.",
+)
+@NUM_SHARDS
+@SHARD_INDEX
+@PROGRESS
+@one_line_errors
+def generate(out, themes, objects, seeds, num_shards, shard_index, progress, **settings):
+    """Generate a model's answer set: every theme x object x seed, from its prompt.
+
+    Defaults are the benchmark's: DDIM, 100 steps, guidance 9, 512 px, seeds 188 288 588 688
+    888. Images that exist are skipped, so a killed run resumes where it stopped. Under torchrun
+    or accelerate launch each rank generates its share (RANK of WORLD_SIZE) on its own GPU
+    (LOCAL_RANK). With HF_HUB_OFFLINE=1 a Hub id must already be in the Hugging Face cache.
+    """
+    from canvas_data.metrics.generate import GenerateSettings, generate_answers
+    from canvas_data.work_share import share_from_env
+
+    share = share_from_env(num_shards, shard_index)
+    report = generate_answers(
+        out,
+        GenerateSettings(**settings),
+        **answer_set(themes, objects, seeds),
+        num_shards=share[0],
+        shard_index=share[1],
+        progress=progress,
+    )
+    for name, reason in report.failed:
+        click.echo(f"failed {name}: {reason}", err=True)
+    click.echo(report.summary())
+    if report.failed:
+        raise SystemExit(1)
