@@ -19,8 +19,8 @@ import yaml
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import write_text
-from canvas_data.card.card_fields import card_fields
-from canvas_data.card.card_metadata import card_metadata
+from canvas_data.card.fields import card_fields
+from canvas_data.card.metadata import card_metadata
 from canvas_data.pack.manifest import MANIFEST
 from canvas_data.pack.packed import SAMPLES_CSV, PackedIndex, read_index, write_samples_csv
 from canvas_data.recipe import Recipe

@@ -239,7 +239,7 @@ def pack_shards(
     ``check`` is how closely each image is checked (``header``, ``decode`` or ``none``).
     ``finish(out, manifest, recipe, written)`` runs last, while the folder is still locked:
     ``written`` is the sample index of the tars written now
-    (``canvas_data.card.dataset_card.read_index``).
+    (``canvas_data.pack.packed.read_index``).
     :func:`canvas_data.pipeline.pack_dataset` passes the dataset card's writer.
     """
     work, out = Path(work), Path(out)

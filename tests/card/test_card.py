@@ -10,8 +10,8 @@ import yaml
 from conftest import TINY_OBJECTS, TINY_STYLES, painted_workspace
 from datasets import ClassLabel, load_dataset
 
-from canvas_data.card.card_metadata import card_metadata
 from canvas_data.card.dataset_card import render_card, rewrite_card
+from canvas_data.card.metadata import card_metadata
 from canvas_data.pack.packed import read_index
 from canvas_data.pipeline import pack_dataset
 from canvas_data.recipe import Recipe

@@ -164,7 +164,7 @@ def test_shards_imports_neither_torch_nor_datasets(tmp_path):
 
 @pytest.mark.parametrize("name", ["demo", "unlearncanvas"])
 def test_card_features_are_what_datasets_writes(name):
-    from canvas_data.card.card_metadata import features, features_yaml
+    from canvas_data.card.metadata import features, features_yaml
     from canvas_data.recipe import load_recipe
 
     taxonomy = load_recipe(name).taxonomy
