@@ -58,7 +58,7 @@ from tqdm.auto import tqdm
 from canvas_data.atomic import remove_partials, write_bytes, write_json
 from canvas_data.images.jpeg import ImageError, check_image, to_jpeg
 from canvas_data.intake.photo_matching import LOW_MARGIN, distances, match, structure
-from canvas_data.pack.parquet import iter_batches, open_parquet
+from canvas_data.parquet_read import iter_batches, open_parquet
 from canvas_data.recipe import Recipe, save_recipe, workspace_recipe
 from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, STYLES_61, Taxonomy
 from canvas_data.workspace import Item, image_path, photo_indices, seed_photo_path, sidecar_path
