@@ -125,7 +125,7 @@ def test_intake_does_not_import_packing():
         if name.startswith("canvas_data.intake."):
             pack = {m for m in _reached(graph, name) if m.startswith("canvas_data.pack.")}
             assert not pack, f"{name} reaches {sorted(pack)}"
-    assert "canvas_data.parquet_read" in graph["canvas_data.intake.release_import"]
+    assert "canvas_data.parquet_read" in graph["canvas_data.intake.release_rows"]
 
 
 def test_sub_package_inits_import_nothing():

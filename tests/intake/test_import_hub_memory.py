@@ -11,7 +11,7 @@ import sys
 import pyarrow.parquet as pq
 from release_data import jpeg, write_release_parquet
 
-from canvas_data.intake.release_import import release_rows
+from canvas_data.intake.release_rows import release_rows
 from canvas_data.pack.parquet import ParquetShardWriter
 from canvas_data.parquet_read import open_parquet
 from canvas_data.recipe import load_recipe
