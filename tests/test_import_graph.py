@@ -118,6 +118,16 @@ def test_packing_does_not_import_the_card():
             assert not card, f"{name} reaches {sorted(card)}"
 
 
+def test_intake_does_not_import_packing():
+    """Intake writes a workspace; the Parquet reader it shares with packing lives below both."""
+    graph = _graph()
+    for name in graph:
+        if name.startswith("canvas_data.intake."):
+            pack = {m for m in _reached(graph, name) if m.startswith("canvas_data.pack.")}
+            assert not pack, f"{name} reaches {sorted(pack)}"
+    assert "canvas_data.parquet_read" in graph["canvas_data.intake.release_rows"]
+
+
 def test_sub_package_inits_import_nothing():
     """So that leaving packages out of the graph hides no edge."""
     for init in sorted(PACKAGE.glob("*/__init__.py")):

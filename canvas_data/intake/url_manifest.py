@@ -119,7 +119,7 @@ def _jsonl_records(path: Path) -> Iterator[dict[str, Any] | str]:
 
 
 def _parquet_records(path: Path) -> Iterator[dict[str, Any] | str]:
-    from canvas_data.pack.parquet import iter_rows
+    from canvas_data.parquet_read import iter_rows
 
     yield from iter_rows(path)
 

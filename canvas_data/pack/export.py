@@ -136,7 +136,7 @@ def _samples(path: Path, fmt: str, taxonomy: Taxonomy) -> Iterator[tuple[str, by
     ``ValueError`` naming the shard and the member or row.
     """
     if fmt == "parquet":
-        from canvas_data.pack.parquet import iter_rows
+        from canvas_data.parquet_read import iter_rows
 
         for row in iter_rows(path, columns=["image", "caption", "key"]):
             try:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from canvas_data.pack.manifest import (
     manifest_taxonomy,
     shard_file,
 )
+from canvas_data.parquet_read import iter_rows
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import sha256_file
@@ -44,8 +44,6 @@ from canvas_data.workspace import sha256_file
 FOLDER = "parquet"
 ROW_GROUP_ROWS = 100
 ROW_GROUP_BYTES = 64 << 20
-READ_BATCH = 16  # rows per batch handed to Python: a few images at a time
-READ_BUFFER = 8 << 20  # bytes read from the file at a time
 WRITE_BATCH = 4  # values between page-size checks (pyarrow's 1024 makes a row group one page)
 _SMALL = ["image.path", "style", "object", "caption", "key", "idx", "split"]
 
@@ -123,36 +121,6 @@ class ParquetShardWriter:
         self._rows = []
         with contextlib.suppress(OSError):  # a full disk may refuse the footer too
             self._writer.close()
-
-
-def open_parquet(path: Path) -> pq.ParquetFile:
-    """A Parquet file opened for streaming: buffered reads, page by page.
-
-    pyarrow's default (``pre_buffer=True``) reads a whole row group's columns before the first
-    row; here only the data page being decoded (read and decompressed whole, as any reader must)
-    and a read buffer are held. So memory is bounded by the file's largest page: about 1 MB in
-    files written here, a whole row group's column in files written with pyarrow's defaults.
-    """
-    return pq.ParquetFile(str(path), buffer_size=READ_BUFFER, pre_buffer=False)
-
-
-def iter_batches(
-    pf: pq.ParquetFile, columns: list[str] | None = None, row_groups: list[int] | None = None
-):
-    """Record batches of ``READ_BATCH`` rows of a file from ``open_parquet``, on one thread."""
-    return pf.iter_batches(
-        batch_size=READ_BATCH, columns=columns, row_groups=row_groups, use_threads=False
-    )
-
-
-def iter_rows(path: Path, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
-    """Rows of a Parquet file as dicts, a small batch at a time."""
-    pf = open_parquet(path)
-    try:
-        for batch in iter_batches(pf, columns):
-            yield from batch.to_pylist()
-    finally:
-        pf.close()
 
 
 def add_parquet_config(meta: dict[str, Any], manifest: dict[str, Any], taxonomy: Taxonomy) -> None:

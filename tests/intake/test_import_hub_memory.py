@@ -11,8 +11,9 @@ import sys
 import pyarrow.parquet as pq
 from release_data import jpeg, write_release_parquet
 
-from canvas_data.intake.release_import import release_rows
-from canvas_data.pack.parquet import ParquetShardWriter, open_parquet
+from canvas_data.intake.release_rows import release_rows
+from canvas_data.pack.parquet import ParquetShardWriter
+from canvas_data.parquet_read import open_parquet
 from canvas_data.recipe import load_recipe
 from canvas_data.taxonomy import OBJECTS_20, STYLES_60
 
@@ -33,7 +34,7 @@ READ = """
 import json, sys
 from pathlib import Path
 import pyarrow as pa
-from canvas_data.pack.parquet import iter_rows
+from canvas_data.parquet_read import iter_rows
 rows = sum(1 for _ in iter_rows(Path(sys.argv[1])))
 print(json.dumps({"rows": rows, "peak": pa.default_memory_pool().max_memory()}))
 """

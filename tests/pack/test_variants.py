@@ -8,9 +8,10 @@ from datasets import load_dataset
 from release_data import make_release, manifest, release_recipe, tar_samples
 
 from canvas_data.cli.build import main
-from canvas_data.pack.parquet import ParquetShardWriter, iter_rows, verify_packed
-from canvas_data.pack.shards import sample_record
+from canvas_data.pack.parquet import ParquetShardWriter, verify_packed
+from canvas_data.pack.shard_formats import sample_record
 from canvas_data.pack.variants import parse_styles, variant_recipe
+from canvas_data.parquet_read import iter_rows
 from canvas_data.pipeline import pack_dataset
 from canvas_data.recipe import load_recipe
 from canvas_data.taxonomy import OBJECTS_20, STYLES_51, STYLES_61
@@ -110,7 +111,7 @@ def test_parquet_row_groups_are_small(tmp_path):
     path = tmp_path / "one.parquet"
     writer = ParquetShardWriter(path, recipe, row_group_rows=4)
     sample_list = []
-    from canvas_data.pack.shards import inventory
+    from canvas_data.pack.shard_plan import inventory
 
     sample_list = inventory(release, recipe).samples[:10]
     for sample in sample_list:

@@ -16,7 +16,7 @@ from conftest import packed_folder, painted_workspace
 from canvas_data.pack import packed
 from canvas_data.pack.manifest import MANIFEST
 from canvas_data.pack.packed import SAMPLES_CSV, open_image, read_index, samples_csv
-from canvas_data.pack.shards import FIXED_MTIME
+from canvas_data.pack.shard_formats import FIXED_MTIME
 from canvas_data.pack.tar_samples import iter_samples
 from canvas_data.pack.wds_tar import TarWriter
 from canvas_data.taxonomy import Taxonomy
@@ -173,7 +173,7 @@ def test_card_features_are_what_datasets_writes(name):
 
 def test_shard_files_table_matches_the_writers():
     from canvas_data.pack.manifest import SHARD_FILES
-    from canvas_data.pack.shards import FORMATS, _writer_class
+    from canvas_data.pack.shard_formats import FORMATS, writer_class
 
     for fmt in FORMATS:
-        assert SHARD_FILES[fmt] == (_writer_class(fmt).folder, _writer_class(fmt).suffix)
+        assert SHARD_FILES[fmt] == (writer_class(fmt).folder, writer_class(fmt).suffix)
