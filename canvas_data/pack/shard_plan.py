@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from canvas_data.pack.manifest import DONE_DIR
+from canvas_data.pack.manifest_schema import SPLITS
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE, STYLES_61
 from canvas_data.workspace import Item, image_path, photo_indices
 
-SPLITS = ("train", "test")
 _MEMBER = re.compile(r"^[1-9][0-9]*\.(jpg|json)$")  # an image of a cell, or its sidecar
 
 
