@@ -118,6 +118,16 @@ def test_packing_does_not_import_the_card():
             assert not card, f"{name} reaches {sorted(card)}"
 
 
+def test_images_do_not_reach_intake():
+    """Pictures are read and normalised below every stage: no images module reaches intake."""
+    graph = _graph()
+    images = [name for name in graph if name.startswith("canvas_data.images.")]
+    assert "canvas_data.images.normalize" in graph["canvas_data.images.jpeg"]
+    for name in images:
+        intake = {m for m in _reached(graph, name) if m.startswith("canvas_data.intake.")}
+        assert not intake, f"{name} reaches {sorted(intake)}"
+
+
 def test_sub_package_inits_import_nothing():
     """So that leaving packages out of the graph hides no edge."""
     for init in sorted(PACKAGE.glob("*/__init__.py")):

@@ -1,8 +1,9 @@
 """Seed photos from the web: download the rows of a URL manifest into the workspace.
 
 Each row's photo is downloaded (:mod:`canvas_data.intake.download`), vetted and normalised like a
-local photo (:mod:`canvas_data.intake.photos`: decode checks, EXIF orientation, RGB, centre square,
-resize), compared with the photos already taken (:mod:`canvas_data.intake.dedup`), and written to
+local photo (:mod:`canvas_data.intake.photo_checks`: decode checks, EXIF orientation, RGB;
+:mod:`canvas_data.images.normalize`: centre square, resize), compared with the photos already
+taken (:mod:`canvas_data.intake.dedup`), and written to
 ``Seed_Images/{Object}/{idx}.jpg`` with a sidecar that carries its URL, author and licence.
 
 A row's ``idx`` is its position among the manifest's rows of the same object, so it never depends
@@ -28,6 +29,7 @@ from tqdm.auto import tqdm
 
 from canvas_data import __version__
 from canvas_data.atomic import write_bytes, write_json
+from canvas_data.images.normalize import PhotoError, encode_jpeg, square_box, square_resize
 from canvas_data.intake.dedup import (
     MAX_DISTANCE,
     DuplicateIndex,
@@ -36,15 +38,8 @@ from canvas_data.intake.dedup import (
     fingerprint_file,
 )
 from canvas_data.intake.download import DownloadError, Fetcher, FetchOptions
-from canvas_data.intake.photos import (
-    MAX_PIXELS,
-    REPORT_PATH,
-    PhotoError,
-    decode_photo,
-    encode_jpeg,
-    square_box,
-    square_resize,
-)
+from canvas_data.intake.photo_checks import MAX_PIXELS, decode_photo
+from canvas_data.intake.photos import REPORT_PATH
 from canvas_data.intake.url_manifest import ManifestRow, read_manifest
 from canvas_data.recipe import RECIPE_FILE, Recipe, save_recipe
 from canvas_data.taxonomy import SEED_STYLE
