@@ -118,13 +118,41 @@ def test_packing_does_not_import_the_card():
             assert not card, f"{name} reaches {sorted(card)}"
 
 
-def test_intake_does_not_import_packing():
-    """Intake writes a workspace; the Parquet reader it shares with packing lives below both."""
+# The stages in the order data flows through them: each imports only the core and those before it.
+LAYERS = ("images", "intake", "stylizers", "pack", "card", "load", "classify", "metrics", "cli")
+# The core's one reach into a stage: the recipe's schema checks a style's procedural chain against
+# the op table, which imports nothing of the core.
+EXCEPTIONS = {("canvas_data.recipe_schema", "canvas_data.stylizers.procedural_ops")}
+
+
+def _layer(module: str) -> int | None:
+    """The index of ``module``'s stage in ``LAYERS``; ``None`` for the core at the top."""
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 2 and parts[1] in LAYERS else None
+
+
+def test_stages_import_only_the_core_and_earlier_stages():
     graph = _graph()
-    for name in graph:
-        if name.startswith("canvas_data.intake."):
-            pack = {m for m in _reached(graph, name) if m.startswith("canvas_data.pack.")}
-            assert not pack, f"{name} reaches {sorted(pack)}"
+    wrong = []
+    for here, theres in graph.items():
+        if here in {"canvas_data.pipeline", "canvas_data.cli_train", "canvas_data.cli_eval"}:
+            continue  # above the stages: they run them
+        for there in theres:
+            if (here, there) in EXCEPTIONS:
+                continue
+            a, b = _layer(here), _layer(there)
+            if b is not None and (a is None or b > a):
+                wrong.append(f"{here} -> {there}")
+    assert not wrong, "imports against the order of the stages:\n" + "\n".join(sorted(wrong))
+
+
+def test_the_order_check_sees_the_graph():
+    """The order is checked on real edges: pictures are normalised below intake, and the Parquet
+    reader that intake and packing share sits in the core below both."""
+    graph = _graph()
+    assert _layer("canvas_data.pack.shards") < _layer("canvas_data.card.preview")
+    assert _layer("canvas_data.recipe") is None
+    assert "canvas_data.images.normalize" in graph["canvas_data.images.jpeg"]
     assert "canvas_data.parquet_read" in graph["canvas_data.intake.release_rows"]
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageOps
 
 from canvas_data.images.colour import needs_conversion
+from canvas_data.images.normalize import encode_jpeg, square_resize, to_rgb
 
 CHECKS = ("header", "decode", "none")
 STORE_RULES = (
@@ -174,8 +175,6 @@ def _reason(err: Exception) -> str:
 def to_jpeg(data: bytes, *, resolution: int | None = None, quality: int = 95) -> bytes:
     """Decode any image, turn it upright (EXIF), convert it to sRGB, optionally centre-crop and
     resize it to a square, and encode it as JPEG (without EXIF or ICC profile)."""
-    from canvas_data.intake.photos import encode_jpeg, square_resize, to_rgb
-
     try:
         with Image.open(io.BytesIO(data)) as im:
             im.load()

@@ -9,7 +9,7 @@ from PIL import Image, ImageCms
 
 from canvas_data.images.colour import is_srgb, to_srgb
 from canvas_data.images.jpeg import to_jpeg
-from canvas_data.intake.photos import decode_photo
+from canvas_data.intake.photo_checks import decode_photo
 
 LINEAR = matrix_profile("sRGB linear", gamma=1.0)  # says sRGB, is not
 P3 = matrix_profile("Display P3", P3_COLOURANTS)

@@ -13,7 +13,7 @@ from icc_profiles import P3_COLOURANTS, grey_profile, matrix_profile, p3_to_srgb
 from PIL import Image
 
 from canvas_data.images.colour import needs_conversion
-from canvas_data.intake.photos import to_rgb
+from canvas_data.images.normalize import to_rgb
 
 
 def png16(arr: np.ndarray, color_type: int, icc: bytes) -> bytes:

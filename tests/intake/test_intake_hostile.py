@@ -12,7 +12,9 @@ import pytest
 from conftest import write_recipe
 from PIL import Image, ImageFile
 
-from canvas_data.intake.photos import PhotoError, decode_photo, intake_photos, load_photo
+from canvas_data.images.normalize import PhotoError
+from canvas_data.intake.photo_checks import decode_photo, load_photo
+from canvas_data.intake.photos import intake_photos
 from canvas_data.intake.web_sources import fetch_sources
 from canvas_data.recipe import load_recipe
 from canvas_data.workspace import seed_photo_path, sidecar_path

@@ -13,14 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
+from canvas_data.images.normalize import PhotoError, square_box, square_resize
 from canvas_data.intake.bundled_photos import BUNDLED, bundled_credits, write_bundled_photos
-from canvas_data.intake.photos import (
-    PhotoError,
-    intake_photos,
-    load_photo,
-    square_box,
-    square_resize,
-)
+from canvas_data.intake.photo_checks import load_photo
+from canvas_data.intake.photos import intake_photos
 from canvas_data.recipe import RECIPE_FILE, load_recipe
 from canvas_data.workspace import seed_photo_path, sidecar_path
 
