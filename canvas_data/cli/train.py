@@ -183,7 +183,8 @@ def training_options(fn):
 
 def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **opts) -> None:
     from canvas_data.classify.classifier import DEFAULT_BACKBONE
-    from canvas_data.classify.train import TrainSettings, resolve_classes, train_classifier
+    from canvas_data.classify.train import train_classifier
+    from canvas_data.classify.train_settings import TrainSettings, resolve_classes
 
     names = [s.strip() for s in spec.split(",") if s.strip()]
     order, classes = resolve_classes(task, names[0] if len(names) == 1 else names, data)
