@@ -23,7 +23,8 @@ from canvas_data.cli.build import main as build_main
 from canvas_data.locks import claim, exclusive
 from canvas_data.pack.manifest import DONE_DIR, LOCK
 from canvas_data.recipe import load_recipe
-from canvas_data.stylizers.runner import _lock_path, is_done, plan_items, stylize_workspace
+from canvas_data.stylizers.paint_items import _lock_path, is_done
+from canvas_data.stylizers.runner import plan_items, stylize_workspace
 from canvas_data.workspace import image_path, seed_photo_path, sidecar_path
 
 PYTHON = [sys.executable, "-c"]
