@@ -39,10 +39,10 @@ _LAZY = {
             "edit_pairs",
             "style_transfer",
             "CanvasDataset",
-            "CanvasStream",
         ),
         "canvas_data.load.loaders",
     ),
+    "CanvasStream": "canvas_data.load.stream",
     **dict.fromkeys(
         ("train_transform", "classifier_eval_transform", "make_transform", "ImageTransform"),
         "canvas_data.load.transforms",

@@ -23,7 +23,8 @@ from canvas_data.cli.build import main as build_main
 from canvas_data.locks import claim, exclusive
 from canvas_data.pack.manifest import DONE_DIR, LOCK
 from canvas_data.recipe import load_recipe
-from canvas_data.stylizers.runner import _lock_path, is_done, plan_items, stylize_workspace
+from canvas_data.stylizers.paint_items import is_done, item_lock_path
+from canvas_data.stylizers.runner import plan_items, stylize_workspace
 from canvas_data.workspace import image_path, seed_photo_path, sidecar_path
 
 PYTHON = [sys.executable, "-c"]
@@ -95,7 +96,7 @@ def test_an_item_another_run_holds_is_left_to_it_and_not_painted_twice(tmp_path,
     recipe = load_recipe(tiny_work / "recipe.yaml")
     items = plan_items(recipe, tiny_work)
     held = items[5]
-    lock = claim(_lock_path(tiny_work, held))
+    lock = claim(item_lock_path(tiny_work, held))
     result = {}
     run = threading.Thread(
         target=lambda: result.update(
@@ -123,7 +124,7 @@ def test_disjoint_shares_never_wait_for_each_other(tmp_path, tiny_work):
     recipe = load_recipe(tiny_work / "recipe.yaml")
     items = plan_items(recipe, tiny_work)
     other_share = items[1::2]
-    locks = [claim(_lock_path(tiny_work, it)) for it in other_share]  # rank 1 is at work
+    locks = [claim(item_lock_path(tiny_work, it)) for it in other_share]  # rank 1 is at work
     try:
         report = stylize_workspace(
             tiny_work, recipe=recipe, workers=1, num_shards=2, shard_index=0, progress=False

@@ -141,7 +141,8 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run):
 
     from conftest import packed_folder
 
-    from canvas_data.classify.train import SETTINGS_FILE, TrainSettings, check_checkpoint
+    from canvas_data.classify.train_checkpoints import check_checkpoint
+    from canvas_data.classify.train_settings import SETTINGS_FILE, TrainSettings
 
     good = tmp_path / "good"
     shutil.copytree(pickled_run, good)

@@ -5,9 +5,9 @@ warm-up, label smoothing, checkpoints (``RUN/checkpoints/checkpoint-STEP``) with
 choice of the best checkpoint by validation accuracy. Validation is the test split (made by seed
 photo, so no photo is in both) under the release's evaluation preprocessing.
 
-Training images get a random crop and a horizontal flip (``augment="crop-flip"``); each
-example's augmentation is seeded by (seed, epoch, index), so a resumed run sees the same images
-as an uninterrupted one, whatever the number of DataLoader workers.
+A run's settings and class orders are in ``train_settings``, the examples the Trainer gets (with
+augmentations seeded per example, so a resumed run is the same run) in ``train_examples``, its
+checkpoints in ``train_checkpoints``.
 """
 
 from __future__ import annotations
@@ -18,88 +18,26 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from canvas_data import __version__
 from canvas_data.atomic import write_json
-from canvas_data.classify.classifier import (
-    DEFAULT_BACKBONE,
-    TASKS,
-    Classifier,
-    ClassifierInfo,
-    build_model,
-    is_random_init,
-    quiet_load,
-    save_run,
-)
+from canvas_data.classify.classifier import Classifier, ClassifierInfo, build_model, save_run
 from canvas_data.classify.evaluate import Evaluation, classification_view, evaluate_classifier
-from canvas_data.errors import reading
-from canvas_data.load.transforms import (
-    ImageTransform,
-    classifier_eval_transform,
-    train_transform,
-    worker_seed,
+from canvas_data.classify.train_checkpoints import (
+    CHECKPOINTS,
+    check_checkpoint,
+    last_checkpoint,
+    load_checkpoint,
 )
-from canvas_data.pack.shard_index import load_manifest, manifest_taxonomy
-from canvas_data.suggest import unknown_names
-from canvas_data.taxonomy import OBJECTS_20, STYLES_51, STYLES_61
-
-SETTINGS_FILE = "train.json"
-CHECKPOINTS = "checkpoints"
-AUGMENTS = ("crop-flip", "flip", "none")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-NAMED_ORDERS = {
-    "style": {"60": ("release-61", STYLES_61), "50": ("release-51", STYLES_51)},
-    "object": {"20": ("release-20", OBJECTS_20)},
-}
-# Settings that may change when a run is resumed (they do not change what is computed).
-RESUMABLE = {"workers"}
-
-
-@dataclass
-class TrainSettings:
-    """Everything that defines a training run (kept in ``RUN/train.json``)."""
-
-    task: str
-    classes: list[str]
-    order: str = "custom"
-    backbone: str = DEFAULT_BACKBONE
-    image_size: int | None = None  # random weights only; pretrained backbones keep theirs
-    epochs: float = 10.0
-    batch_size: int = 32
-    grad_accum: int = 1
-    lr: float | None = None  # None: 3e-5 for pretrained weights, 1e-3 for random ones
-    weight_decay: float = 0.05
-    warmup: float = 0.1  # share of all optimizer steps
-    label_smoothing: float = 0.1
-    augment: str = "crop-flip"
-    precision: str = "auto"
-    eval_steps: int | None = None  # None: evaluate and save once per epoch
-    eval_split: str = "test"
-    seed: int = 0
-    workers: int = 0
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; use {' or '.join(TASKS)}")
-        if self.augment not in AUGMENTS:
-            raise ValueError(f"unknown augment {self.augment!r}; use {', '.join(AUGMENTS)}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {self.precision!r}; use {', '.join(PRECISIONS)}")
-        if len(self.classes) < 2:
-            raise ValueError(f"a classifier needs at least 2 classes, got {self.classes}")
-
-    @property
-    def learning_rate(self) -> float:
-        if self.lr is not None:
-            return self.lr
-        return 1e-3 if is_random_init(self.backbone) else 3e-5
+from canvas_data.classify.train_examples import EvalExamples, TrainExamples, augmentation, collate
+from canvas_data.classify.train_settings import SETTINGS_FILE, TrainSettings, check_resume
+from canvas_data.load.transforms import classifier_eval_transform
 
 
 @dataclass
@@ -114,84 +52,6 @@ class TrainResult:
     @property
     def finished(self) -> bool:
         return self.global_step >= self.max_steps
-
-
-def resolve_classes(task: str, spec: str | Sequence[str], data: Path) -> tuple[str, list[str]]:
-    """The head's classes: ``dataset`` (the build's taxonomy), ``built`` (the classes that have
-    training images, in taxonomy order), ``60``/``50`` (styles: the release's 61-/51-way heads),
-    ``20`` (objects: the release's order), or a list of names."""
-    manifest = load_manifest(Path(data))
-    taxonomy = manifest_taxonomy(manifest)
-    known = taxonomy.styles if task == "style" else taxonomy.objects
-    named = NAMED_ORDERS[task]
-    if isinstance(spec, str) and spec in named:
-        return named[spec][0], list(named[spec][1])
-    if spec == "dataset":
-        classes = list(known)
-    elif spec == "built":
-        counts = manifest.get("counts", {}).get("train", {})
-        present = {s for s, objs in counts.items() for o, n in objs.items() if n}
-        if task == "object":
-            present = {o for objs in counts.values() for o, n in objs.items() if n}
-        classes = [c for c in known if c in present]
-    else:
-        classes = [spec] if isinstance(spec, str) else list(spec)
-        unknown = [c for c in classes if c not in known]
-        if unknown:
-            raise ValueError(f"{data}: {unknown_names(task, unknown, known)}")
-    for order, names in named.values():
-        if tuple(classes) == names:
-            return order, classes
-    return "custom", classes
-
-
-def augmentation(kind: str, size: int) -> ImageTransform:
-    """The training augmentation at input size ``size``."""
-    if kind == "crop-flip":
-        return train_transform(round(size * 8 / 7), crop=size, flip=0.5)
-    if kind == "flip":
-        return train_transform(size, flip=0.5)
-    return classifier_eval_transform(size)
-
-
-class TrainExamples(Dataset):
-    """The training view with augmentations seeded per (seed, epoch, index)."""
-
-    def __init__(self, view: Dataset, transform: ImageTransform, seed: int):
-        self.view, self.transform, self.seed, self.epoch = view, transform, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.view)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        example = self.view[i]
-        self.transform.reseed(worker_seed(self.seed, self.epoch, i))
-        pixels = self.transform(example["image"])["image"]
-        return {"pixel_values": pixels, "labels": example["label"]}
-
-
-class EvalExamples(Dataset):
-    """The validation view, with the names the model's forward takes."""
-
-    def __init__(self, view: Dataset):
-        self.view = view
-
-    def __len__(self) -> int:
-        return len(self.view)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        example = self.view[i]
-        return {"pixel_values": example["image"], "labels": example["label"]}
-
-
-def collate(examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    return {
-        "pixel_values": torch.stack([e["pixel_values"] for e in examples]),
-        "labels": torch.tensor([int(e["labels"]) for e in examples]),
-    }
 
 
 def accuracy(eval_pred) -> dict[str, float]:
@@ -257,64 +117,6 @@ def training_arguments(settings: TrainSettings, run: Path, progress: bool, steps
     )
 
 
-def _check_resume(run: Path, settings: TrainSettings) -> None:
-    """Refuse to resume a run under other settings (they would make another run)."""
-    saved = _read_settings(run)
-    now = asdict(settings)
-    changed = [
-        f"{k}: {saved.get(k)!r} -> {now[k]!r}"
-        for k in now
-        if k not in RESUMABLE and saved.get(k) != now[k]
-    ]
-    if changed:
-        raise ValueError(
-            f"{run / SETTINGS_FILE}: resuming with other settings ({'; '.join(changed)}); "
-            "use the run's settings or a new --out"
-        )
-
-
-def _read_settings(run: Path) -> dict[str, Any]:
-    import json
-
-    path = run / SETTINGS_FILE
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: cannot read the run's settings: {err}") from err
-    names = {f.name for f in fields(TrainSettings)}
-    return {k: v for k, v in data.get("settings", {}).items() if k in names}
-
-
-def check_checkpoint(folder: Path) -> None:
-    """Read every file of a checkpoint that a resume needs, before the run starts.
-
-    ``trainer_state.json`` must be a JSON object; each ``torch.save`` file (``*.pt``, ``*.pth``,
-    ``*.bin``) a zip archive whose members match their CRC-32. The weights are read when the
-    model loads. Raises ``InputError`` naming the damaged file.
-    """
-    import json
-    import zipfile
-
-    state = folder / "trainer_state.json"
-    with reading(state, "the Trainer's state, a JSON object"):
-        if not isinstance(json.loads(state.read_text(encoding="utf-8")), dict):
-            raise ValueError("not a JSON object")
-    for path in sorted(p for p in folder.iterdir() if p.suffix in (".pt", ".pth", ".bin")):
-        with reading(path, "a torch.save archive"), zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-            if bad is not None:
-                raise ValueError(f"member {bad} is damaged (CRC-32 differs)")
-
-
-def last_checkpoint(run: Path) -> Path | None:
-    """The newest ``checkpoint-STEP`` folder of a run, if any."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    folder = Path(run) / CHECKPOINTS
-    found = get_last_checkpoint(str(folder)) if folder.is_dir() else None
-    return Path(found) if found else None
-
-
 def _epoch_callback(dataset: TrainExamples):
     """A Trainer callback that tells the training view which epoch begins."""
     from transformers import TrainerCallback
@@ -353,7 +155,7 @@ def train_classifier(
     checkpoint = last_checkpoint(run) if resume else None
     if checkpoint is not None:
         check_checkpoint(checkpoint)
-        _check_resume(run, settings)
+        check_resume(run, settings)
     hf_logging.set_verbosity_warning()
     with _quiet_trainer(progress):
         return _train(data, run, settings, checkpoint, progress, callbacks, echo)
@@ -371,7 +173,7 @@ def _train(
     from transformers import Trainer
 
     if checkpoint is not None:
-        model = _load_checkpoint(checkpoint)
+        model = load_checkpoint(checkpoint)
     else:
         torch.manual_seed(settings.seed)  # the new head's (or a random model's) initial weights
         model = build_model(settings.backbone, settings.classes, settings.image_size)
@@ -417,7 +219,7 @@ def _train(
     if state.global_step < state.max_steps or not trainer.is_world_process_zero():
         return TrainResult(run, state.global_step, state.max_steps, None)
     best = state.best_model_checkpoint
-    model = _load_checkpoint(Path(best)) if best else trainer.model
+    model = load_checkpoint(Path(best)) if best else trainer.model
 
     info = ClassifierInfo(
         task=settings.task,
@@ -441,17 +243,9 @@ def _train(
     return TrainResult(run, state.global_step, state.max_steps, evaluation)
 
 
-def _load_checkpoint(folder: Path):
-    """A checkpoint's model, through ``from_pretrained`` (which knows every naming of the weights:
-    the Trainer's own reload does not, in some versions of ``transformers``)."""
-    from transformers import ViTForImageClassification
-
-    return quiet_load(ViTForImageClassification, folder)
-
-
 @contextmanager
 def _quiet_trainer(progress: bool):
-    """Silence the Trainer's warnings about the weights it reloads itself (``_load_checkpoint``
+    """Silence the Trainer's warnings about the weights it reloads itself (``load_checkpoint``
     has loaded them already, completely) and about file times."""
     loggers = [logging.getLogger(f"transformers.{name}") for name in ("trainer", "trainer_utils")]
     levels = [logger.level for logger in loggers]

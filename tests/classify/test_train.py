@@ -15,12 +15,9 @@ from safetensors.torch import load_file  # noqa: E402
 from transformers import TrainerCallback  # noqa: E402
 
 from canvas_data.classify.classifier import load_classifier  # noqa: E402
-from canvas_data.classify.train import (  # noqa: E402
-    TrainSettings,
-    last_checkpoint,
-    resolve_classes,
-    train_classifier,
-)
+from canvas_data.classify.train import train_classifier  # noqa: E402
+from canvas_data.classify.train_checkpoints import last_checkpoint  # noqa: E402
+from canvas_data.classify.train_settings import TrainSettings, resolve_classes  # noqa: E402
 from canvas_data.cli.train import main  # noqa: E402
 from canvas_data.pipeline import run_demo  # noqa: E402
 from canvas_data.taxonomy import OBJECTS_20, STYLES_51, STYLES_61  # noqa: E402

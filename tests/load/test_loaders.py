@@ -16,13 +16,13 @@ from torch.utils.data import DataLoader, DistributedSampler
 from canvas_data.images.decode import decode_image
 from canvas_data.load.loaders import (
     CanvasDataset,
-    CanvasStream,
     edit_pairs,
     object_classification,
     style_classification,
     style_transfer,
     text_to_image,
 )
+from canvas_data.load.stream import CanvasStream
 from canvas_data.pipeline import pack_dataset
 from canvas_data.recipe import load_recipe
 from canvas_data.stylizers.runner import stylize_workspace

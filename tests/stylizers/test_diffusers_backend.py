@@ -16,13 +16,14 @@ pytest.importorskip("transformers")
 
 from canvas_data.cli.build import main  # noqa: E402
 from canvas_data.stylizers.diffusers_backend import control_image, reference_files  # noqa: E402
+from canvas_data.stylizers.paint_items import is_done  # noqa: E402
 from canvas_data.stylizers.random_pipelines import (  # noqa: E402
     build_controlnet,
     build_ip_adapter,
     build_pipeline,
 )
 from canvas_data.stylizers.registry import get_stylizer  # noqa: E402
-from canvas_data.stylizers.runner import is_done, plan_items, stylize_workspace  # noqa: E402
+from canvas_data.stylizers.runner import plan_items, stylize_workspace  # noqa: E402
 from canvas_data.workspace import image_path, item_seed, sidecar_path  # noqa: E402
 
 FAST = {"device": "cpu", "steps": 4, "strength": 0.5, "resolution": 32}

@@ -8,7 +8,8 @@ import time
 import pytest
 from PIL import Image
 
-from canvas_data.stylizers.runner import is_done, plan_items, shard_of_work, stylize_workspace
+from canvas_data.stylizers.paint_items import is_done
+from canvas_data.stylizers.runner import plan_items, shard_of_work, stylize_workspace
 from canvas_data.workspace import image_path, sidecar_path
 
 
