@@ -6,12 +6,11 @@ import csv
 import hashlib
 import io
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 from conftest import write_recipe
+from photo_server import serving
 from PIL import Image
 
 from canvas_data.intake.bundled_photos import write_bundled_photos
@@ -75,9 +74,6 @@ def test_seed_sidecars_name_the_photo_relative_to_its_folder(tmp_path):
 
 def test_manifest_sidecars_name_no_local_folder(tmp_path, monkeypatch):
     """Photos from a URL manifest: the sidecars name the manifest file, not where it lies."""
-    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "*")
     rng = np.random.default_rng(0)
     bodies = {}
     for i in range(2):
@@ -85,40 +81,19 @@ def test_manifest_sidecars_name_no_local_folder(tmp_path, monkeypatch):
         Image.fromarray(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)).save(buf, "JPEG")
         bodies[f"/{i}.jpg"] = buf.getvalue()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            body = bodies[self.path]
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            return None
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
+    with serving(bodies, monkeypatch) as base:
         sidecars = []
         for root in (tmp_path / "a", tmp_path / "b" / "c"):
             root.mkdir(parents=True)
             recipe = load_recipe(write_recipe(root, objects=["Cats"], photos_per_object=2))
             manifest = root / "photos.csv"
-            lines = ["url,object,licence"] + [
-                f"http://127.0.0.1:{httpd.server_port}{p},Cats,CC0" for p in sorted(bodies)
-            ]
+            lines = ["url,object,licence"] + [f"{base}{p},Cats,CC0" for p in sorted(bodies)]
             manifest.write_text("\n".join(lines) + "\n")
             work = root / "work"
             fetch_sources(manifest, work, recipe, workers=1, progress=False)
             found = sorted((work / "Seed_Images").rglob("*.json"))
             assert len(found) == 2
             sidecars.append([p.read_text() for p in found])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
     assert sidecars[0] == sidecars[1]
     assert all(str(tmp_path) not in text for text in sidecars[0])
     assert json.loads(sidecars[0][0])["manifest"] == "photos.csv"

@@ -48,6 +48,19 @@ class Photo:
     author: str | None
     licence: str | None
 
+    def source_facts(self) -> dict[str, Any]:
+        """What a seed photo's provenance sidecar records of the file as it came: format, size
+        in pixels (before orientation), mode, ICC profile description, EXIF orientation."""
+        return {
+            "source_format": self.format,
+            "source_width": self.width,
+            "source_height": self.height,
+            "source_mode": self.mode,
+            "source_icc_profile": self.icc_profile,
+            "exif_orientation": self.exif_orientation,
+            "exif_orientation_applied": self.exif_orientation != 1,
+        }
+
 
 # ---------------------------------------------------------------- decoding one photo
 

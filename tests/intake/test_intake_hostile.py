@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 from conftest import write_recipe
+from photo_server import serving
 from PIL import Image, ImageFile
 
 from canvas_data.images.normalize import PhotoError
@@ -120,42 +119,19 @@ def test_intake_skips_them_by_name_and_keeps_the_good_ones(tmp_path):
 
 def test_a_manifest_row_with_a_partly_decodable_photo_names_its_url(tmp_path, monkeypatch):
     """The URL-manifest path decodes downloads the same way: the row fails with the reason."""
-    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "*")
     bodies = {
         "/cut.jpg": HOSTILE["baseline cut, end marker appended"],
         "/forged.jpg": HOSTILE["9000x9000 in a few bytes"],
         "/good.jpg": _save(_noise(seed=5), "JPEG"),
     }
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            body = bodies[self.path]
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            return None
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{httpd.server_port}"
+    with serving(bodies, monkeypatch) as base:
         manifest = tmp_path / "photos.csv"
         manifest.write_text(
             "url,object,licence\n" + "".join(f"{base}{p},Cats,CC0\n" for p in sorted(bodies))
         )
         recipe = load_recipe(write_recipe(tmp_path, objects=["Cats"], photos_per_object=3))
         report = fetch_sources(manifest, tmp_path / "work", recipe, workers=1, progress=False)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
     failed = {issue.url.rsplit("/", 1)[-1]: issue.line() for issue in report.failed}
     assert set(failed) == {"cut.jpg", "forged.jpg"}
     assert f"{base}/cut.jpg: truncated image data" in failed["cut.jpg"]
