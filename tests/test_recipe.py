@@ -69,7 +69,8 @@ def test_workspace_keeps_its_recipe(tiny_work, tiny_recipe):
 
 
 def test_recipes_found_after_a_plain_install(tmp_path):
-    """Recipes and card templates are package data, not files of the source tree."""
+    """Recipes and card templates are package data, not files of the source tree; every module
+    of the source tree is installed."""
     repo = __import__("pathlib").Path(__file__).resolve().parents[1]
     target = tmp_path / "site"
     subprocess.run(
@@ -88,3 +89,7 @@ def test_recipes_found_after_a_plain_install(tmp_path):
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     assert out.stdout.strip() == "['demo', 'unlearncanvas'] 60 True"
+    # every module of every sub-package is installed (setup.cfg lists the packages)
+    source = {p.relative_to(repo) for p in (repo / "canvas_data").rglob("*.py")}
+    installed = {p.relative_to(target) for p in (target / "canvas_data").rglob("*.py")}
+    assert source <= installed, sorted(map(str, source - installed))
