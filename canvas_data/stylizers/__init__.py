@@ -1,6 +1,6 @@
 """Stylizers: each seed photo painted in each style, into ``WORK/{Style}/{Object}/{idx}.jpg``.
 
-One interface and a registry of backends chosen by name (``registry``): the built-in CPU stylizer
+One interface (``base``) and a registry of backends chosen by name (``registry``): the CPU stylizer
 runs a recipe's ``procedural`` filter chain (``procedural*``), the GPU one Stable Diffusion img2img
 through ``diffusers`` (``diffusers_*``). ``runner`` drives a backend over a workspace: it skips
 finished items, splits the work across ranks, and resumes after a kill; ``photo_pool`` paints
