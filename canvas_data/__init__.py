@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
+from canvas_data.moved import install as _install_moved_modules  # noqa: E402
 from canvas_data.taxonomy import (  # noqa: E402
     OBJECTS_20,
     SEED_STYLE,
@@ -13,6 +14,9 @@ from canvas_data.taxonomy import (  # noqa: E402
     caption,
     parse_caption,
 )
+
+# `import canvas_data.shards` and the other module paths of the flat layout keep working
+_install_moved_modules()
 
 __all__ = [
     "OBJECTS_20",

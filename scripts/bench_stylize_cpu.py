@@ -43,8 +43,12 @@ from PIL import Image
 from skimage import data
 import canvas_data
 from canvas_data.recipe import load_recipe
-from canvas_data.stylizers.registry import get_stylizer
-from canvas_data.stylizers.runner import stylize_workspace
+try:  # the package with sub-packages
+    from canvas_data.stylizers.registry import get_stylizer
+    from canvas_data.stylizers.runner import stylize_workspace
+except ImportError:  # a --baseline commit from before them
+    from canvas_data.stylizers import get_stylizer
+    from canvas_data.stylize import stylize_workspace
 from canvas_data.workspace import seed_photo_path
 
 mode, work, photos, size, workers = sys.argv[1], Path(sys.argv[2]), *map(int, sys.argv[3:6])

@@ -39,8 +39,8 @@ def test_each_public_name_resolves_to_an_object_of_canvas_data(name):
 
 
 def test_an_unknown_name_is_an_attribute_error():
-    with pytest.raises(AttributeError, match="no attribute 'shards'"):
-        canvas_data.shards  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        canvas_data.no_such_name  # noqa: B018
 
 
 def test_importing_the_package_imports_no_torch():

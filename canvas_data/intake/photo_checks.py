@@ -143,7 +143,8 @@ def _check_size(width: int, height: int, *, min_side: int, max_pixels: int) -> N
 
 
 def _check_whole(im: Image.Image, source: Path | io.BytesIO) -> None:
-    """Refuse data that can only be part of the image it declares (see :mod:`image_integrity`)."""
+    """Refuse data that can only be part of the image it declares (see
+    :mod:`canvas_data.images.integrity`)."""
     try:
         data = source.getvalue() if isinstance(source, io.BytesIO) else None
         nbytes = len(data) if data is not None else source.stat().st_size

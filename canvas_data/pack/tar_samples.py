@@ -99,6 +99,6 @@ def tar_samples(
     select: Callable[[str], bool] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """A webdataset pipeline stage: ``{"url": file}`` items (file paths already checked by
-    ``packed_manifest.shard_file``) in, the samples of each file out."""
+    ``canvas_data.pack.manifest.shard_file``) in, the samples of each file out."""
     for source in sources:
         yield from iter_samples(source["url"], taxonomy, select=select)

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -22,7 +23,7 @@ from canvas_data.atomic import WriteError, discard_in_progress
 from canvas_data.recipe import Recipe
 from canvas_data.stylizers.base import Stylizer
 from canvas_data.stylizers.paint_items import Outcome, claim_items, read_seed_photo, write_item
-from canvas_data.stylizers.registry import get_stylizer
+from canvas_data.stylizers.registry import stylizer_class
 from canvas_data.workspace import Item, item_seed, seed_photo_path
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>: the signal a process gets when its parent dies
@@ -35,15 +36,25 @@ def run_pool(tasks, work, recipe, backend, options, workers) -> Iterator[Outcome
     here stops them at once: queued photos are dropped, not painted first.
     """
     workers = workers or os.cpu_count() or 1
+    stylizer = stylizer_class(backend)
+    if workers > 1 and len(tasks) > 1 and not importable(stylizer):
+        warnings.warn(
+            f"stylizer {backend!r} is defined where worker processes cannot import it "
+            f"({stylizer.__module__}.{stylizer.__qualname__}: a notebook, `python -c` or a "
+            "function): painting in this process; define it in a module to use workers",
+            stacklevel=3,
+        )
+        workers = 1
     if workers <= 1 or len(tasks) <= 1:
-        _init_worker(recipe, backend, options)
+        _init_worker(recipe, stylizer, options)
         for task in tasks:
             yield _paint_photo(work, *task)
         return
     # Fresh processes, not forks: a fork of a parent whose OpenCV or torch thread pools are
-    # already running can hang in the child.
+    # already running can hang in the child. The class goes to them by reference, so a
+    # stylizer a plugin registered is found there without the registry.
     spawn = multiprocessing.get_context("spawn")
-    init = (recipe, backend, options, os.getpid())
+    init = (recipe, stylizer, options, os.getpid())
     pool = ProcessPoolExecutor(
         min(workers, len(tasks)), mp_context=spawn, initializer=_init_pool_worker, initargs=init
     )
@@ -75,13 +86,24 @@ _STYLIZER: Stylizer | None = None
 _PARENT: int | None = None  # in a pool process: the pid of the run that started it
 
 
-def _init_worker(recipe: Recipe, backend: str, options: dict[str, Any]) -> None:
+def importable(cls: type) -> bool:
+    """Whether a fresh process finds ``cls`` by its module and name: not for a class defined in
+    a function, nor in a ``__main__`` with no file (a notebook, ``python -c``)."""
+    if "<locals>" in cls.__qualname__:
+        return False
+    module = sys.modules.get(cls.__module__)
+    if cls.__module__ == "__main__":
+        return bool(getattr(module, "__file__", None))
+    return module is not None
+
+
+def _init_worker(recipe: Recipe, stylizer: type[Stylizer], options: dict[str, Any]) -> None:
     global _STYLIZER
-    _STYLIZER = get_stylizer(backend, recipe, **options)
+    _STYLIZER = stylizer(recipe, **options)
 
 
 def _init_pool_worker(
-    recipe: Recipe, backend: str, options: dict[str, Any], parent: int | None = None
+    recipe: Recipe, stylizer: type[Stylizer], options: dict[str, Any], parent: int | None = None
 ) -> None:
     """A pool process: ends with its parent, leaves Ctrl-C to it, one OpenCV thread each."""
     global _PARENT
@@ -92,7 +114,7 @@ def _init_pool_worker(
     signal.signal(signal.SIGTERM, _stop_worker)
     _end_with_parent()
     cv2.setNumThreads(1)
-    _init_worker(recipe, backend, options)
+    _init_worker(recipe, stylizer, options)
 
 
 def _end_with_parent() -> None:

@@ -1,20 +1,21 @@
-"""A stylizer from outside the package, added with ``register``, paints a workspace."""
+"""A stylizer from outside the package, added with ``register``, paints a workspace, with
+worker processes where they can import it and in the calling process where they cannot."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+
+import pytest
 
 from canvas_data.stylizers.runner import plan_items
 from canvas_data.workspace import image_path
 
 PLUGIN = """
-import sys
-from pathlib import Path
 from PIL import ImageOps
 from canvas_data.stylizers.base import Stylizer
 from canvas_data.stylizers.registry import register
-from canvas_data.stylizers.runner import stylize_workspace
 
 @register
 class Invert(Stylizer):
@@ -22,6 +23,12 @@ class Invert(Stylizer):
 
     def stylize(self, photo, style, seed):
         return ImageOps.invert(photo.convert("RGB"))
+"""
+
+RUN = """
+import sys
+from pathlib import Path
+from canvas_data.stylizers.runner import stylize_workspace
 
 report = stylize_workspace(Path(sys.argv[1]), backend="invert", workers=int(sys.argv[2]),
                            progress=False)
@@ -29,18 +36,42 @@ print(report.summary())
 sys.exit(1 if report.failed else 0)
 """
 
+CANNOT = "worker processes cannot import it"
 
-def paint_with_plugin(work, workers):
-    """Run the plugin as a user would from a notebook or `python -c`: the class lives in the
-    session that calls ``stylize_workspace``, not in an importable module."""
+
+def paint(work, workers, code, env=None):
     return subprocess.run(
-        [sys.executable, "-c", PLUGIN, str(work), str(workers)], capture_output=True, text=True
+        [sys.executable, "-c", code, str(work), str(workers)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
 
 
-def test_a_registered_stylizer_paints_every_item_with_a_process_pool(tiny_work, tiny_recipe):
-    # workers defaults to the number of cores, so a pool is what a user gets.
-    done = paint_with_plugin(tiny_work, 2)
+def assert_painted(work, recipe):
+    for item in plan_items(recipe, work):
+        assert image_path(work, item).is_file(), item
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stylizer_from_an_importable_module_paints_with_worker_processes(
+    tiny_work, tiny_recipe, tmp_path, workers
+):
+    """The pool's processes get the class by reference and import its module themselves, even
+    when the script imported it where they never look (here: ``python -c``)."""
+    (tmp_path / "invert_plugin.py").write_text(PLUGIN)
+    done = paint(tiny_work, workers, "import invert_plugin\n" + RUN, {"PYTHONPATH": str(tmp_path)})
     assert done.returncode == 0, done.stderr[-2000:]
-    for item in plan_items(tiny_recipe, tiny_work):
-        assert image_path(tiny_work, item).is_file()
+    assert CANNOT not in done.stderr
+    assert_painted(tiny_work, tiny_recipe)
+
+
+def test_a_stylizer_defined_in_a_session_paints_in_that_process_with_a_warning(
+    tiny_work, tiny_recipe
+):
+    """Defined in ``python -c`` (as in a notebook), no fresh process can import the class: the
+    run paints in the calling process and says so, instead of breaking the pool."""
+    done = paint(tiny_work, 2, PLUGIN + RUN)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert CANNOT in done.stderr and "painting in this process" in done.stderr
+    assert_painted(tiny_work, tiny_recipe)
