@@ -7,6 +7,7 @@ The command lines print these lines instead of a traceback (``canvas_data.cli.co
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import pickle
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 DEBUG_ENV = "CANVAS_DEBUG"
+NO_FOLDER = (errno.EEXIST, errno.ENOTDIR)  # a folder was needed where a file is
 
 
 class InputError(ValueError):
@@ -51,6 +53,10 @@ def _optional(module: str, name: str) -> list[type[BaseException]]:
 
 def one_line(err: BaseException) -> str:
     """``err`` as one line: ``path: reason`` for file-system errors, else its message."""
+    if isinstance(err, OSError) and err.errno in NO_FOLDER and err.filename is not None:
+        blocking = _file_in_the_way(Path(os.fsdecode(err.filename)))
+        if blocking is not None:  # a folder to make, or to go through, where a file is
+            return f"{blocking}: is a file, not a folder"
     if isinstance(err, OSError) and err.filename is not None:
         where = os.fsdecode(err.filename)
         if err.filename2 is not None:
@@ -64,6 +70,17 @@ def one_line(err: BaseException) -> str:
     text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
     text = " ".join(text.split())
     return text or type(err).__name__
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """The file that stands where ``path`` needs a folder: ``path`` itself or the first of its
+    parents, from the root down, that exists and is not a folder; ``None`` if there is none."""
+    for part in (*reversed(path.parents), path):
+        if not part.exists():
+            return None
+        if not part.is_dir():
+            return part
+    return None
 
 
 @contextmanager

@@ -326,3 +326,20 @@ def test_stylize_into_a_read_only_workspace_is_one_line(tmp_path, tiny_work, mon
     args = ["stylize", "--work", tiny_work, "--workers", "1", "--no-progress"]
     one_error_line(invoke(build_main, args), str(tiny_work), os.strerror(code))
     assert not partials(tiny_work) and not list(tiny_work.glob("Monet/*/*"))
+
+
+def test_an_output_folder_under_a_file_says_the_file_is_in_the_way(tmp_path):
+    """Any command that makes a folder where a file is: one line naming that file."""
+    blocking = tmp_path / "afile"
+    blocking.write_text("not a folder")
+    result = invoke(build_main, ["demo", "--out", blocking / "uc", "--no-progress"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == f"Error: {blocking}: is a file, not a folder"
+    from conftest import packed_folder
+
+    (tmp_path / "build").mkdir()
+    packed = packed_folder(tmp_path / "build")
+    for out in (blocking / "uc", blocking / "deeper" / "uc"):
+        line = one_error_line(invoke(build_main, ["preview", packed, "--out", out / "x.jpg"]))
+        assert line == f"Error: {blocking}: is a file, not a folder"
+    assert blocking.read_text() == "not a folder"

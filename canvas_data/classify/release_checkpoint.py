@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from canvas_data.classify.classifier import ClassifierInfo, save_run
+from canvas_data.errors import InputError
 from canvas_data.taxonomy import OBJECTS_20, STYLES_51, STYLES_61
 
 if TYPE_CHECKING:
@@ -75,8 +76,10 @@ _BLOCK_KEY = re.compile(r"^blocks\.(\d+)\.(.+)\.(weight|bias)$")
 def read_release_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     """The timm state dict inside a released checkpoint, read without unpickling code."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a checkpoint file (a folder or a device)")
     try:
         with warnings.catch_warnings():  # torch warns of any pickle protocol but 2: not ours
             warnings.filterwarnings("ignore", message="Detected pickle protocol")

@@ -58,19 +58,27 @@ def iter_samples(
     select: Callable[[str], bool] | None = None,
     on_problem: Callable[[str], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The samples of one tar file, in file order, each member read once.
+    """The samples of one tar file, in file order, each member read once. A sample's members are
+    adjacent, and a key that comes back after other samples is a bad member.
 
     ``select(member name)`` keeps only some members (the others are checked, not read).
     A bad member raises ``UnsafeEntry`` naming ``path`` and the member, or, with ``on_problem``,
     is passed to it as that one-line message and skipped. A damaged tar raises ``ValueError``.
     """
     sample: dict[str, Any] | None = None
+    seen: set[str] = set()  # the keys of this file so far: a sample's members are adjacent
+    last: str | None = None
     with open(path, "rb") as f:
         try:
             with tarfile.open(fileobj=f, mode="r|") as tar:
                 for member in tar:
                     try:
                         key, ext = check_member(member, taxonomy)
+                        if key != last and key in seen:
+                            raise UnsafeEntry(
+                                f"sample {key!r} again, after other samples (a key is used once"
+                                " per shard)"
+                            )
                         if sample is not None and key == sample["__key__"] and ext in sample:
                             raise UnsafeEntry(f"a second {ext!r} member of sample {key!r}")
                     except UnsafeEntry as err:
@@ -78,6 +86,8 @@ def iter_samples(
                             raise member_error(path, member, err) from None
                         on_problem(str(member_error(path, member, err)))
                         continue
+                    seen.add(key)
+                    last = key
                     if select is not None and not select(member.name):
                         continue
                     data = tar.extractfile(member).read()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -50,3 +51,12 @@ def test_a_checkpoint_that_is_another_file_is_one_line_naming_it(tmp_path, name,
     assert lines[0].startswith(f"Error: {path}: ") and "internal error" not in lines[0]
     assert not out.exists() or not any(out.rglob("*.safetensors"))
     assert not [w for w in recwarn if "pickle protocol" in str(w.message)]
+
+
+def test_a_checkpoint_path_that_is_a_device_says_so(tmp_path):
+    path = Path("/dev/null")
+    result = CliRunner().invoke(
+        main, ["import-release", str(path), "--task", "style", "--out", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {path}: not a checkpoint file (a folder or a device)"

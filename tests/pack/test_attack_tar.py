@@ -157,3 +157,33 @@ def test_card_and_preview_refuse_a_shard_they_cannot_read(folder, tmp_path, dama
         assert len(lines) == 1 and str(shard) in lines[0], result.output
     assert (folder / "README.md").read_bytes() == card_before
     assert not (tmp_path / "s.jpg").exists()
+
+
+def repeat_first_sample_at_the_end(tar_path):
+    """Write ``tar_path`` again with its first sample's members appended after all others."""
+    with tarfile.open(tar_path) as tar:
+        members = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers()]
+    first = members[0][0].rsplit(".", 1)[0]
+    again = [(n, d) for n, d in members if n.rsplit(".", 1)[0] == first]
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in members + again:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    tar_path.write_bytes(buf.getvalue())
+    return first
+
+
+def test_a_key_repeated_within_one_shard_is_named_as_a_repeat(folder, tmp_path):
+    key = repeat_first_sample_at_the_end(folder / TRAIN)
+    rehash(folder)
+    verify = CliRunner().invoke(main, ["verify", str(folder), "--no-progress"])
+    assert verify.exit_code == 1
+    assert f"sample {key!r} again, after other samples" in verify.output, verify.output
+    assert "missing members" not in verify.output
+    out = tmp_path / "export"
+    result = export(folder, out)
+    assert result.exit_code == 1
+    assert f"sample {key!r} again, after other samples" in result.output
+    assert str(folder / TRAIN) in result.output
