@@ -40,8 +40,8 @@ from torch.utils.data import DataLoader
 from canvas_data.images.decode import decode_image
 from canvas_data.intake.bundled_photos import write_bundled_photos
 from canvas_data.intake.photos import intake_photos
-from canvas_data.load.loaders import text_to_image
-from canvas_data.load.transforms import resize_transform
+from canvas_data.loading.loaders import text_to_image
+from canvas_data.loading.transforms import resize_transform
 from canvas_data.pack.shard_index import ShardIndex
 from canvas_data.pipeline import pack_dataset
 from canvas_data.recipe import load_recipe

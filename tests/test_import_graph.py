@@ -119,7 +119,7 @@ def test_packing_does_not_import_the_card():
 
 
 # The stages in the order data flows through them: each imports only the core and those before it.
-LAYERS = ("images", "intake", "stylizers", "pack", "card", "load", "classify", "metrics", "cli")
+LAYERS = ("images", "intake", "stylizers", "pack", "card", "loading", "classify", "metrics", "cli")
 # The core's one reach into a stage: the recipe's schema checks a style's procedural chain against
 # the op table, which imports nothing of the core.
 EXCEPTIONS = {("canvas_data.recipe_schema", "canvas_data.stylizers.procedural_ops")}

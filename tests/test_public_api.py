@@ -17,7 +17,7 @@ PUBLIC = {
     # names and class orders (canvas_data.taxonomy)
     "OBJECTS_20", "SEED_STYLE", "STYLES_50", "STYLES_51", "STYLES_60", "STYLES_61", "Taxonomy",
     "caption", "parse_caption", "__version__",
-    # loaders (canvas_data.load)
+    # loaders (canvas_data.loading)
     "load", "style_classification", "object_classification", "text_to_image", "edit_pairs",
     "style_transfer", "CanvasDataset", "CanvasStream",
     "train_transform", "classifier_eval_transform", "make_transform", "ImageTransform",
@@ -47,3 +47,17 @@ def test_importing_the_package_imports_no_torch():
     code = "import sys, canvas_data; print(sorted({'torch', 'webdataset'} & set(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_no_sub_package_hides_a_public_name():
+    """Importing a sub-package sets it as an attribute of ``canvas_data``: none may be named
+    like a public name (``canvas_data.load`` is the function, the loaders live in ``loading``)."""
+    import importlib
+    import pkgutil
+    import types
+
+    for info in pkgutil.walk_packages(canvas_data.__path__, "canvas_data."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    for name in sorted(PUBLIC):
+        assert not isinstance(getattr(canvas_data, name), types.ModuleType), name

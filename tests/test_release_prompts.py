@@ -2,7 +2,7 @@
 
 import pytest
 
-from canvas_data.load.tasks import TextToImage
+from canvas_data.loading.tasks import TextToImage
 from canvas_data.metrics.answers import THEMES, Answer, prompt_for
 from canvas_data.taxonomy import OBJECTS_20, RELEASE_TEXTS, parse_caption
 from canvas_data.workspace import Item

@@ -232,7 +232,7 @@ class Classifier:
         device: str | torch.device = "auto",
         dtype: str | torch.dtype = "auto",
     ):
-        from canvas_data.load.transforms import classifier_eval_transform
+        from canvas_data.loading.transforms import classifier_eval_transform
 
         self.info = info
         self.device = pick_device(device) if isinstance(device, str) else device
@@ -262,7 +262,7 @@ class Classifier:
     def resizer(self):
         """A private copy (one per thread) of the first half of ``preprocess``: an RGB uint8
         array in, resized to the model's input size, still uint8 (see ``predict_resized``)."""
-        from canvas_data.load.transforms import classifier_eval_transform
+        from canvas_data.loading.transforms import classifier_eval_transform
 
         return classifier_eval_transform(self.info.image_size, normalize=False, tensor=False)
 

@@ -27,7 +27,7 @@ def classification_view(
     source: Any, task: str, classes: list[str], split: str, transform: Any, **options: Any
 ):
     """The loader view of ``task`` over ``source`` with labels in ``classes`` order."""
-    from canvas_data.load.loaders import object_classification, style_classification
+    from canvas_data.loading.loaders import object_classification, style_classification
 
     view = style_classification if task == "style" else object_classification
     return view(source, order=list(classes), split=split, transform=transform, **options)

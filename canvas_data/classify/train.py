@@ -37,7 +37,7 @@ from canvas_data.classify.train_checkpoints import (
 )
 from canvas_data.classify.train_examples import EvalExamples, TrainExamples, augmentation, collate
 from canvas_data.classify.train_settings import SETTINGS_FILE, TrainSettings, check_resume
-from canvas_data.load.transforms import classifier_eval_transform
+from canvas_data.loading.transforms import classifier_eval_transform
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from canvas_data.load.transforms import (
+from canvas_data.loading.transforms import (
     ImageTransform,
     classifier_eval_transform,
     train_transform,

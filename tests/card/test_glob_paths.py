@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from canvas_data.card.loading import load_path_warning
 from canvas_data.cli.build import main
-from canvas_data.load.loaders import style_classification
+from canvas_data.loading.loaders import style_classification
 
 
 @pytest.fixture(scope="module")

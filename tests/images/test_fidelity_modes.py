@@ -15,7 +15,7 @@ from release_data import tar_samples
 
 from canvas_data.images.jpeg import check_image, for_shard
 from canvas_data.images.normalize import to_rgb
-from canvas_data.load.loaders import text_to_image
+from canvas_data.loading.loaders import text_to_image
 from canvas_data.pack.shards import pack_shards
 
 

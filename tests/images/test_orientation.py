@@ -11,7 +11,7 @@ from PIL import Image, ImageOps
 from release_data import tar_samples
 
 from canvas_data.images.jpeg import check_image, for_shard
-from canvas_data.load.loaders import text_to_image
+from canvas_data.loading.loaders import text_to_image
 from canvas_data.pipeline import pack_dataset
 
 ROTATED = {1: 3, 2: 6, 3: 8}  # idx -> EXIF orientation (180 degrees, 90 CW, 90 CCW)

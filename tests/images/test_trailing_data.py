@@ -10,7 +10,7 @@ from PIL import Image
 from release_data import tar_samples
 
 from canvas_data.images.jpeg import ImageError, check_image, for_shard, jpeg_end
-from canvas_data.load.loaders import text_to_image
+from canvas_data.loading.loaders import text_to_image
 from canvas_data.pipeline import pack_dataset
 
 VIDEO = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 64  # 16 KB

@@ -13,7 +13,7 @@ from conftest import painted_workspace
 
 from canvas_data.cli.build import main
 from canvas_data.errors import InputError
-from canvas_data.load.loaders import style_classification
+from canvas_data.loading.loaders import style_classification
 from canvas_data.pipeline import pack_dataset
 
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from conftest import painted_workspace
 
 from canvas_data.cli.build import main
-from canvas_data.load.loaders import text_to_image
+from canvas_data.loading.loaders import text_to_image
 from canvas_data.pack.parquet import verify_packed
 from canvas_data.pack.push import plan_push
 from canvas_data.pack.shard_index import ShardIndex

@@ -4,11 +4,11 @@
 ``text_to_image``, ``edit_pairs``, ``style_transfer``) returns
 
 - a map-style ``CanvasDataset`` (random access by index) over a packed dataset folder,
-- a ``CanvasStream`` (``streaming=True``, ``canvas_data.load.stream``): webdataset over the tars,
+- a ``CanvasStream`` (``streaming=True``, ``canvas_data.loading.stream``): webdataset over the tars,
   with a shuffle buffer, shard shuffling, splitting by node and by worker, and resampling for
   multi-GPU epochs,
 - or, given a ``datasets.Dataset`` from ``load_dataset``, that dataset with the view applied
-  through ``with_transform`` (see ``canvas_data.load.hf_views``).
+  through ``with_transform`` (see ``canvas_data.loading.hf_views``).
 
 All work with ``torch.utils.data.DataLoader`` and ``num_workers > 0``. Images are decoded once, at
 the smallest JPEG scale the transform needs (``canvas_data.images.decode``). Random transforms are
@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 from torch.utils.data import Dataset
 
-from canvas_data.load.cache import DecodeCache
-from canvas_data.load.examples import Seeded, build_example
-from canvas_data.load.stream import CanvasStream
-from canvas_data.load.tasks import (
+from canvas_data.loading.cache import DecodeCache
+from canvas_data.loading.examples import Seeded, build_example
+from canvas_data.loading.stream import CanvasStream
+from canvas_data.loading.tasks import (
     EditPairs,
     ObjectClassification,
     Pool,
@@ -40,7 +40,7 @@ from canvas_data.load.tasks import (
     example_rng,
     parse_key,
 )
-from canvas_data.load.transforms import ImageTransform, make_transform
+from canvas_data.loading.transforms import ImageTransform, make_transform
 from canvas_data.pack.shard_index import ShardIndex, load_manifest, manifest_taxonomy
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def load(
     ``streaming``, ``shuffle``, ``resampled``, ``epoch_size``: see ``CanvasStream``.
     ``seed``: shuffles, augmentations and style references (``None``: fresh each run).
     ``cache_dir``: keep decoded images there, so that epochs after the first skip the JPEG
-    decode (see ``canvas_data.load.cache``; a dataset folder only).
+    decode (see ``canvas_data.loading.cache``; a dataset folder only).
     """
     if isinstance(transform, str) and transform == "auto":
         transform = DEFAULT_TRANSFORMS.get(type(task), "train")
@@ -158,7 +158,7 @@ def load(
                 "streaming, shuffle, resampled and epoch_size apply to a dataset folder; "
                 "for a datasets.Dataset use its own .shuffle() and a DataLoader"
             )
-        from canvas_data.load.hf_views import hf_view
+        from canvas_data.loading.hf_views import hf_view
 
         return hf_view(source, task, selection, made, split=split, seed=seed)
     root = Path(source)
@@ -217,7 +217,7 @@ def text_to_image(
     source: Any, caption: str | Callable[[str, str], str] = "canonical", **options: Any
 ) -> CanvasDataset | CanvasStream | HFDataset:
     """Images and captions (``canonical``, ``release``, ``release-fmn``, ``release-compvis``,
-    ``release-diffusers``, a template or a function); see ``canvas_data.load.tasks.CAPTIONS``."""
+    ``release-diffusers``, a template or a function); see ``canvas_data.loading.tasks.CAPTIONS``."""
     return load(source, TextToImage(caption), **options)
 
 
@@ -237,7 +237,7 @@ def style_transfer(
     **options: Any,
 ) -> CanvasDataset | CanvasStream | HFDataset:
     """(content photo, style reference, ground truth) triplets: ``content``, ``reference``,
-    ``target``. See ``canvas_data.load.tasks.StyleTransfer`` for the reference rules."""
+    ``target``. See ``canvas_data.loading.tasks.StyleTransfer`` for the reference rules."""
     task = StyleTransfer(reference, all_references=all_references, reference_split=reference_split)
     return load(source, task, **options)
 

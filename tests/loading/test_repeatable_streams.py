@@ -16,7 +16,7 @@ DRAWN = 24  # keys read per run: far more than one shard, so shard draws decide 
 SCRIPT = """
 import json, sys
 from torch.utils.data import DataLoader
-from canvas_data.load.loaders import text_to_image
+from canvas_data.loading.loaders import text_to_image
 
 out, seed, epoch, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 ds = text_to_image(out, streaming=True, resampled=True, seed=seed, transform=None,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from canvas_data.load.transforms import (
+from canvas_data.loading.transforms import (
     ImageTransform,
     classifier_eval_transform,
     make_transform,

@@ -12,9 +12,9 @@ from datasets import Dataset
 from torch.utils.data import DataLoader
 
 from canvas_data.images.decode import decode_image
-from canvas_data.load.cache import DecodeCache, dataset_id, size_tag
-from canvas_data.load.loaders import edit_pairs, text_to_image
-from canvas_data.load.transforms import train_transform
+from canvas_data.loading.cache import DecodeCache, dataset_id, size_tag
+from canvas_data.loading.loaders import edit_pairs, text_to_image
+from canvas_data.loading.transforms import train_transform
 from canvas_data.pack.shard_index import ShardIndex
 
 
@@ -78,7 +78,7 @@ def test_a_damaged_cache_file_is_decoded_again(packed, tmp_path, caplog):
     key = ds[0]["key"]
     path = ds.cache.path(key)
     path.write_bytes(path.read_bytes()[:100])
-    with caplog.at_level(logging.WARNING, logger="canvas_data.load.cache"):
+    with caplog.at_level(logging.WARNING, logger="canvas_data.loading.cache"):
         image = ds[0]["image"]
     assert f"{path}: damaged decode-cache file" in caplog.text
     truth = decode_image(ShardIndex(packed, ("train",)).read(key), min_size=32)
@@ -90,7 +90,7 @@ def test_a_cache_that_cannot_be_written_warns_once_and_goes_on(packed, tmp_path,
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder should be")
     plain = examples(text_to_image(packed, transform=None, decode_size=32))
-    with caplog.at_level(logging.WARNING, logger="canvas_data.load.cache"):
+    with caplog.at_level(logging.WARNING, logger="canvas_data.loading.cache"):
         cached = examples(text_to_image(packed, transform=None, decode_size=32, cache_dir=blocked))
     assert_same(plain, cached)
     warnings = [r for r in caplog.records if "cannot write the decode cache" in r.getMessage()]

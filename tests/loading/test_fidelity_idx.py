@@ -7,8 +7,8 @@ import pytest
 import torch
 from conftest import packed_folder
 
-from canvas_data.load.loaders import text_to_image
-from canvas_data.load.tasks import Selection
+from canvas_data.loading.loaders import text_to_image
+from canvas_data.loading.tasks import Selection
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ from conftest import fill_seed_photos, write_recipe
 from datasets import load_dataset
 from torch.utils.data import DataLoader
 
-from canvas_data.load.loaders import edit_pairs, load, style_classification, text_to_image
-from canvas_data.load.tasks import Selection, Task
+from canvas_data.loading.loaders import edit_pairs, load, style_classification, text_to_image
+from canvas_data.loading.tasks import Selection, Task
 from canvas_data.pipeline import pack_dataset
 from canvas_data.recipe import load_recipe
 from canvas_data.stylizers.runner import stylize_workspace

@@ -15,9 +15,9 @@ from typing import Any
 from datasets import ClassLabel, Dataset
 from datasets import Image as HFImage
 
-from canvas_data.load.examples import Seeded, build_example
-from canvas_data.load.tasks import Pool, Selection, StyleTransfer, Task, example_rng, parse_key
-from canvas_data.load.transforms import ImageTransform
+from canvas_data.loading.examples import Seeded, build_example
+from canvas_data.loading.tasks import Pool, Selection, StyleTransfer, Task, example_rng, parse_key
+from canvas_data.loading.transforms import ImageTransform
 from canvas_data.taxonomy import RELEASE, Taxonomy
 
 NEEDED = ("__key__", "jpg")

@@ -14,7 +14,7 @@ from datasets import load_dataset
 from torch.utils.data import DataLoader, DistributedSampler
 
 from canvas_data.images.decode import decode_image
-from canvas_data.load.loaders import (
+from canvas_data.loading.loaders import (
     CanvasDataset,
     edit_pairs,
     object_classification,
@@ -22,7 +22,7 @@ from canvas_data.load.loaders import (
     style_transfer,
     text_to_image,
 )
-from canvas_data.load.stream import CanvasStream
+from canvas_data.loading.stream import CanvasStream
 from canvas_data.pipeline import pack_dataset
 from canvas_data.recipe import load_recipe
 from canvas_data.stylizers.runner import stylize_workspace
@@ -212,7 +212,7 @@ DDP_SCRIPT = """
 import json, sys
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
-from canvas_data.load.loaders import edit_pairs, text_to_image
+from canvas_data.loading.loaders import edit_pairs, text_to_image
 
 dist.init_process_group("gloo")
 out = sys.argv[1]
@@ -334,6 +334,6 @@ def test_an_undecodable_image_is_named_with_its_shard(built, tmp_path):
 def test_import_canvas_data_stays_light_and_exports_the_loaders():
     code = (
         "import sys, canvas_data; assert 'torch' not in sys.modules; "
-        "assert canvas_data.edit_pairs.__module__ == 'canvas_data.load.loaders'"
+        "assert canvas_data.edit_pairs.__module__ == 'canvas_data.loading.loaders'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

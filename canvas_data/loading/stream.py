@@ -15,10 +15,10 @@ from typing import Any
 import webdataset as wds
 from torch.utils.data import IterableDataset
 
-from canvas_data.load.cache import DecodeCache
-from canvas_data.load.examples import Seeded, build_example
-from canvas_data.load.tasks import Pool, Selection, Task, example_rng, parse_key
-from canvas_data.load.transforms import ImageTransform, worker_seed
+from canvas_data.loading.cache import DecodeCache
+from canvas_data.loading.examples import Seeded, build_example
+from canvas_data.loading.tasks import Pool, Selection, Task, example_rng, parse_key
+from canvas_data.loading.transforms import ImageTransform, worker_seed
 from canvas_data.pack.shard_index import ShardIndex, load_manifest, manifest_taxonomy, split_shards
 from canvas_data.pack.tar_samples import tar_samples
 from canvas_data.workspace import Item

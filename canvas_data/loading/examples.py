@@ -1,7 +1,7 @@
 """Making one example: fetch its images, decode each once, transform, add labels; and seeding.
 
-Shared by the loaders over shards (``canvas_data.load.loaders``) and over a ``datasets.Dataset``
-(``canvas_data.load.hf_views``).
+Shared by the loaders over shards (``canvas_data.loading.loaders``) and over a ``datasets.Dataset``
+(``canvas_data.loading.hf_views``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import numpy as np
 from webdataset.utils import pytorch_worker_info
 
 from canvas_data.images.decode import decode_image
-from canvas_data.load.cache import DecodeCache
-from canvas_data.load.tasks import Job, Task
-from canvas_data.load.transforms import ImageTransform, worker_seed
+from canvas_data.loading.cache import DecodeCache
+from canvas_data.loading.tasks import Job, Task
+from canvas_data.loading.transforms import ImageTransform, worker_seed
 from canvas_data.workspace import Item
 
 
