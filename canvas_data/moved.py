@@ -6,6 +6,9 @@ Before the sub-packages, canvas_data's modules sat side by side (``canvas_data.s
 those of the modules its code moved to (``canvas_data.pack.shards`` and the modules split from
 it). Where an old module's name is now a sub-package (``card``, ``pack``, ``metrics``,
 ``stylizers``, ``cli``), the package's ``__getattr__`` gives the names the old module had.
+An old module whose code moved whole is the new module itself, so a name set on it (a test's
+monkeypatch) is set where the code reads it; for one split in several modules it is a module
+holding all their names, and a name set on it changes none of them.
 ``python -m`` needs a real module: ``canvas_data.cli_train`` and ``canvas_data.cli_eval`` are
 kept as files for it.
 """
@@ -163,8 +166,32 @@ def moved_name(package: str, name: str):
     return value
 
 
+def public_names(module: types.ModuleType) -> list[str]:
+    """What ``from module import *`` gives: its ``__all__``, else its names without ``_``."""
+    names = getattr(module, "__all__", None)
+    return list(names) if names is not None else [n for n in vars(module) if n[0] != "_"]
+
+
+def merged(module: types.ModuleType, targets: tuple[str, ...]) -> None:
+    """Give ``module`` the public names of ``targets`` (the first that has a name wins) and an
+    ``__all__``; any other name is looked up in them on use."""
+    found = [importlib.import_module(t) for t in targets]
+    for target in reversed(found):
+        module.__dict__.update({n: getattr(target, n) for n in public_names(target)})
+    module.__all__ = sorted({n for target in found for n in public_names(target)})
+
+    def __getattr__(name: str):
+        for target in found:
+            if hasattr(target, name):
+                return getattr(target, name)
+        raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
+
+    module.__getattr__ = __getattr__
+
+
 class _OldModule(importlib.abc.Loader):
-    """Makes ``canvas_data.OLD`` a module that finds each name in the modules its code moved to."""
+    """``canvas_data.OLD``: the module its code moved to (the same object, so setting a name on
+    it sets it there), or, for a module split in several, one that holds all their names."""
 
     def __init__(self, targets: tuple[str, ...]) -> None:
         self.targets = tuple(f"canvas_data.{t}" for t in targets)
@@ -173,20 +200,21 @@ class _OldModule(importlib.abc.Loader):
         return None  # a plain module object
 
     def exec_module(self, module: types.ModuleType) -> None:
-        targets = self.targets
-        _warn(module.__name__, " and ".join(targets), stacklevel=2)
+        _warn(module.__name__, " and ".join(self.targets), stacklevel=2)
+        if len(self.targets) == 1:  # the import statement returns what sys.modules holds
+            sys.modules[module.__name__] = importlib.import_module(self.targets[0])
+            return
+        merged(module, self.targets)
+        module.__doc__ = f"Moved to {', '.join(self.targets)}."
 
-        def __getattr__(name: str):
-            for target in targets:
-                found = importlib.import_module(target)
-                if hasattr(found, name):
-                    value = getattr(found, name)
-                    setattr(module, name, value)
-                    return value
-            raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
+    def get_code(self, fullname: str):
+        """What ``python -m canvas_data.OLD`` runs: a line saying where it went (old modules
+        had nothing to run)."""
+        text = f"{fullname} is now {' and '.join(self.targets)}; it has nothing to run"
+        return compile(f"import sys; print({text!r}, file=sys.stderr)", fullname, "exec")
 
-        module.__getattr__ = __getattr__
-        module.__doc__ = f"Moved to {', '.join(targets)}."
+    def is_package(self, fullname: str) -> bool:
+        return False
 
 
 class OldModuleFinder(importlib.abc.MetaPathFinder):

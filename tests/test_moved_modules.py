@@ -153,3 +153,13 @@ def test_unknown_names_stay_errors_and_new_paths_never_warn():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_an_old_path_of_a_module_moved_whole_is_that_module():
+    """So a name set through the old path (a monkeypatch) is set where the code reads it."""
+    import canvas_data.pack.verify as new
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        old = importlib.import_module("canvas_data.verify")
+    assert old is new
