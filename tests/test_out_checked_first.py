@@ -122,3 +122,14 @@ def test_a_missing_input_keeps_its_plain_reason(tmp_path):
     with pytest.raises(OSError) as caught:
         (tmp_path / "missing" / "x.json").read_text()
     assert one_line(caught.value) == f"{tmp_path / 'missing' / 'x.json'}: No such file or directory"
+
+
+def test_the_demo_checks_its_derived_workspace_before_stage_one(tmp_path):
+    """``--work`` defaults to OUT-work: a broken link there stops the demo before any stage."""
+    from canvas_data.pipeline import run_demo
+
+    (tmp_path / "uc-work").symlink_to(tmp_path / "gone")
+    said = []
+    with pytest.raises(ValueError, match=f"^{tmp_path / 'uc-work'}: is a broken link to "):
+        run_demo(tmp_path / "uc", progress=False, echo=said.append)
+    assert said == [] and sorted(p.name for p in tmp_path.iterdir()) == ["uc-work"]
