@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 DEBUG_ENV = "CANVAS_DEBUG"
-NO_FOLDER = (errno.EEXIST, errno.ENOTDIR)  # a folder was needed where a file is
+# A folder was needed where a file or a broken link is (ENOENT: a link whose target is gone).
+NO_FOLDER = (errno.EEXIST, errno.ENOTDIR, errno.ENOENT)
 
 
 class InputError(ValueError):
@@ -54,9 +55,9 @@ def _optional(module: str, name: str) -> list[type[BaseException]]:
 def one_line(err: BaseException) -> str:
     """``err`` as one line: ``path: reason`` for file-system errors, else its message."""
     if isinstance(err, OSError) and err.errno in NO_FOLDER and err.filename is not None:
-        blocking = _file_in_the_way(Path(os.fsdecode(err.filename)))
-        if blocking is not None:  # a folder to make, or to go through, where a file is
-            return f"{blocking}: is a file, not a folder"
+        blocking = in_the_way(Path(os.fsdecode(err.filename)))
+        if blocking is not None:  # a folder to make, or to go through, where a file or link is
+            return blocking
     if isinstance(err, OSError) and err.filename is not None:
         where = os.fsdecode(err.filename)
         if err.filename2 is not None:
@@ -72,15 +73,37 @@ def one_line(err: BaseException) -> str:
     return text or type(err).__name__
 
 
-def _file_in_the_way(path: Path) -> Path | None:
-    """The file that stands where ``path`` needs a folder: ``path`` itself or the first of its
-    parents, from the root down, that exists and is not a folder; ``None`` if there is none."""
+def in_the_way(path: Path, last_may_be_file: bool = False) -> str | None:
+    """What stands where ``path`` needs folders, as ``"part: reason"``; ``None`` if nothing does.
+
+    Walks ``path`` from the root down and stops at the first component that is a broken
+    symbolic link (``"is a broken link to TARGET"``) or that exists and is not a folder
+    (``"is a file, not a folder"``; ``path`` itself may be a file when ``last_may_be_file``),
+    or that does not exist (``None``: nothing blocks, the rest can be made).
+    """
+    try:
+        return _blocking_part(path, last_may_be_file)
+    except OSError:  # a folder that cannot be looked into: nothing more to say here
+        return None
+
+
+def _blocking_part(path: Path, last_may_be_file: bool) -> str | None:
     for part in (*reversed(path.parents), path):
+        if part.is_symlink() and not part.exists():  # dangling, or a loop of links
+            return f"{part}: is a broken link to {_link_target(part)}"
         if not part.exists():
             return None
-        if not part.is_dir():
-            return part
+        if not part.is_dir() and not (last_may_be_file and part == path):
+            return f"{part}: is a file, not a folder"
     return None
+
+
+def _link_target(link: Path) -> str:
+    """Where ``link`` points, as written in the link."""
+    try:
+        return os.readlink(link)
+    except OSError as err:
+        return err.strerror or "an unreadable target"
 
 
 @contextmanager

@@ -1,4 +1,8 @@
-"""Output folders that must stay apart from the folder a command reads.
+"""Where a command writes: checked before any work, and kept apart from what it reads.
+
+:func:`check_out` refuses, in one line naming the path, an output location that cannot be
+written (a file or a broken link where a folder must be, a folder without write permission),
+so that a command fails at once rather than after hours of work.
 
 Writing a pack into its own workspace, or an export into the packed folder it reads, mixes
 outputs with inputs: the next run reads its own output as input (or overwrites the workspace's
@@ -7,7 +11,36 @@ outputs with inputs: the next run reads its own output as input (or overwrites t
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
+
+from canvas_data.errors import InputError, in_the_way
+
+
+def check_out(path: Path | str, file: bool = False) -> None:
+    """Raise when nothing can be written at ``path``; write nothing, make no folder.
+
+    ``path`` is an output folder (``file=False``) or an output file (``file=True``). Every
+    existing component of it must be a folder (``path`` itself may be a file when ``file``),
+    and the nearest existing folder (``path`` itself for an existing folder, its folder for an
+    existing file) must be writable.
+
+    Raises ``InputError`` (a ``ValueError``) ``"PART: is a broken link to TARGET"`` or
+    ``"PART: is a file, not a folder"`` naming the first component, root down, that blocks;
+    ``PermissionError`` naming the folder that cannot be written in.
+    """
+    path = Path(path)
+    blocking = in_the_way(path, last_may_be_file=file)
+    if blocking is not None:
+        raise InputError(blocking)
+    folder = path
+    while not folder.is_dir():  # the first existing folder, up from path (or path's folder)
+        if folder == folder.parent:
+            return
+        folder = folder.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "no permission to write in this folder", str(folder))
 
 
 def refuse_inside(out: Path, source: Path, out_name: str, source_name: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from canvas_data.card.dataset_card import write_card
+from canvas_data.out_paths import check_out
 from canvas_data.pack.shards import PackReport, pack_shards
 from canvas_data.recipe import RECIPE_FILE, Recipe, load_recipe
 
@@ -67,7 +68,8 @@ def run_demo(
     """Build the demo dataset offline into ``out`` (workspace beside it in ``{out}-work``).
 
     ``ValueError`` (before anything is written) when ``out`` or the workspace holds something else
-    than an earlier run of the same recipe, unless ``overwrite``: see :func:`check_targets`.
+    than an earlier run of the same recipe, unless ``overwrite``: see :func:`check_targets`;
+    also when either cannot be written (:func:`canvas_data.out_paths.check_out`).
     """
     from canvas_data.intake.bundled_photos import write_bundled_photos
     from canvas_data.intake.photos import intake_photos
@@ -76,6 +78,8 @@ def run_demo(
 
     out = Path(out)
     work = Path(work) if work else out.with_name(f"{out.name}-work")
+    for folder in (out, work):
+        check_out(folder)
     resolved = load_recipe(recipe)
     if not overwrite:
         check_targets(out, work, resolved)

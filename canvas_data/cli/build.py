@@ -10,12 +10,14 @@ from canvas_data import __version__
 from canvas_data.cli.common import (
     NUM_SHARDS,
     PROGRESS,
+    READ_WORK,
     RECIPE,
     SHARD_INDEX,
     WORK,
     CanvasGroup,
     names,
     one_line_errors,
+    out_folder,
 )
 from canvas_data.cli.diffusers_options import backend_options, diffusers_options
 
@@ -203,10 +205,11 @@ def stylize(
 
 
 @main.command()
-@WORK
+@READ_WORK
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=out_folder,
     required=True,
     help="Output folder: data/*.tar, manifest.json, README.md (the dataset card).",
 )
@@ -310,6 +313,7 @@ def verify(folder: Path, progress: bool) -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=out_folder,
     default=Path("unlearncanvas"),
     show_default=True,
     help="Where the packed dataset goes.",
@@ -317,6 +321,7 @@ def verify(folder: Path, progress: bool) -> None:
 @click.option(
     "--work",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=out_folder,
     default=None,
     help="Workspace folder (default: OUT-work beside OUT).",
 )

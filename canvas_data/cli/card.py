@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import names, one_line_errors
+from canvas_data.cli.common import names, one_line_errors, out_file
 
 FOLDER = click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 
@@ -40,6 +40,7 @@ FOLDER = click.argument("folder", type=click.Path(exists=True, file_okay=False, 
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=out_file,
     default=Path("preview.jpg"),
     show_default=True,
     help="JPEG file to write.",

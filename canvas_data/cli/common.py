@@ -87,6 +87,30 @@ class CanvasGroup(click.Group):
 CanvasGroup.group_class = type  # sub-groups are CanvasGroups too
 
 
+def out_folder(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Option callback: refuse an output folder that cannot be written, before any work
+    (``canvas_data.out_paths.check_out``), in one line naming the path that blocks."""
+    return _check_out(ctx, value, file=False)
+
+
+def out_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Option callback: as :func:`out_folder`, for an output file."""
+    return _check_out(ctx, value, file=True)
+
+
+def _check_out(ctx: click.Context, value: Path | None, file: bool) -> Path | None:
+    from canvas_data.out_paths import check_out
+
+    if value is not None:
+        try:
+            check_out(value, file=file)
+        except (OSError, ValueError) as err:
+            if debugging(ctx):
+                raise
+            raise click.ClickException(one_line(err)) from err
+    return value
+
+
 def names(ctx, param, value: str | None) -> list[str] | None:
     """Parse a comma-separated list of names."""
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
@@ -96,6 +120,7 @@ WORK = click.option(
     "--work",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
+    callback=out_folder,
     help="Workspace folder, in the release's layout: {Style}/{Object}/{idx}.jpg.",
 )
 RECIPE = click.option(
@@ -104,6 +129,12 @@ RECIPE = click.option(
     help="Built-in recipe name (see `canvas-build recipes`) or a YAML path. "
     "Default: the recipe kept in the workspace, else `unlearncanvas`.",
 )
+READ_WORK = click.option(
+    "--work",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Workspace folder, in the release's layout: {Style}/{Object}/{idx}.jpg.",
+)  # the workspace of a command that only reads it: it need not be writable
 PROGRESS = click.option("--progress/--no-progress", default=True, help="Show progress bars.")
 
 

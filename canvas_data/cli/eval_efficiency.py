@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import one_line_errors
+from canvas_data.cli.common import one_line_errors, out_file
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -15,6 +15,7 @@ from canvas_data.cli.common import one_line_errors
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=out_file,
     default=Path("profile.json"),
     show_default=True,
     help="Result file (JSON).",
@@ -84,6 +85,7 @@ def profile(command, out, method, interval):
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=out_file,
     default=Path("storage.json"),
     show_default=True,
     help="Result file (JSON).",

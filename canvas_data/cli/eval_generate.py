@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import NUM_SHARDS, PROGRESS, SHARD_INDEX, one_line_errors
+from canvas_data.cli.common import NUM_SHARDS, PROGRESS, SHARD_INDEX, one_line_errors, out_folder
 from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
 
 
@@ -17,6 +17,7 @@ from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=out_folder,
     required=True,
     help="Answer folder to write (flat, or one folder per theme with --per-theme-folders).",
 )

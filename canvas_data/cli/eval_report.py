@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import one_line_errors
+from canvas_data.cli.common import one_line_errors, out_file, out_folder
 
 _STEPS = "\0"  # joins the files of one --sequence into one option value
 
@@ -46,6 +46,7 @@ class _SequenceCommand(click.Command):
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=out_folder,
     required=True,
     help="Folder for table.md, table.csv, table.json and heatmap-{method}.png (and "
     "sequence-{method}.md/.csv/.json/.png).",
@@ -69,6 +70,7 @@ class _SequenceCommand(click.Command):
 @click.option(
     "--html",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=out_file,
     default=None,
     help="Also write the report: one self-contained HTML page with the table (sortable), "
     "heat maps and curves.",

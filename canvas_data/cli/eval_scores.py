@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import PROGRESS, one_line_errors
+from canvas_data.cli.common import PROGRESS, one_line_errors, out_file
 from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
 
 SHOWN = 20  # missing, extra or unreadable files printed before "... and N more"
@@ -102,6 +102,7 @@ def _list(title: str, entries: list[str]) -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=out_file,
     default=None,
     help="Result file (JSON). Default: accuracy.json in the folder the answers were read from.",
 )
@@ -153,7 +154,10 @@ def accuracy(
     from canvas_data.atomic import write_json
     from canvas_data.classify.classifier import load_classifier
     from canvas_data.metrics.accuracy import evaluate_answers
+    from canvas_data.out_paths import check_out
 
+    if out is None:  # the default: accuracy.json beside the answers of the target, else in them
+        check_out(answers / target if target and (answers / target).is_dir() else answers)
     _quiet_transformers()
     sources, loaded = {}, {}
     for task, run in (("style", style_classifier), ("object", object_classifier)):
@@ -246,6 +250,7 @@ def _report_accuracy(result: dict) -> None:
 @click.option(
     "--save-reference-stats",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=out_file,
     default=None,
     help="Also keep the reference statistics in this .npz file, to pass "
     "as --reference for the next models.",
@@ -254,6 +259,7 @@ def _report_accuracy(result: dict) -> None:
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=out_file,
     default=None,
     help="Result file (JSON). Default: ANSWERS/fid.json.",
 )
@@ -291,7 +297,10 @@ def fid(
     """
     from canvas_data.atomic import write_json
     from canvas_data.metrics.fid import compute_fid
+    from canvas_data.out_paths import check_out
 
+    if out is None:
+        check_out(answers / "fid.json", file=True)
     result = compute_fid(
         answers,
         reference,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import PROGRESS, RECIPE, WORK, names, one_line_errors
+from canvas_data.cli.common import PROGRESS, RECIPE, WORK, names, one_line_errors, out_folder
 
 SHOWN = 20  # problems listed one per line before the rest is summed up
 
@@ -86,6 +86,7 @@ def import_hub(
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=out_folder,
     required=True,
     help="Folder to write the export to.",
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from canvas_data import __version__
-from canvas_data.cli.common import PROGRESS, CanvasGroup, one_line_errors
+from canvas_data.cli.common import PROGRESS, CanvasGroup, one_line_errors, out_folder
 from canvas_data.cli.train_options import (
     BATCH,
     DATA,
@@ -147,6 +147,7 @@ def import_release(
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=out_folder,
     default=None,
     help="Where metrics.json and confusion.png go. Default: RUN.",
 )
@@ -177,7 +178,9 @@ def evaluate(
     """Score the classifier in RUN on a split of DATA: metrics.json and confusion.png."""
     from canvas_data.classify.classifier import load_classifier
     from canvas_data.classify.evaluate import evaluate_classifier
+    from canvas_data.out_paths import check_out
 
+    check_out(out or run)  # before the scoring, not after it
     classifier = load_classifier(run, device=device, dtype=dtype)
     ev = evaluate_classifier(
         classifier, data, split=split, batch_size=batch_size, workers=workers, progress=progress

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import PROGRESS
+from canvas_data.cli.common import PROGRESS, out_folder
 
 MISSING = (
     "canvas-train needs transformers, accelerate and safetensors: pip install 'canvas_data[train]'"
@@ -41,6 +41,7 @@ DATA = click.option(
 OUT = click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=out_folder,
     required=True,
     help="Run folder: checkpoints/, train.json, then model.safetensors, config.json, "
     "classes.json, metrics.json, confusion.png.",
