@@ -81,12 +81,13 @@ def test_a_script_read_from_stdin(tmp_path, work):
     check_painted_in_process(done, work)
 
 
-def test_a_module_loaded_from_a_file_under_a_made_up_name(tmp_path, work):
+@pytest.mark.parametrize("name", ["made_up_name", "made_up.plugins.invert"])
+def test_a_module_loaded_from_a_file_under_a_made_up_name(tmp_path, work, name):
     (tmp_path / "somewhere_plugin.py").write_text(PLUGIN)
     main = script(
         "import importlib.util, sys\n"
         'if __name__ == "__main__":\n'
-        f"    spec = importlib.util.spec_from_file_location('made_up_name', "
+        f"    spec = importlib.util.spec_from_file_location({name!r}, "
         f"{str(tmp_path / 'somewhere_plugin.py')!r})\n"
         "    module = importlib.util.module_from_spec(spec)\n"
         "    sys.modules[spec.name] = module\n"
@@ -138,3 +139,115 @@ def test_a_plugin_whose_constructor_fails_raises_its_own_error(tmp_path, work, w
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "caught: weights file /nope/model.bin is missing" in done.stdout
+
+
+def test_a_built_in_stylizer_from_a_script_read_from_stdin(tmp_path, work):
+    """Fresh processes run the main script again: ``<stdin>`` is no file, so none can start,
+    whatever the stylizer."""
+    run = RUN.replace("invert_attack", "procedural")
+    done = subprocess.run(
+        [sys.executable, "-"],
+        input=script(run, work),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    check_painted_in_process(done, work)
+    assert "'<stdin>' is not a file" in done.stderr
+
+
+def test_a_constructor_that_fails_only_in_pool_processes(tmp_path, work):
+    """Made in the parent, the stylizer cannot be made in a pool process (say, a device only
+    the parent has): the warning gives the constructor's reason, on one line."""
+    (tmp_path / "parent_only.py").write_text(
+        PLUGIN.replace(
+            "    def stylize",
+            "    def __init__(self, recipe, **options):\n"
+            "        import multiprocessing\n"
+            "        if multiprocessing.parent_process() is not None:\n"
+            "            raise RuntimeError('device 3\\nis not here')\n"
+            "        super().__init__(recipe, **options)\n\n    def stylize",
+        )
+    )
+    main = script(
+        'import parent_only\nif __name__ == "__main__":\n' + textwrap.indent(RUN, "    "), work
+    )
+    (tmp_path / "main.py").write_text(main)
+    done = subprocess.run(
+        [sys.executable, "main.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    check_painted_in_process(done, work)
+    assert "parent_only.Invert() failed: RuntimeError: device 3 is not here" in done.stderr
+
+
+OPTIONS = {
+    # pickles in the parent; a pool process cannot import the class to read it back
+    "unreadable": (
+        'if __name__ == "__main__":\n    class Weights:\n        pass\n\n    hook = Weights()\n'
+    ),
+    "unpicklable": 'if __name__ == "__main__":\n    hook = lambda photo: photo\n',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(OPTIONS))
+def test_options_that_cannot_reach_pool_processes(tmp_path, work, kind):
+    describe = "\n    def describe(self, style):\n        return {'backend': self.name}\n"
+    (tmp_path / "opt_plugin.py").write_text(PLUGIN + describe)  # options are no JSON
+    run = RUN.replace("progress=False)", "progress=False, hook=hook)")
+    main = script("import opt_plugin\n" + OPTIONS[kind] + textwrap.indent(run, "    "), work)
+    (tmp_path / "main.py").write_text(main)
+    done = subprocess.run(
+        [sys.executable, "main.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    check_painted_in_process(done, work)
+
+
+MIXED = """
+import multiprocessing, os, time
+from pathlib import Path
+from PIL import ImageOps
+from canvas_data.stylizers.base import Stylizer
+from canvas_data.stylizers.registry import register
+
+HERE = Path(__file__).parent
+
+@register
+class FirstOnly(Stylizer):
+    name = "invert_attack"
+
+    def __init__(self, recipe, **options):
+        super().__init__(recipe, **options)
+        if multiprocessing.parent_process() is None:
+            return
+        try:  # the first pool process makes it; the next waits for its first painting, fails
+            os.close(os.open(HERE / "first", os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            for _ in range(600):
+                if (HERE / "log").exists():
+                    break
+                time.sleep(0.05)
+            raise RuntimeError("not in this one")
+
+    def stylize(self, photo, style, seed):
+        time.sleep(0.02)
+        with open(HERE / "log", "a") as log:
+            log.write(f"{os.getpid()} {seed}\\n")
+        return ImageOps.invert(photo.convert("RGB"))
+"""
+
+
+def test_one_pool_process_paints_another_cannot(tmp_path, work):
+    """What the working process painted or has under way is kept and counted as this run's;
+    the rest is painted here; no item is painted twice."""
+    (tmp_path / "mixed.py").write_text(MIXED)
+    main = script('import mixed\nif __name__ == "__main__":\n' + textwrap.indent(RUN, "    "), work)
+    (tmp_path / "main.py").write_text(main)
+    done = subprocess.run(
+        [sys.executable, "main.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    check_painted_in_process(done, work)
+    assert "stylized 24 images" in done.stdout and "another run" not in done.stdout
+    log = [line.split() for line in (tmp_path / "log").read_text().splitlines()]
+    assert len(log) == 24 and len({seed for _, seed in log}) == 24
+    assert len({pid for pid, _ in log}) == 2
