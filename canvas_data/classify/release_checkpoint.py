@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from canvas_data.classify.checkpoint_file import checkpoint_format
 from canvas_data.classify.classifier import ClassifierInfo, save_run
-from canvas_data.errors import InputError
 from canvas_data.taxonomy import OBJECTS_20, STYLES_51, STYLES_61
 
 if TYPE_CHECKING:
@@ -74,16 +74,20 @@ _BLOCK_KEY = re.compile(r"^blocks\.(\d+)\.(.+)\.(weight|bias)$")
 
 
 def read_release_checkpoint(path: Path) -> dict[str, torch.Tensor]:
-    """The timm state dict inside a released checkpoint, read without unpickling code."""
+    """The timm state dict inside a released checkpoint, read without unpickling code.
+
+    ``FileNotFoundError`` when ``path`` is missing; ``InputError`` when it is not a regular file
+    or not a ``torch.save`` file (``checkpoint_format``); ``ValueError`` naming ``path`` when its
+    pickle holds more than tensors and plain containers, or no timm ViT state dict.
+    """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such checkpoint file")
-    if not path.is_file():
-        raise InputError(f"{path}: not a checkpoint file (a folder or a device)")
+    checkpoint_format(path)  # what the file is not, before torch.load reads any of it
     try:
         with warnings.catch_warnings():  # torch warns of any pickle protocol but 2: not ours
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             data = torch.load(path, map_location="cpu", weights_only=True)
+    except EOFError:
+        raise ValueError(f"{path}: a PyTorch checkpoint cut short (the file ends early)") from None
     except Exception as err:  # any parser's failure (pickle, zip, safetensors): the file's fault
         raise ValueError(
             f"{path}: not a checkpoint of tensors and plain containers (read with "
@@ -111,7 +115,10 @@ def _reason(err: Exception) -> str:
     if "WeightsUnpickler error:" in text:
         text = text.split("WeightsUnpickler error:", 1)[1]
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0].split(". Please use")[0] if lines else type(err).__name__
+    reason = lines[0].split(". Please use")[0] if lines else ""
+    if not re.search("[A-Za-z]{2}", reason):  # a bare key or number says nothing alone
+        reason = f"damaged data ({type(err).__name__} {reason})".replace(" )", ")")
+    return reason
 
 
 def _strip(key: str) -> str:

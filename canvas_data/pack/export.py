@@ -36,6 +36,7 @@ from canvas_data.pack.manifest import (
     read_manifest,
     shard_file,
 )
+from canvas_data.pack.sample_keys import KeyOwners
 from canvas_data.pack.tar_samples import iter_samples
 from canvas_data.taxonomy import Taxonomy
 
@@ -92,7 +93,7 @@ def export_release(
     remove_partials(out)
     report = ExportReport(out=out, shards=len(shards))
     lines: list[dict[str, str]] = []
-    written: dict[str, Path] = {}  # file name -> the shard it came from
+    owners = KeyOwners()  # a key written by two shards would overwrite one image
     bar = tqdm(total=sum(s["samples"] for s in shards), desc="export", disable=not progress)
     for shard, file in zip(shards, files, strict=True):
         marker = out / STATE_DIR / f"{Path(shard['path']).name}.json"
@@ -100,7 +101,7 @@ def export_release(
         if done.get("sha256") == shard["sha256"] and done.get("sidecars") == sidecars:
             report.shards_reused += 1
             for line in done["lines"]:
-                _claim(written, line["file_name"], file)
+                _claim(owners, line["file_name"].removesuffix(".jpg"), file, shard["split"])
         else:
             done = {"sha256": shard["sha256"], "sidecars": sidecars, "lines": []}
             for key, data, text, provenance in _samples(file, fmt, taxonomy):
@@ -108,7 +109,7 @@ def export_release(
                     check_image(data, "header")
                 except ImageError as err:
                     raise UnsafeEntry(f"{file}: sample {key!r}: image: {err}") from None
-                _claim(written, f"{key}.jpg", file)
+                _claim(owners, key, file, shard["split"])
                 write_bytes(out / f"{key}.jpg", data)
                 if sidecars and provenance is not None:
                     write_json(out / f"{key}.json", provenance)
@@ -162,13 +163,11 @@ def _samples(path: Path, fmt: str, taxonomy: Taxonomy) -> Iterator[tuple[str, by
         yield sample["__key__"], sample["jpg"], text, meta.get("provenance")
 
 
-def _claim(written: dict[str, Path], name: str, shard: Path) -> None:
-    """Record that ``shard`` writes ``name``; ``ValueError`` when another shard wrote it."""
-    first = written.get(name)
-    if first is not None:
-        where = "twice in this shard" if first == shard else f"also in {first}"
-        raise ValueError(f"{shard}: sample {name.removesuffix('.jpg')!r} is {where}")
-    written[name] = shard
+def _claim(owners: KeyOwners, key: str, shard: Path, split: str) -> None:
+    """Record that ``shard`` writes ``key``; ``ValueError`` when another shard wrote it."""
+    problem = owners.claim(key, shard, split)
+    if problem:
+        raise ValueError(problem)
 
 
 def _read_marker(path: Path) -> dict[str, Any]:

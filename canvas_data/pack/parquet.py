@@ -36,6 +36,7 @@ from canvas_data.pack.manifest import (
     manifest_taxonomy,
     shard_file,
 )
+from canvas_data.pack.sample_keys import KeyOwners
 from canvas_data.parquet_read import iter_rows
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import Taxonomy
@@ -159,7 +160,11 @@ def add_parquet_config(meta: dict[str, Any], manifest: dict[str, Any], taxonomy:
 
 
 def verify_parquet(out: Path, manifest: dict[str, Any], *, progress: bool = True) -> list[str]:
-    """Re-hash the Parquet shards, decode every image, check labels and counts; the problems."""
+    """Re-hash the Parquet shards, decode every image, check labels and counts; the problems.
+
+    A key held by two rows (of one file or two, of one split or of train and test) is a problem
+    naming both files.
+    """
     from canvas_data.images.jpeg import ImageError, check_image
 
     try:
@@ -174,6 +179,7 @@ def verify_parquet(out: Path, manifest: dict[str, Any], *, progress: bool = True
         if extra.relative_to(out).as_posix() not in listed:
             problems.append(f"{extra}: Parquet shard not in the manifest")
     bar = tqdm(total=sum(f["samples"] for f in files), desc="verify parquet", disable=not progress)
+    owners = KeyOwners()
     for entry in files:
         try:
             path = shard_file(out, entry, "parquet")
@@ -193,6 +199,9 @@ def verify_parquet(out: Path, manifest: dict[str, Any], *, progress: bool = True
             except UnsafeEntry as err:
                 problems.append(f"{path}: row {row['key']!r}: {err}")
                 continue
+            repeat = owners.claim(row["key"], path, entry["split"])
+            if repeat:
+                problems.append(repeat)
             style, obj = item.style, item.obj
             try:
                 check_image(row["image"]["bytes"], "decode", jpeg_only=False)

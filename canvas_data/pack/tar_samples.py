@@ -63,31 +63,41 @@ def iter_samples(
 
     ``select(member name)`` keeps only some members (the others are checked, not read).
     A bad member raises ``UnsafeEntry`` naming ``path`` and the member, or, with ``on_problem``,
-    is passed to it as that one-line message and skipped. A damaged tar raises ``ValueError``.
+    is passed to it as that one-line message and skipped. A repeat (a key that comes back after
+    other samples, or a second member of one extension) is reported once per run of adjacent
+    members with one key; the run's other repeated members are skipped silently. A damaged tar
+    raises ``ValueError``.
     """
     sample: dict[str, Any] | None = None
     seen: set[str] = set()  # the keys of this file so far: a sample's members are adjacent
-    last: str | None = None
+    run: str | None = None  # the key of the current run of adjacent members
+    run_exts: set[str] = set()  # the extensions the run has had
+    again = False  # the run's key came before, after other samples: the whole run is a repeat
+    reported = False  # a repeat of this run was reported: its other repeats are skipped
     with open(path, "rb") as f:
         try:
             with tarfile.open(fileobj=f, mode="r|") as tar:
                 for member in tar:
                     try:
                         key, ext = check_member(member, taxonomy)
-                        if key != last and key in seen:
-                            raise UnsafeEntry(
+                    except UnsafeEntry as err:
+                        _bad_member(path, member, err, on_problem)
+                        continue
+                    if key != run:
+                        run, run_exts, again, reported = key, set(), key in seen, False
+                    if again or ext in run_exts:
+                        if not reported:
+                            reported = True
+                            why = (
                                 f"sample {key!r} again, after other samples (a key is used once"
                                 " per shard)"
+                                if again
+                                else f"a second {ext!r} member of sample {key!r}"
                             )
-                        if sample is not None and key == sample["__key__"] and ext in sample:
-                            raise UnsafeEntry(f"a second {ext!r} member of sample {key!r}")
-                    except UnsafeEntry as err:
-                        if on_problem is None:
-                            raise member_error(path, member, err) from None
-                        on_problem(str(member_error(path, member, err)))
+                            _bad_member(path, member, UnsafeEntry(why), on_problem)
                         continue
                     seen.add(key)
-                    last = key
+                    run_exts.add(ext)
                     if select is not None and not select(member.name):
                         continue
                     data = tar.extractfile(member).read()
@@ -101,6 +111,18 @@ def iter_samples(
             raise ValueError(f"{path}: not a readable tar ({type(err).__name__}: {err})") from err
     if sample is not None:
         yield sample
+
+
+def _bad_member(
+    path: Path | str,
+    member: tarfile.TarInfo,
+    err: UnsafeEntry,
+    on_problem: Callable[[str], None] | None,
+) -> None:
+    """Raise the one-line error naming ``path`` and ``member``, or pass it to ``on_problem``."""
+    if on_problem is None:
+        raise member_error(path, member, err) from None
+    on_problem(str(member_error(path, member, err)))
 
 
 def tar_samples(

@@ -18,6 +18,7 @@ from canvas_data.pack.manifest import (
     read_manifest,
     shard_file,
 )
+from canvas_data.pack.sample_keys import KeyOwners
 from canvas_data.pack.tar_samples import iter_samples
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import sha256_file
@@ -43,7 +44,10 @@ class VerifyReport:
 
 
 def verify_shards(out: Path, *, progress: bool = True) -> VerifyReport:
-    """Re-hash every shard, decode every sample, and compare counts per (style, object)."""
+    """Re-hash every shard, decode every sample, and compare counts per (style, object).
+
+    A key held by two shards (of one split, or of train and test) is a problem naming both.
+    """
     out = Path(out)
     report = VerifyReport()
     manifest_path = out / MANIFEST
@@ -63,6 +67,7 @@ def verify_shards(out: Path, *, progress: bool = True) -> VerifyReport:
     counts: dict[str, Counter[tuple[str, str]]] = {}
     total = sum(s["samples"] for s in manifest["shards"])
     bar = tqdm(total=total, desc="verify", unit="img", disable=not progress)
+    owners = KeyOwners()
     for shard in manifest["shards"]:
         report.shards += 1
         try:
@@ -74,7 +79,7 @@ def verify_shards(out: Path, *, progress: bool = True) -> VerifyReport:
             report.problems.append(problem)
             seen = _listed_cells(shard)
         else:
-            seen = _check_samples(path, shard, taxonomy, report)
+            seen = _check_samples(path, shard, taxonomy, report, owners)
         counts.setdefault(shard["split"], Counter()).update(seen)
         bar.update(shard["samples"])
     bar.close()
@@ -98,17 +103,23 @@ def _check_file(path: Path, shard: dict) -> str | None:
     return None
 
 
-def _check_samples(path: Path, shard: dict, taxonomy: Taxonomy, report: VerifyReport) -> Counter:
+def _check_samples(
+    path: Path, shard: dict, taxonomy: Taxonomy, report: VerifyReport, owners: KeyOwners
+) -> Counter:
     """Decode each sample of one shard; returns the (style, object) counts it holds.
 
     A member that is not a regular file named ``{Style}/{Object}/{idx}.{ext}`` of the taxonomy
-    is reported (shard and member) and skipped.
+    is reported (shard and member) and skipped; a key that an earlier shard held (``owners``)
+    is reported naming both shards.
     """
     seen: Counter[tuple[str, str]] = Counter()
     n = 0
     try:
         for sample in iter_samples(path, taxonomy, on_problem=report.problems.append):
             n += 1
+            repeat = owners.claim(sample["__key__"], path, shard["split"])
+            if repeat:
+                report.problems.append(repeat)
             problem = _check_sample(sample, taxonomy.styles, taxonomy.objects)
             if problem:
                 report.problems.append(f"{path}: sample {sample.get('__key__')}: {problem}")

@@ -182,6 +182,7 @@ def test_a_key_repeated_within_one_shard_is_named_as_a_repeat(folder, tmp_path):
     assert verify.exit_code == 1
     assert f"sample {key!r} again, after other samples" in verify.output, verify.output
     assert "missing members" not in verify.output
+    assert "FAILED with 1 problems" in verify.output, verify.output  # one line, not one a member
     out = tmp_path / "export"
     result = export(folder, out)
     assert result.exit_code == 1
