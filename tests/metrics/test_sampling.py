@@ -36,9 +36,7 @@ def pixels(folder):
     return {p.name: np.asarray(Image.open(p), np.int16) for p in sorted(folder.glob("*.jpg"))}
 
 
-def test_an_image_is_the_same_alone_or_in_a_batch_and_prompts_are_encoded_once(
-    tmp_path, pipeline
-):
+def test_an_image_is_the_same_alone_or_in_a_batch_and_prompts_are_encoded_once(tmp_path, pipeline):
     alone = generate_answers(tmp_path / "alone", settings(pipeline, batch_size=1), themes=THEMES,
                              objects=OBJECTS, seeds=SEEDS, progress=False)  # fmt: skip
     loaded = load_text_to_image(settings(pipeline))
