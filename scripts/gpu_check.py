@@ -56,9 +56,11 @@ PATHS = (
     "stylize", "stylize-controlnet", "stylize-ip-adapter", "generate", "accuracy", "fid",
     "profile", "torchrun", "adain",
 )  # fmt: skip
-# Largest and mean |pixel difference| (0..255) from the float32 output that a reduced-precision
-# output may show. Random weights make images of noise, the hardest case for rounding.
-BOUNDS = {"float32": (16, 1.0), "float16": (64, 4.0), "bfloat16": (128, 12.0)}
+# How far an output may be from the float32 one-at-a-time output of the same input and seed: its
+# mean |pixel difference| at most this fraction of the mean difference between two float32
+# outputs of different inputs (what a wrong image would show). Random weights amplify rounding
+# over the steps far more than trained ones, so the fractions leave room for that.
+BOUNDS = {"float32": 0.1, "float16": 0.25, "bfloat16": 0.5}
 PROB_BOUND = 0.05  # largest difference of a class probability, reduced precision vs float32
 FID_BOUND = 0.01  # relative difference of the FID, batched vs one image at a time
 SEEDS = (188, 288)
@@ -118,12 +120,18 @@ class Result:
     def within(self, dtype: str, a: list[Image.Image], b: list[Image.Image]) -> None:
         """Record and check the pixel difference of outputs ``a`` (``dtype``) from ``b``."""
         largest, mean = pixel_difference(a, b)
-        bound = BOUNDS[dtype]
-        self.diff[dtype] = {"max": largest, "mean": round(mean, 4), "bound_max": bound[0],
-                            "bound_mean": bound[1]}  # fmt: skip
-        if largest > bound[0] or mean > bound[1]:
+        _, other = pixel_difference(b, b[1:] + b[:1])  # each beside another input's output
+        bound = BOUNDS[dtype] * other
+        self.diff[dtype] = {
+            "max": largest, "mean": round(mean, 4), "other_image_mean": round(other, 4),
+            "bound_mean": round(bound, 4),
+        }  # fmt: skip
+        if len(b) < 2 or not mean <= bound:
             self.status = "failed"
-            self.note += f"{dtype} output off by max {largest} / mean {mean:.2f} (bound {bound}); "
+            self.note += (
+                f"{dtype} output off by mean {mean:.2f} (max {largest}), bound {bound:.2f} = "
+                f"{BOUNDS[dtype]} x {other:.2f} between other images; "
+            )
 
 
 def pixel_difference(a: list[Image.Image], b: list[Image.Image]) -> tuple[int, float]:
@@ -299,7 +307,10 @@ class Check:
         naive_rate, result.naive_peak_gpu_bytes = n / m.seconds, m.peak
         del pipe
         free(self.device)
-        dtypes = ["float16"] if self.device.type == "cuda" else ["float32", "bfloat16"]
+        # the GPU's default (float16), or on the CPU float32: the batched loop against the naive
+        # one in the same precision (bfloat16 over many guided steps of a random UNet drifts to
+        # another image, so it says nothing about the loop)
+        dtypes = ["float16"] if self.device.type == "cuda" else ["float32"]
         for dtype in dtypes:
             settings = GenerateSettings(
                 model=str(folder), device=str(self.device), dtype=dtype, steps=s.generate_steps,

@@ -28,6 +28,7 @@ import torch
 
 DEPTH = 2  # decoded-and-written batches that may wait behind the sampler
 AUTO_BATCH = {"cuda": 32, "cpu": 4}
+DECODE_CHUNK = 8  # latents per VAE call: bounds the decoder's memory beside the sampler's
 COMPILE_TOLERANCE = 2  # max |pixel difference| (0..255) for a compiled UNet to be kept
 
 
@@ -125,7 +126,10 @@ def to_images(pipe: Any, result: Any, latent: bool) -> list[Any]:
         with torch.inference_mode():
             latents = result.images
             scaled = latents / pipe.vae.config.scaling_factor
-            decoded = pipe.vae.decode(scaled, return_dict=False)[0]
+            decoded = torch.cat([
+                pipe.vae.decode(part, return_dict=False)[0]
+                for part in scaled.split(DECODE_CHUNK)
+            ])  # fmt: skip
             decoded, flagged = pipe.run_safety_checker(decoded, latents.device, latents.dtype)
             keep = [True] * len(decoded) if flagged is None else [not f for f in flagged]
             images = pipe.image_processor.postprocess(
