@@ -331,9 +331,11 @@ def _sample_all(loaded, s: GenerateSettings, todo, prompts, out: Path, report, p
                 torch.cuda.empty_cache()
                 continue
             if compiled is not None and not compiled.checked:
-                result = images_of(result)
-                again = lambda b=batch: images_of(_generate(call, images_of, b, oom_raises=False))  # noqa: E731
-                sampling.check_compiled(pipe, compiled, again, result)
+
+                def eager(b: list[Answer] = batch) -> list:
+                    return images_of(_generate(call, images_of, b, oom_raises=False))
+
+                result = sampling.check_compiled(pipe, compiled, eager, images_of(result))
             for done in writer.submit(write, batch, result):
                 record(done)
             start += len(batch)

@@ -99,3 +99,18 @@ def test_the_writer_gives_results_in_order_and_raises_a_jobs_error():
             seen += writer.submit(job, n)
         seen += writer.drain()
     assert seen == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_a_compiled_unet_paints_the_same_answers(tmp_path, pipeline):
+    pytest.importorskip("torch._inductor")
+    kw = {"themes": THEMES[:1], "objects": OBJECTS, "seeds": SEEDS, "progress": False}
+    eager = generate_answers(tmp_path / "eager", settings(pipeline, batch_size=2), **kw)
+    compiled = generate_answers(
+        tmp_path / "compiled", settings(pipeline, batch_size=2, compile=True), **kw
+    )
+    assert eager.written == compiled.written == 2 and not compiled.failed
+    a, b = pixels(tmp_path / "eager"), pixels(tmp_path / "compiled")
+    for name in a:
+        diff = np.abs(a[name] - b[name])
+        assert diff.max() <= 8 and diff.mean() <= 0.25, (name, diff.max(), diff.mean())
