@@ -126,7 +126,10 @@ class Result:
             "max": largest, "mean": round(mean, 4), "other_image_mean": round(other, 4),
             "bound_mean": round(bound, 4),
         }  # fmt: skip
-        if len(b) < 2 or not mean <= bound:
+        if not other > 0:
+            self.status = "failed"
+            self.note += f"{dtype}: every input gave the same output; "
+        elif not mean <= bound:
             self.status = "failed"
             self.note += (
                 f"{dtype} output off by mean {mean:.2f} (max {largest}), bound {bound:.2f} = "
@@ -397,10 +400,7 @@ class Check:
 
         weights = self.root / "inception.pt"
         torch.manual_seed(0)
-        net = FIDInceptionV3()
-        for module in net.modules():  # a scale-keeping init, so features do not fade to zero
-            if isinstance(module, torch.nn.Conv2d):
-                torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        net = keep_scale(FIDInceptionV3())
         torch.save(net.state_dict(), weights)
         answers = self.answer_images()
         reference = self.root / "fid-reference"
@@ -491,6 +491,7 @@ class Check:
         s, n = self.sizes, self.sizes.images
         torch.manual_seed(0)
         net = AdaINNet(VGGEncoder(vgg_layers(s.adain_width)), decoder_layers(s.adain_width)).eval()
+        keep_scale(net)
         size = max(64, s.resolution)
         content, style = to_batch(photos(n, size), size), to_batch(photos(n, size, seed=3), size)
         net32 = net.to(self.device)
@@ -515,6 +516,15 @@ class Check:
             result.within(dtype, out, reference)
             net = net.float()
         result.images = n
+
+
+def keep_scale(net: torch.nn.Module) -> torch.nn.Module:
+    """Random convolution weights that keep activations' scale (He init), so that outputs and
+    features of a deep random network do not fade to a constant."""
+    for module in net.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    return net
 
 
 def load(paths: list[Path]) -> list[Image.Image]:

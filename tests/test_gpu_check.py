@@ -67,6 +67,9 @@ def test_a_path_that_fails_is_reported_with_its_reason(gpu_check, tmp_path):
     images = gpu_check.photos(3, 32)
     bad.within("float16", images[1:] + images[:1], images)  # each image given another's output
     assert bad.status == "failed" and "float16 output off by" in bad.note
+    constant = gpu_check.Result("adain")
+    constant.within("bfloat16", images[:1] * 3, images[:1] * 3)  # a network deaf to its input
+    assert constant.status == "failed" and "same output" in constant.note
     good = gpu_check.Result("generate")
     good.within("float16", images, images)
     assert good.status == "ok" and good.diff["float16"]["mean"] == 0
