@@ -435,7 +435,7 @@ class Check:
 
         s = self.sizes
         return [
-            sys.executable, "-m", "canvas_data.cli_eval", "generate", "--model",
+            sys.executable, "-m", "canvas_data.cli.eval", "generate", "--model",
             str(self.pipeline()), "--out", str(out), "--themes", "Van_Gogh", "--objects",
             ",".join(OBJECTS_20[:images]), "--seeds", "188", "--steps", str(s.generate_steps),
             "--resolution", str(s.resolution), "--device", self.device.type, "--batch-size",
@@ -468,7 +468,7 @@ class Check:
         out = self.root / "torchrun"
         command = self.generate_command(out, n)
         command[1:3] = ["-m", "torch.distributed.run", "--nproc-per-node", "2", "-m",
-                        "canvas_data.cli_eval"]  # fmt: skip
+                        "canvas_data.cli.eval"]  # fmt: skip
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
         seconds = time.perf_counter() - start
