@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,22 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def error_line(result) -> str:
+    """The one ``Error:`` line of a failed command run with click's ``CliRunner``; no traceback."""
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+def wait_for(condition, what: str, limit: float = 30.0, step: float = 0.05):
+    """Poll ``condition`` until it holds (a bound against hanging, not a speed assertion)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(step)
+    raise AssertionError(f"{what}: not within {limit} s")

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from conftest import packed_folder, painted_workspace
-from test_attack_tar import rehash
+from test_tar_samples import rehash
 
 from canvas_data.cli.build import main
 from canvas_data.pipeline import pack_dataset

@@ -1,22 +1,16 @@
-"""Runs that share a folder, and runs that are killed: no lost work, no double work, no orphans."""
+"""Runs that share a folder: one `shards` per output folder, one claim per item being painted,
+no lost work, no double work; the lock of a killed run is free."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
-import time
-from pathlib import Path
 
-import psutil
-import pytest
-import yaml
 from click.testing import CliRunner
-from conftest import fill_seed_photos, painted_workspace
+from conftest import painted_workspace, wait_for
 
 from canvas_data import atomic
 from canvas_data.cli.build import main as build_main
@@ -37,16 +31,6 @@ with exclusive(out / ".pack" / "lock", out, "shards", "--out"):
     print("held", flush=True)
     sys.stdin.read()
 """
-
-
-def wait_for(condition, what: str, limit: float = 30.0, step: float = 0.05):
-    """Poll ``condition`` until it holds (a bound against hanging, not a speed assertion)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(step)
-    raise AssertionError(f"{what}: not within {limit} s")
 
 
 def test_a_second_shards_on_the_same_out_fails_at_once_with_one_line(tmp_path):
@@ -143,108 +127,6 @@ def test_two_stylize_runs_on_one_workspace_paint_each_item_once(tmp_path, tiny_w
     assert [run.returncode for run in runs] == [0, 0], outputs
     written = [int(out.split("stylized ")[1].split(" ")[0]) for out in outputs]
     assert sum(written) == 4 * 2 * 3, outputs
-
-
-# --- killed runs: the pool's processes end with the run, and a rerun resumes ---
-
-
-def slow_workspace(root: Path) -> Path:
-    """60 styles x 2 objects x 3 photos at 160 px: long enough to be stopped midway."""
-    path = root / "slow.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "extends": "demo",
-                "name": "slow",
-                "build": {
-                    "objects": ["Cats", "Human"],
-                    "photos_per_object": 3,
-                    "resolution": 160,
-                    "min_photo_side": 32,
-                },  # fmt: skip
-                "photos": {"source": "folder", "licence": "made by the test"},
-            }
-        )
-    )
-    work = root / "work"
-    fill_seed_photos(work, load_recipe(path))
-    return work
-
-
-def painted(work: Path) -> list[Path]:
-    return [p for p in work.glob("*/*/*.json") if p.parts[-3] != "Seed_Images"]
-
-
-def start_stylize(work: Path) -> tuple[subprocess.Popen, list[psutil.Process]]:
-    """A real ``canvas-build stylize`` with 2 workers, once it has painted something."""
-    command = [sys.executable, "-m", "canvas_data.cli", "stylize", "--work", str(work),
-               "--workers", "2", "--no-progress"]  # fmt: skip
-    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: painted(work) or run.poll() is not None, "a first painting", limit=120)
-    assert run.poll() is None, "the run ended before it could be stopped"
-    workers = psutil.Process(run.pid).children(recursive=True)
-    assert len(workers) >= 2
-    return run, workers
-
-
-def gone(processes: list[psutil.Process]) -> bool:
-    def ended(p: psutil.Process) -> bool:
-        try:
-            return p.status() == psutil.STATUS_ZOMBIE
-        except psutil.NoSuchProcess:
-            return True
-
-    return all(ended(p) for p in processes)
-
-
-@contextlib.contextmanager
-def ending(processes: list[psutil.Process]):
-    """Whatever the test finds, no process it started outlives it."""
-    try:
-        yield
-    finally:
-        for p in processes:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                p.kill()
-
-
-def rerun_finishes(work: Path) -> str:
-    command = [sys.executable, "-m", "canvas_data.cli", "stylize", "--work", str(work),
-               "--workers", "2", "--no-progress"]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    assert len(painted(work)) == 60 * 2 * 3
-    assert not list(work.rglob(f".*{atomic.PARTIAL}*"))
-    return done.stdout
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kill -9 and /proc semantics")
-def test_workers_end_when_the_run_is_killed(tmp_path):
-    work = slow_workspace(tmp_path)
-    run, workers = start_stylize(work)
-    run.kill()  # kill -9: no chance to clean up
-    run.wait(30)
-    with ending(workers):
-        wait_for(lambda: gone(workers), "the pool's processes after kill -9", limit=20)
-    count = len(painted(work))
-    time.sleep(0.5)
-    assert len(painted(work)) == count  # nobody paints any more
-    assert "already done" in rerun_finishes(work)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signal semantics")
-def test_ctrl_c_stops_the_run_and_its_workers_and_the_rerun_resumes(tmp_path):
-    work = slow_workspace(tmp_path)
-    run, workers = start_stylize(work)
-    run.send_signal(signal.SIGINT)
-    with ending([psutil.Process(run.pid), *workers]):
-        _, err = run.communicate(timeout=60)
-        assert run.returncode != 0 and "Traceback" not in err, err
-        wait_for(lambda: gone(workers), "the pool's processes after Ctrl-C", limit=20)
-    assert not list(work.rglob(f".*{atomic.PARTIAL}*"))  # nothing half-written
-    done = len(painted(work))
-    assert done < 60 * 2 * 3  # stopped midway: queued photos were not painted first
-    assert f"{done} already done" in rerun_finishes(work)
 
 
 def test_the_lock_of_a_killed_run_is_free(tmp_path):
