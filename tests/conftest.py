@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import shutil
 import tempfile
@@ -99,6 +100,46 @@ def packed_folder(root: Path) -> Path:
     out = root / "uc"
     pack_dataset(work, out, recipe=recipe, progress=False)
     return out
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_painted(tmp_path_factory):
+    """``(work, recipe)``: one tiny painted workspace for the whole run (4 styles x 2 objects x 3
+    photos, 64 px), with its recipe at ``work.parent / "tiny.yaml"``.
+
+    Read only: pack from it freely (packing writes nothing into a workspace); a test that changes
+    it works on a copy (``shutil.copytree``). The run fails if a test changed it.
+    """
+    work, recipe = painted_workspace(tmp_path_factory.mktemp("tiny-build"))
+    before = _digests(work)
+    yield work, recipe
+    assert _digests(work) == before, f"a test changed the shared workspace {work}"
+
+
+@pytest.fixture(scope="session")
+def tiny_packed(tiny_painted):
+    """One tiny packed folder for the whole run: :func:`tiny_painted` packed at
+    ``work.parent / "uc"`` (WebDataset tars, manifest, card), as ``canvas-build shards`` writes it.
+
+    Read only: a test that changes it works on a copy (``shutil.copytree``). The run fails if a
+    test changed it.
+    """
+    from canvas_data.pipeline import pack_dataset
+
+    work, recipe = tiny_painted
+    out = work.parent / "uc"
+    pack_dataset(work, out, recipe=recipe, progress=False)
+    before = _digests(out)
+    yield out
+    assert _digests(out) == before, f"a test changed the shared packed folder {out}"
 
 
 @pytest.fixture(scope="module")

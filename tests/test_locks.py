@@ -10,7 +10,7 @@ import sys
 import threading
 
 from click.testing import CliRunner
-from conftest import painted_workspace, wait_for
+from conftest import wait_for
 
 from canvas_data import atomic
 from canvas_data.cli.build import main as build_main
@@ -33,8 +33,8 @@ with exclusive(out / ".pack" / "lock", out, "shards", "--out"):
 """
 
 
-def test_a_second_shards_on_the_same_out_fails_at_once_with_one_line(tmp_path):
-    work, _ = painted_workspace(tmp_path)
+def test_a_second_shards_on_the_same_out_fails_at_once_with_one_line(tmp_path, tiny_painted):
+    work, _ = tiny_painted
     out = tmp_path / "uc"
     holder = subprocess.Popen(
         [*PYTHON, HOLD, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True

@@ -9,7 +9,6 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from conftest import painted_workspace
 
 from canvas_data.atomic import PARTIAL
 from canvas_data.cli.build import main
@@ -146,11 +145,9 @@ def test_the_demo_checks_its_derived_workspace_before_stage_one(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("attack-out")
-    work, recipe = painted_workspace(root)
-    pack_dataset(work, root / "uc", recipe=recipe, progress=False)
-    return root
+def built(tiny_packed):
+    """The folder that holds the shared tiny workspace (``work``) and its packed folder (``uc``)."""
+    return tiny_packed.parent
 
 
 def snapshot(folder):
@@ -207,11 +204,8 @@ def test_a_pack_leaves_the_partial_files_of_a_workspace_under_its_out_folder(bui
 
 
 @pytest.fixture(scope="module")
-def built_dangling(tmp_path_factory):
-    root = tmp_path_factory.mktemp("attack-links")
-    work, recipe = painted_workspace(root)
-    pack_dataset(work, root / "uc", recipe=recipe, progress=False)
-    return root
+def built_dangling(tiny_packed):
+    return tiny_packed.parent
 
 
 def error_line(command, args):

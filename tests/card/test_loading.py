@@ -10,7 +10,6 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from conftest import painted_workspace
 from datasets import load_dataset
 from datasets.exceptions import DataFilesNotFoundError
 from torch.utils.data import DataLoader
@@ -23,11 +22,10 @@ from canvas_data.taxonomy import parse_caption
 
 
 @pytest.fixture(scope="module")
-def bracket_build(tmp_path_factory):
+def bracket_build(tiny_painted, tmp_path_factory):
     """A tiny build packed by the CLI into ``runs[1]/uc``, and its workspace."""
-    root = tmp_path_factory.mktemp("glob")
-    work, _ = painted_workspace(root)
-    out = root / "runs[1]" / "uc"
+    work, _ = tiny_painted
+    out = tmp_path_factory.mktemp("glob") / "runs[1]" / "uc"
     result = CliRunner().invoke(
         main, ["shards", "--work", str(work), "--out", str(out), "--no-progress"]
     )
@@ -219,10 +217,9 @@ def run_card_commands(out, cache, monkeypatch):
 
 
 @pytest.fixture(scope="module", params=[("webdataset", "parquet"), ("parquet",)])
-def packed(request, tmp_path_factory):
-    root = tmp_path_factory.mktemp("scripts")
-    work, recipe = painted_workspace(root)
-    out = root / "uc"
+def packed(request, tiny_painted, tmp_path_factory):
+    work, recipe = tiny_painted
+    out = tmp_path_factory.mktemp("scripts") / "uc"
     pack_dataset(work, out, recipe=recipe, formats=request.param, progress=False)
     return out, request.param
 

@@ -5,11 +5,11 @@ patterns, not by the files' contents; the card therefore names the data it descr
 """
 
 import io
+import shutil
 
 import numpy as np
 import pytest
 import yaml
-from conftest import painted_workspace
 from datasets import load_dataset
 from PIL import Image
 
@@ -44,8 +44,9 @@ def pixels_of(ds, key):
 
 
 @pytest.mark.parametrize("formats", [("webdataset",), ("parquet",)])
-def test_a_repack_with_one_changed_image_is_seen(tmp_path, formats):
-    work, recipe = painted_workspace(tmp_path)
+def test_a_repack_with_one_changed_image_is_seen(tmp_path, formats, tiny_painted):
+    work = shutil.copytree(tiny_painted[0], tmp_path / "work")
+    recipe = tiny_painted[1]
     out, cache = tmp_path / "uc", tmp_path / "hf-cache"
     pack_dataset(work, out, recipe=recipe, formats=formats, progress=False)
     before_card = card_yaml(out)
@@ -65,8 +66,8 @@ def test_a_repack_with_one_changed_image_is_seen(tmp_path, formats):
     assert np.abs(pixels_of(second, KEY).astype(int) - old).mean() > 50
 
 
-def test_an_unchanged_repack_keeps_the_card(tmp_path):
-    work, recipe = painted_workspace(tmp_path)
+def test_an_unchanged_repack_keeps_the_card(tmp_path, tiny_painted):
+    work, recipe = tiny_painted
     out = tmp_path / "uc"
     pack_dataset(work, out, recipe=recipe, progress=False)
     before = (out / "README.md").read_text()

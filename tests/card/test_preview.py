@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import webdataset as wds
 from click.testing import CliRunner
-from conftest import packed_folder
 from PIL import Image, ImageOps
 
 from canvas_data.card.preview import pick_objects, pick_styles, write_preview
@@ -15,8 +14,8 @@ from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, STYLES_61
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
-    return packed_folder(tmp_path_factory.mktemp("preview"))
+def packed(tiny_packed):
+    return tiny_packed
 
 
 def packed_images(out):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import painted_workspace
 from datasets import load_dataset
 from icc_profiles import P3_COLOURANTS, grey_profile, matrix_profile, p3_to_srgb
 from PIL import Image, ImageOps
@@ -91,8 +91,9 @@ def test_an_mpo_is_its_first_image_without_the_index():
         assert np.array_equal(np.asarray(im.convert("RGB")), pixels(mpo))
 
 
-def test_motion_photos_are_packed_and_truly_truncated_files_are_not(tmp_path):
-    work, recipe = painted_workspace(tmp_path)
+def test_motion_photos_are_packed_and_truly_truncated_files_are_not(tmp_path, tiny_painted):
+    work = shutil.copytree(tiny_painted[0], tmp_path / "work")
+    recipe = tiny_painted[1]
     originals = {}
     for idx in (1, 2, 3):
         data = (work / "Van_Gogh" / "Human" / f"{idx}.jpg").read_bytes()
@@ -138,9 +139,10 @@ def upright(data: bytes) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
+def packed(tiny_painted, tmp_path_factory):
     root = tmp_path_factory.mktemp("orient")
-    work, recipe = painted_workspace(root)
+    work = shutil.copytree(tiny_painted[0], root / "work")
+    recipe = tiny_painted[1]
     sources = {}
     for idx, orientation in ROTATED.items():
         path = work / "Monet" / "Cats" / f"{idx}.jpg"
@@ -239,8 +241,9 @@ def test_for_shard_stores_three_channel_rgb(idx):
         assert np.abs(np.asarray(im, np.int16) - reference(data)).mean() < 3
 
 
-def test_our_loader_and_load_dataset_agree_on_cmyk_and_grey_sources(tmp_path):
-    work, recipe = painted_workspace(tmp_path)
+def test_our_loader_and_load_dataset_agree_on_cmyk_and_grey_sources(tmp_path, tiny_painted):
+    work = shutil.copytree(tiny_painted[0], tmp_path / "work")
+    recipe = tiny_painted[1]
     sources = {}
     for idx, make in SOURCES.items():
         sources[f"Monet/Cats/{idx}"] = data = make()

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
-from conftest import fill_seed_photos, packed_folder, write_recipe
+from conftest import fill_seed_photos, write_recipe
 from datasets import load_dataset
 from torch.utils.data import DataLoader
 
@@ -112,8 +112,8 @@ def test_an_index_no_sample_has_is_an_error(five_photos, streaming):
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
-    return packed_folder(tmp_path_factory.mktemp("idx"))
+def packed(tiny_packed):
+    return tiny_packed
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,11 @@ import tarfile
 
 import pytest
 from click.testing import CliRunner
-from conftest import painted_workspace
 from PIL import Image
 
 from canvas_data.cli.build import main
 from canvas_data.pack.manifest import UnsafeEntry
 from canvas_data.pack.tar_samples import iter_samples
-from canvas_data.pipeline import pack_dataset
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import sha256_file
 
@@ -106,12 +104,8 @@ TRAIN, TEST = "data/train-000000.tar", "data/test-000000.tar"
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("attack-tar")
-    work, recipe = painted_workspace(root)
-    out = root / "uc"
-    pack_dataset(work, out, recipe=recipe, progress=False)
-    return out
+def packed(tiny_packed):
+    return tiny_packed
 
 
 @pytest.fixture
