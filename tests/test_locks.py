@@ -45,7 +45,7 @@ def test_a_second_shards_on_the_same_out_fails_at_once_with_one_line(tmp_path, t
         tmp.parent.mkdir(parents=True)
         tmp.write_bytes(b"being written")  # the other run's temporary file
         args = ["shards", "--work", str(work), "--out", str(out), "--recipe",
-                str(tmp_path / "tiny.yaml"), "--no-progress"]  # fmt: skip
+                str(work.parent / "tiny.yaml"), "--no-progress"]  # fmt: skip
         busy = CliRunner().invoke(build_main, args)
         assert busy.exit_code == 1 and isinstance(busy.exception, SystemExit)
         assert busy.output == (

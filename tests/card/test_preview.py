@@ -1,6 +1,7 @@
 """The contact sheet: grid size, which image lands in which cell, the CLI."""
 
 import io
+import shutil
 
 import numpy as np
 import pytest
@@ -14,8 +15,9 @@ from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, STYLES_61
 
 
 @pytest.fixture(scope="module")
-def packed(tiny_packed):
-    return tiny_packed
+def packed(tiny_packed, tmp_path_factory):
+    """A copy of the shared packed folder: the tests write contact sheets into it."""
+    return shutil.copytree(tiny_packed, tmp_path_factory.mktemp("preview") / "uc")
 
 
 def packed_images(out):

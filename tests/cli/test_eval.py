@@ -397,13 +397,6 @@ def test_generate_model_errors_are_one_line(tmp_path, monkeypatch):
     assert run.exit_code == 1 and "has no model_index.json" in run.output
 
 
-def test_every_option_is_documented():
-    for name, command in main.commands.items():
-        for param in command.params:
-            if isinstance(param, __import__("click").Option):
-                assert param.help, f"{name} {param.opts}"
-
-
 def test_generate_with_an_unlearned_unet_from_a_folder_or_a_state_dict(tmp_path, pipeline):
     from diffusers import UNet2DConditionModel
     from safetensors.torch import save_file

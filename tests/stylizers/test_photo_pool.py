@@ -1,4 +1,6 @@
-"""A registered stylizer that pool workers cannot import, run with workers=2 from a script: the
+"""The stylize pool: its processes end with the run (killed or Ctrl-C), and a rerun resumes.
+
+A registered stylizer that pool workers cannot import, run with workers=2 from a script: the
 run paints in the calling process with a warning, whatever way the class was made unimportable;
 a plugin whose constructor fails raises its own error whatever the number of workers."""
 
