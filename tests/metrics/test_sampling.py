@@ -114,3 +114,18 @@ def test_a_compiled_unet_paints_the_same_answers(tmp_path, pipeline):
     for name in a:
         diff = np.abs(a[name] - b[name])
         assert diff.max() <= 8 and diff.mean() <= 0.25, (name, diff.max(), diff.mean())
+
+
+@pytest.mark.slow
+def test_sdxl_prompts_with_a_negative_prompt_are_the_same_alone_or_in_a_batch(tmp_path):
+    xl = build_pipeline("tiny-xl", tmp_path / "xl")
+    kw = {"themes": THEMES[:2], "objects": OBJECTS, "seeds": SEEDS, "progress": False}
+    for size in (1, 4):
+        s = settings(xl, batch_size=size, negative_prompt="blurry")
+        report = generate_answers(tmp_path / f"b{size}", s, **kw)
+        assert report.written == 4 and not report.failed
+    a, b = pixels(tmp_path / "b1"), pixels(tmp_path / "b4")
+    assert sorted(a) == sorted(b)
+    for name in a:
+        diff = np.abs(a[name] - b[name])
+        assert diff.max() <= 8 and diff.mean() <= 0.25, (name, diff.max(), diff.mean())
