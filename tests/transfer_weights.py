@@ -22,7 +22,8 @@ def _randomised(module: torch.nn.Module, seed: int) -> torch.nn.Module:
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * (2.0 / max(1, p[0].numel())) ** 0.5)
+            scale = (2.0 / p[0].numel()) ** 0.5 if p.ndim > 1 else 0.05  # He init; small biases
+            p.copy_(torch.randn(p.shape, generator=gen) * scale)
     return module
 
 
@@ -45,7 +46,12 @@ def torchvision_state(seed: int = 0, width: float = WIDTH) -> dict[str, torch.Te
 
 
 def decoder_state(seed: int = 1, width: float = WIDTH) -> dict[str, torch.Tensor]:
-    return _randomised(decoder_layers(width), seed).state_dict()
+    """A random decoder whose last convolution is scaled so that outputs vary inside [0, 1]
+    (the tiny network's features are faint: unscaled, every image is one grey)."""
+    state = _randomised(decoder_layers(width), seed).state_dict()
+    state["28.weight"] = state["28.weight"] * 50
+    state["28.bias"] = torch.full_like(state["28.bias"], 0.5)
+    return state
 
 
 def save_vgg(path: Path, layout: str = "adain", seed: int = 0, width: float = WIDTH) -> Path:

@@ -3,7 +3,7 @@
 Follows pytorch-AdaIN (naoto0804/pytorch-AdaIN): ``function.py`` for ``calc_mean_std`` (unbiased
 variance over H x W plus eps 1e-5, square root) and ``adaptive_instance_normalization``;
 ``net.py`` for the decoder, an ``nn.Sequential`` whose state dict is ``decoder.pth``'s
-(``1.weight`` (256, 512, 3, 3) ... ``27.bias`` (3,)); ``test.py`` for the transfer itself
+(``1.weight`` (256, 512, 3, 3) ... ``28.bias`` (3,)); ``test.py`` for the transfer itself
 (relu4_1 of content and style, AdaIN, ``alpha`` blend, decode).
 
 Where ours departs: images are batched (pytorch-AdaIN's test.py runs one pair at a time; each
@@ -31,7 +31,7 @@ DECODER_CONVS = (256, "U", 256, 256, 256, 128, "U", 128, 64, "U", 64, 3)
 
 
 def decoder_layers(width: float = 1.0) -> nn.Sequential:
-    """pytorch-AdaIN's decoder (28 children), untrained: relu4_1 features in, RGB out.
+    """pytorch-AdaIN's decoder (29 children), untrained: relu4_1 features in, RGB out.
     ``width`` scales every channel count but the 3 of the output (1: the real layout)."""
     layers: list[nn.Module] = []
     c_in = _channels(512, width)

@@ -112,8 +112,13 @@ def generate_transfers(
         report.seconds = time.perf_counter() - start
         return report
     runner = get_method(method, options)
-    record = {**runner.describe(), "seed": seed, "jpeg_quality": jpeg_quality,
-              "data": str(data), "toolkit_version": __version__}  # fmt: skip
+    record = {
+        **runner.describe(),
+        "seed": seed,
+        "jpeg_quality": jpeg_quality,
+        "data": str(data),
+        "toolkit_version": __version__,
+    }
     out.mkdir(parents=True, exist_ok=True)
     _check_settings(out, record)
     if shard_index == 0 or not (out / SETTINGS_FILE).exists():

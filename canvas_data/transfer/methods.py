@@ -97,8 +97,9 @@ def get_method(name: str, options: MethodOptions) -> StyleTransferMethod:
     except ValueError:
         cls = None
     if cls is None or not getattr(cls, "takes_references", False):
-        raise ValueError(f"unknown style-transfer method {name!r}; known: "
-                         f"{', '.join(known_methods())}")  # fmt: skip
+        raise ValueError(
+            f"unknown style-transfer method {name!r}; known: {', '.join(known_methods())}"
+        )
     return StylizerMethod(cls, options)
 
 
@@ -148,8 +149,10 @@ class AdaINMethod(StyleTransferMethod):
         from canvas_data.transfer.adain import AdaINNet, load_decoder
         from canvas_data.transfer.vgg import load_vgg
 
-        needed = (("--vgg", options.vgg, "vgg_normalised.pth"),
-                  ("--decoder", options.decoder, "decoder.pth"))  # fmt: skip
+        needed = (
+            ("--vgg", options.vgg, "vgg_normalised.pth"),
+            ("--decoder", options.decoder, "decoder.pth"),
+        )
         for what, path, file in needed:
             if path is None:
                 raise ValueError(f"AdaIN needs {what}: a weight file (pytorch-AdaIN's {file})")

@@ -65,8 +65,10 @@ def index_for(data: Path) -> ShardIndex:
     splits = load_manifest(Path(data)).get("splits", {})
     missing = [s for s in (CONTENT_SPLIT, REFERENCE_SPLIT) if s not in splits]
     if missing:
-        raise ValueError(f"{data}: no {' or '.join(missing)} split; the style-transfer "
-                         "benchmark needs test photos and train references")  # fmt: skip
+        raise ValueError(
+            f"{data}: no {' or '.join(missing)} split; the style-transfer "
+            "benchmark needs test photos and train references"
+        )
     return ShardIndex(Path(data), (CONTENT_SPLIT, REFERENCE_SPLIT))
 
 

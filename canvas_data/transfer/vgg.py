@@ -32,8 +32,28 @@ from torch import nn
 from canvas_data.classify.checkpoint_file import checkpoint_format
 
 # VGG-19's 3x3 convolutions (output channels at width 1), "M" a max pooling.
-VGG19_CONVS = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-               512, 512, 512, 512)  # fmt: skip
+VGG19_CONVS = (
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+)
 # The Sequential index of each named ReLU output (pytorch-AdaIN's net.py comments).
 RELU = {"relu1_1": 3, "relu2_1": 10, "relu3_1": 17, "relu4_1": 30, "relu5_1": 43}
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -129,8 +149,9 @@ def read_weights(path: Path, what: str) -> dict[str, torch.Tensor]:
         raise ValueError(f"{path}: not a state dict (expected {what})")
     bad = [k for k, v in state.items() if not isinstance(k, str) or not torch.is_tensor(v)]
     if bad:
-        raise ValueError(f"{path}: entries that are not named tensors, e.g. {bad[0]!r} "
-                         f"(expected {what})")  # fmt: skip
+        raise ValueError(
+            f"{path}: entries that are not named tensors, e.g. {bad[0]!r} (expected {what})"
+        )
     return dict(state)
 
 
