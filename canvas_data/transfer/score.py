@@ -32,10 +32,10 @@ from canvas_data.transfer.losses import (
     vit_blocks,
     vit_loss,
 )
+from canvas_data.transfer.table import RESULT_KIND
 from canvas_data.transfer.triplets import Triplet, index_for, plan_triplets
 from canvas_data.transfer.vgg import STYLE_LAYERS
 
-RESULT_KIND = "canvas-eval style-transfer score"
 LOSSES = ("vit_loss", "style_loss", "content_loss")
 DEFINITIONS = {
     "vit_loss": (
