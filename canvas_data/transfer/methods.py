@@ -39,8 +39,11 @@ class MethodOptions:
     alpha: float = 1.0
 
     def check(self) -> None:
-        if self.resolution < 8 or self.resolution % 8:
-            raise ValueError(f"resolution must be a multiple of 8, got {self.resolution}")
+        if self.resolution < 16 or self.resolution % 8:
+            raise ValueError(
+                f"resolution must be a multiple of 8 from 16 up (relu4_1 is 1/8 of the side "
+                f"and reflection-padded), got {self.resolution}"
+            )
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
 

@@ -132,6 +132,11 @@ def score_transfers(
     from canvas_data.transfer.vgg import load_vgg
 
     start = time.perf_counter()
+    if settings.resolution < 32:
+        raise ValueError(
+            f"resolution must be at least 32 (relu5_1 is 1/16 of the side and reflection-"
+            f"padded), got {settings.resolution}"
+        )
     answers, data = Path(answers), Path(data)
     index = index_for(data)
     triplets = plan_triplets(index, styles, objects)
