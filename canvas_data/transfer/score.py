@@ -143,7 +143,8 @@ def score_transfers(
     classifier = load_classifier(style_classifier, device=settings.device, dtype=settings.dtype)
     if classifier.info.task != "style":
         raise ValueError(
-            f"{style_classifier}: a {classifier.info.task} classifier, not a style classifier"
+            f"{style_classifier}: classifies {classifier.info.task}s, not styles "
+            "(give a style classifier's run folder)"
         )
     unknown = sorted({t.style for t in triplets} - set(classifier.classes))
     if unknown:
