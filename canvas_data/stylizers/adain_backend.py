@@ -9,8 +9,9 @@ works), at any depth, in name order. Each item's reference is chosen by its seed
 count``), so an item gets the same reference on any rank and in any batch; AdaIN itself has no
 randomness. The model is loaded once per process and items of one style are painted in batches.
 
-The network is ``canvas_data.transfer``'s (a later stage in the layer order): it imports only
-torch and ``classify.checkpoint_file``, and nothing there imports this module.
+The network is ``canvas_data.transfer.adain``'s (a later stage in the layer order): that module
+imports only torch, ``classify.checkpoint_file`` and ``stylizers.diffusers_load``, none of which
+imports a stylizer backend, so no import circle forms.
 """
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ class AdaINSettings:
             raise ValueError(f"unknown adain option(s): {', '.join(unknown)}")
         values = {k: v for k, v in options.items() if v is not None}
         settings = cls(**{**values, "resolution": values.get("resolution", recipe.resolution)})
-        for flag, value, file in (("--vgg", settings.vgg, "vgg_normalised.pth"),
-                                  ("--decoder", settings.decoder, "decoder.pth")):  # fmt: skip
+        for flag, value, file in (
+            ("--vgg", settings.vgg, "vgg_normalised.pth"),
+            ("--decoder", settings.decoder, "decoder.pth"),
+        ):
             if not value:
                 raise ValueError(
                     f"the adain backend needs {flag} (pytorch-AdaIN's {file}; or "
@@ -83,15 +86,17 @@ class AdaINStylizer(Stylizer):
 
     def __init__(self, recipe: Recipe, **options: Any) -> None:
         super().__init__(recipe, **options)
-        from canvas_data.transfer.methods import AdaINMethod, MethodOptions
+        from canvas_data.transfer.adain import AdaIN
 
         s = self.settings = AdaINSettings.from_options(self.options, recipe)
-        self.method = AdaINMethod(
-            MethodOptions(
-                vgg=Path(s.vgg), decoder=Path(s.decoder), device=s.device, dtype=s.dtype,
-                resolution=s.resolution, alpha=s.alpha,
-            )
-        )  # fmt: skip
+        self.method = AdaIN(
+            s.vgg,
+            s.decoder,
+            device=s.device,
+            dtype=s.dtype,
+            alpha=s.alpha,
+            resolution=s.resolution,
+        )
         on_gpu = self.method.device.type != "cpu"
         self.max_batch = s.batch_size or (8 if on_gpu else 1)
         self._references: dict[str, list[Path]] = {}
@@ -142,7 +147,7 @@ class AdaINStylizer(Stylizer):
         self, photo: Image.Image, reference: Image.Image, seed: int
     ) -> Image.Image:
         """``photo`` in the style of ``reference``, the photo's size."""
-        (out,) = self.method.transfer([photo], [reference], [seed])
+        (out,) = self.method.transfer([photo], [reference])
         return out if out.size == photo.size else out.resize(photo.size, Image.LANCZOS)
 
     def stylize(self, photo: Image.Image, style: StyleSpec, seed: int) -> Image.Image:
@@ -154,7 +159,7 @@ class AdaINStylizer(Stylizer):
     ) -> list[Image.Image | Exception]:
         try:
             refs = [self._open(self.reference_for(style.name, s)) for s in seeds]
-            painted = self.method.transfer(photos, refs, seeds)
+            painted = self.method.transfer(photos, refs)
         except (OSError, ValueError, RuntimeError):  # paint one by one: each item's own error
             return [
                 self._one(photo, style, seed) for photo, seed in zip(photos, seeds, strict=True)

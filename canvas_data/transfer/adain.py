@@ -132,3 +132,49 @@ class AdaINNet(nn.Module):
         if self.alpha < 1.0:
             feat = feat * self.alpha + content_f * (1 - self.alpha)
         return self.decoder(feat)
+
+
+class AdaIN:
+    """AdaIN ready to run: pytorch-AdaIN's weight files loaded, on ``device`` in ``dtype``
+    (``auto``: this rank's GPU and float16 if there is one, else the CPU and float32).
+    ``transfer(contents, references)`` paints each content in the style of its reference, a
+    batch per call, at ``resolution`` (a multiple of 8 from 16 up)."""
+
+    def __init__(
+        self,
+        vgg: Path | str,
+        decoder: Path | str,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        alpha: float = 1.0,
+        resolution: int = 512,
+    ):
+        from canvas_data.stylizers.diffusers_load import resolve_device, resolve_dtype
+        from canvas_data.transfer.vgg import load_vgg
+
+        if resolution < 16 or resolution % 8:
+            raise ValueError(
+                f"resolution must be a multiple of 8 from 16 up (relu4_1 is 1/8 of the side "
+                f"and reflection-padded), got {resolution}"
+            )
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.resolution = resolution
+        net = AdaINNet(load_vgg(vgg), load_decoder(decoder), alpha)
+        self.net = net.to(self.device, self.dtype)
+
+    @torch.inference_mode()
+    def transfer(
+        self,
+        contents: Sequence[Image.Image | np.ndarray],
+        references: Sequence[Image.Image | np.ndarray],
+    ) -> list[Image.Image]:
+        """One RGB image per (content, reference) pair, ``resolution`` square."""
+        if len(contents) != len(references):
+            raise ValueError(f"{len(contents)} contents but {len(references)} references")
+        if not contents:
+            return []
+        c = to_batch(contents, self.resolution).to(self.device, self.dtype)
+        s = to_batch(references, self.resolution).to(self.device, self.dtype)
+        return to_images(self.net(c, s))

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from PIL import Image
 
 ImageLike = Image.Image | np.ndarray
@@ -148,9 +147,7 @@ class AdaINMethod(StyleTransferMethod):
 
     def __init__(self, options: MethodOptions):
         super().__init__(options)
-        from canvas_data.stylizers.diffusers_load import resolve_device, resolve_dtype
-        from canvas_data.transfer.adain import AdaINNet, load_decoder
-        from canvas_data.transfer.vgg import load_vgg
+        from canvas_data.transfer.adain import AdaIN
 
         needed = (
             ("--vgg", options.vgg, "vgg_normalised.pth"),
@@ -159,20 +156,17 @@ class AdaINMethod(StyleTransferMethod):
         for what, path, file in needed:
             if path is None:
                 raise ValueError(f"AdaIN needs {what}: a weight file (pytorch-AdaIN's {file})")
-        self.device = resolve_device(options.device)
-        self.dtype = resolve_dtype(options.dtype, self.device)
-        net = AdaINNet(load_vgg(options.vgg), load_decoder(options.decoder), options.alpha)
-        self.net = net.to(self.device, self.dtype)
+        self.model = AdaIN(
+            options.vgg,
+            options.decoder,
+            device=options.device,
+            dtype=options.dtype,
+            alpha=options.alpha,
+            resolution=options.resolution,
+        )
+        self.device, self.dtype = self.model.device, self.model.dtype
 
-    @torch.inference_mode()
     def transfer(self, contents, references, seeds):
-        from canvas_data.transfer.adain import to_batch, to_images
-
-        if not (len(contents) == len(references) == len(seeds)):
-            raise ValueError("contents, references and seeds differ in length")
-        if not contents:
-            return []
-        size = self.options.resolution
-        c = to_batch(contents, size).to(self.device, self.dtype)
-        s = to_batch(references, size).to(self.device, self.dtype)
-        return to_images(self.net(c, s))
+        if len(contents) != len(seeds):
+            raise ValueError(f"{len(contents)} contents but {len(seeds)} seeds")
+        return self.model.transfer(contents, references)
