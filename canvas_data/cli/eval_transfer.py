@@ -232,7 +232,14 @@ def generate(
     help="Outputs per forward pass.",
 )
 @DEVICE
-@DTYPE
+@click.option(
+    "--dtype",
+    type=click.Choice(["auto", "float32", "float16", "bfloat16"]),
+    default="float32",
+    show_default=True,
+    help="Of the classifier and the VGG: float32 as the release computes its losses; auto: "
+    "float16 on a GPU, float32 on the CPU.",
+)
 @PROGRESS
 @one_line_errors
 def score(

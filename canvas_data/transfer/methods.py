@@ -64,7 +64,10 @@ class StyleTransferMethod(ABC):
 
     def describe(self) -> dict[str, Any]:
         """What a result records about how its images were made."""
-        record = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self.options).items()}
+        record = {
+            k: str(Path(v).resolve()) if isinstance(v, Path) else v
+            for k, v in asdict(self.options).items()
+        }
         return {"method": self.name, **record}
 
 

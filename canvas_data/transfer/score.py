@@ -70,12 +70,13 @@ SOURCES = {
 @dataclass(frozen=True)
 class ScoreSettings:
     """How outputs are scored. ``resolution``: the side VGG losses are computed at (the
-    release's 512); ``device``/``dtype`` as for the classifier (``auto``: a GPU and float16 if
-    there is one); ``batch_size``: triplets per forward pass."""
+    release's 512); ``device``: ``auto`` (a GPU if there is one); ``dtype`` of the classifier
+    and the VGG (``float32``, as the release computes its losses; ``auto``: float16 on a GPU);
+    ``batch_size``: triplets per forward pass."""
 
     resolution: int = 512
     device: str = "auto"
-    dtype: str = "auto"
+    dtype: str = "float32"
     batch_size: int = 16
 
 
@@ -173,7 +174,7 @@ def score_transfers(
                 unreadable.append({"path": t.name, "reason": str(err).splitlines()[0]})
         if batch:
             rows.extend(_score_batch(batch, index, classifier, vgg, blocks, side, settings))
-        bar.update(settings.batch_size)
+        bar.update(len(present[at : at + settings.batch_size]))
     bar.close()
     res = settings.resolution
     return {
