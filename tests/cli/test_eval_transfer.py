@@ -8,7 +8,6 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import packed_folder
 from transfer_weights import save_decoder, save_vgg
 
 from canvas_data.classify.classifier import ClassifierInfo, build_model, save_run
@@ -19,9 +18,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, tiny_packed):
     root = tmp_path_factory.mktemp("cli")
-    data = packed_folder(root)
+    data = tiny_packed
     model = build_model("tiny", STYLES_61, image_size=32)
     run = save_run(model, ClassifierInfo("style", list(STYLES_61), 32, "release-61"), root / "clf")
     return (

@@ -4,7 +4,6 @@ shares per rank, one set of settings per folder, bad weights refused before any 
 from __future__ import annotations
 
 import pytest
-from conftest import packed_folder
 from PIL import Image
 from transfer_weights import save_decoder, save_vgg
 
@@ -16,9 +15,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, tiny_packed):
     root = tmp_path_factory.mktemp("st")
-    data = packed_folder(root)
+    data = tiny_packed
     options = MethodOptions(
         vgg=save_vgg(root / "vgg_normalised.pth"),
         decoder=save_decoder(root / "decoder.pth"),

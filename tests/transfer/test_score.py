@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import packed_folder
 from transfer_weights import save_vgg
 
 from canvas_data.classify.classifier import ClassifierInfo, build_model, load_classifier, save_run
@@ -19,9 +18,9 @@ SETTINGS = ScoreSettings(resolution=32, device="cpu", batch_size=5)
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, tiny_packed):
     root = tmp_path_factory.mktemp("score")
-    data = packed_folder(root)
+    data = tiny_packed
     model = build_model("tiny", STYLES_61, image_size=32)
     run = save_run(model, ClassifierInfo("style", list(STYLES_61), 32, "release-61"), root / "clf")
     return data, run, save_vgg(root / "vgg_normalised.pth")

@@ -4,14 +4,14 @@ same style and object, under the release's output names."""
 from __future__ import annotations
 
 import pytest
-from conftest import TINY_OBJECTS, TINY_STYLES, packed_folder
+from conftest import TINY_OBJECTS, TINY_STYLES
 
 from canvas_data.transfer.triplets import index_for, output_name, plan_triplets, resolve_styles
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    return packed_folder(tmp_path_factory.mktemp("uc"))
+@pytest.fixture
+def data(tiny_packed):
+    return tiny_packed
 
 
 def test_every_test_photo_with_every_train_reference(data):
