@@ -175,6 +175,10 @@ class AdaINStylizer(Stylizer):
         except (OSError, ValueError, RuntimeError) as err:
             return err
 
+    def describe_item(self, style: StyleSpec, seed: int) -> dict[str, Any]:
+        reference = self.reference_for(style.name, seed)
+        return {"reference": str(reference)}
+
     def describe(self, style: StyleSpec) -> dict[str, Any]:
         s = self.settings
         return {

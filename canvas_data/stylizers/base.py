@@ -41,6 +41,11 @@ class Stylizer(ABC):
         style's reference images missing, say). Nothing to check by default."""
         return None
 
+    def describe_item(self, style: StyleSpec, seed: int) -> dict[str, Any]:
+        """What a provenance sidecar records about one item beyond ``describe`` (nothing by
+        default; the ``adain`` backend names the reference the item was painted from)."""
+        return {}
+
     def describe(self, style: StyleSpec) -> dict[str, Any]:
         """What a provenance sidecar records about how ``style`` was made by this stylizer."""
         return {"backend": self.name, "options": self.options}

@@ -67,6 +67,8 @@ def test_paints_every_item_deterministically_however_split(tmp_path, weights):
     prov = json.loads(sidecar_path(image_path(whole, item)).read_text())
     assert prov["backend"] == "adain" and prov["reference_count"] == 3
     assert prov["references"] == str(refs / item.style)
+    files = sorted((refs / item.style).rglob("*.jpg"))
+    assert prov["reference"] == str(files[prov["seed"] % len(files)])
     again = stylize_workspace(whole, backend="adain", recipe=recipe, progress=False, **options)
     assert again.written == 0 and again.already_done == 24
 
