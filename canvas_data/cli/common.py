@@ -150,3 +150,11 @@ SHARD_INDEX = click.option(
     default=None,
     help="Which share this process does (default: RANK or 0).",
 )
+TORCH_THREADS = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    show_default="usable cores less --workers, at least 1",
+    help="Threads of torch's CPU kernels. Default: the cores this process may use (affinity "
+    "mask, cgroup quota) less the workers the command starts beside torch.",
+)

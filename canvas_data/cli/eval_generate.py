@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import NUM_SHARDS, PROGRESS, SHARD_INDEX, one_line_errors, out_folder
+from canvas_data.cli.common import (
+    NUM_SHARDS,
+    PROGRESS,
+    SHARD_INDEX,
+    TORCH_THREADS,
+    one_line_errors,
+    out_folder,
+)
 from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
 
 
@@ -101,11 +108,12 @@ from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
     is_flag=True,
     help="Write OUT/{Theme}/{Theme}_{Object}_seed{seed}.jpg instead of a flat folder.",
 )
+@TORCH_THREADS
 @NUM_SHARDS
 @SHARD_INDEX
 @PROGRESS
 @one_line_errors
-def generate(out, themes, objects, seeds, num_shards, shard_index, progress, **settings):
+def generate(out, themes, objects, seeds, num_shards, shard_index, progress, threads, **settings):
     """Generate a model's answer set: every theme x object x seed, from its prompt.
 
     Defaults are the benchmark's: DDIM, 100 steps, guidance 9, 512 px, seeds 188 288 588 688
@@ -114,8 +122,10 @@ def generate(out, themes, objects, seeds, num_shards, shard_index, progress, **s
     (LOCAL_RANK). With HF_HUB_OFFLINE=1 a Hub id must already be in the Hugging Face cache.
     """
     from canvas_data.metrics.generate import GenerateSettings, generate_answers
+    from canvas_data.threads import use_torch_threads
     from canvas_data.work_share import share_from_env
 
+    use_torch_threads(threads)  # the sampling loop is the one thing running
     share = share_from_env(num_shards, shard_index)
     report = generate_answers(
         out,

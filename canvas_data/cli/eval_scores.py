@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import PROGRESS, one_line_errors, out_file
+from canvas_data.cli.common import PROGRESS, TORCH_THREADS, one_line_errors, out_file
 from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
 
 SHOWN = 20  # missing, extra or unreadable files printed before "... and N more"
@@ -115,6 +115,7 @@ def _list(title: str, entries: list[str]) -> None:
     help="Images per classifier call.",
 )
 @DECODE_WORKERS
+@TORCH_THREADS
 @DEVICE
 @click.option(
     "--dtype",
@@ -140,6 +141,7 @@ def accuracy(
     seeds,
     batch_size,
     workers,
+    threads,
     device,
     dtype,
     progress,
@@ -155,10 +157,12 @@ def accuracy(
     from canvas_data.classify.classifier import load_classifier
     from canvas_data.metrics.accuracy import evaluate_answers
     from canvas_data.out_paths import check_out
+    from canvas_data.threads import use_torch_threads
 
     if out is None:  # the default: accuracy.json beside the answers of the target, else in them
         check_out(answers / target if target and (answers / target).is_dir() else answers)
     _quiet_transformers()
+    use_torch_threads(threads, workers=workers)  # the decode threads run beside torch
     sources, loaded = {}, {}
     for task, run in (("style", style_classifier), ("object", object_classifier)):
         loaded[task] = load_classifier(run, device=device, dtype=dtype)
@@ -271,6 +275,7 @@ def _report_accuracy(result: dict) -> None:
     help="Images per Inception call.",
 )
 @DECODE_WORKERS
+@TORCH_THREADS
 @DEVICE
 @PROGRESS
 @one_line_errors
@@ -283,6 +288,7 @@ def fid(
     out,
     batch_size,
     workers,
+    threads,
     device,
     progress,
 ):
@@ -298,9 +304,11 @@ def fid(
     from canvas_data.atomic import write_json
     from canvas_data.metrics.fid import compute_fid
     from canvas_data.out_paths import check_out
+    from canvas_data.threads import use_torch_threads
 
     if out is None:
         check_out(answers / "fid.json", file=True)
+    use_torch_threads(threads, workers=workers)  # the decode threads run beside torch
     result = compute_fid(
         answers,
         reference,
