@@ -28,6 +28,7 @@ from canvas_data.metrics.finer_scale import (
     parse_combination,
 )
 from canvas_data.metrics.scores import (
+    BENCHMARK,
     OBJECT,
     STYLE,
     Definitions,
@@ -173,8 +174,7 @@ def evaluate_answers(
     themes: Sequence[str] = THEMES,
     objects: Sequence[str] = OBJECTS_20,
     seeds: Sequence[int] | None = None,
-    ira_includes_photos: bool = False,
-    cra_on_all_images: bool = False,
+    definitions: Definitions = BENCHMARK,
     allow_missing: bool = False,
     combination_rule: str = "both",
     batch_size: int = 64,
@@ -190,9 +190,10 @@ def evaluate_answers(
     or an object), for UA, IRA and CRA, or a ``Style:Object`` combination, for UA, SC, OC and UP
     under ``combination_rule`` (``canvas_data.metrics.finer_scale``); ``None`` reports accuracies
     only (a model before unlearning).
-    ``seeds``: the seeds expected; ``None`` takes those present. ``ira_includes_photos``,
-    ``cra_on_all_images``: depart from the benchmark's definitions (``metrics.Definitions``);
-    the result's ``definitions`` says which were used. ``method`` names the model's unlearning
+    ``seeds``: the seeds expected; ``None`` takes those present. ``definitions``: which IRA and
+    CRA (``metrics.scores.Definitions``: the benchmark's by default, or a named CRA definition);
+    the result's ``definitions`` says which were used, and ``images_per_score`` how many images
+    each score rests on. ``method`` names the model's unlearning
     method in the table. ``sources`` describes the classifiers (run folders).
 
     Errors (``ValueError``, one line): an unknown target, classifiers without the set's classes,
@@ -202,7 +203,6 @@ def evaluate_answers(
     if combination_rule not in RULES:
         raise ValueError(f"unknown combination rule {combination_rule!r}; use {', '.join(RULES)}")
     domain = COMBINATION if pair else target_domain(target, themes, objects) if target else None
-    definitions = Definitions(ira_includes_photos, cra_on_all_images)
     _check_classes(style_classifier, themes, STYLE)
     _check_classes(object_classifier, objects, OBJECT)
     scan = scan_answers(answers, themes, objects, seeds, target=target)
@@ -234,14 +234,16 @@ def evaluate_answers(
         )
     style = concept_accuracy(judged, STYLE, themes)
     objs = concept_accuracy(judged, OBJECT, objects)
-    combination = None
+    combination, per_score = None, None
     if pair:
         combination = combination_result(judged, *pair, combination_rule, definitions)
         scores, described = combination["scores"], combination.pop("definitions")
+        per_score = combination.pop("images_per_score")
         combination = {"style": pair[0], "object": pair[1], **combination}
     else:
         plain = unlearning_scores(judged, themes, objects, target, definitions) if target else None
         scores, described = (plain.as_dict() if plain else None), definitions.describe()
+        per_score = dict(plain.images) if plain else None
     return {
         "kind": RESULT_KIND,
         "toolkit_version": __version__,
@@ -249,6 +251,7 @@ def evaluate_answers(
         "target": target,
         "domain": domain,
         "scores": scores,
+        "images_per_score": per_score,
         "definitions": described,
         **({"combination": combination} if combination else {}),
         "style_accuracy": {c: _acc_dict(a) for c, a in style.items()},

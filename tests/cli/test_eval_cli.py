@@ -20,6 +20,7 @@ from canvas_data.classify.classifier import ClassifierInfo, Predictions, build_m
 from canvas_data.cli.eval import main  # noqa: E402
 from canvas_data.metrics.accuracy import evaluate_answers  # noqa: E402
 from canvas_data.metrics.answers import Answer, plan_answers  # noqa: E402
+from canvas_data.metrics.scores import Definitions  # noqa: E402
 from canvas_data.stylizers.random_pipelines import build_pipeline  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -125,14 +126,14 @@ def test_accuracy_and_scores_exactly_on_a_hand_made_answer_set(tmp_path, per_the
     # The style classifier on the Cats images, over the styles: Monet 2/2, Van_Gogh 1/2.
     exact(human["scores"]["CRA"], Fraction(3, 4))
     old = evaluate_answers(answers, style, objects, target="Human", seeds=SEEDS,
-                           cra_on_all_images=True, **kw)  # fmt: skip
+                           definitions=Definitions(cra="whole-table"), **kw)  # fmt: skip
     exact(old["scores"]["CRA"], Fraction(25, 36))  # every image and theme: (2/3 + 3/4 + 2/3) / 3
     # Monet, the seeds not given: those present are 188, 288 and the stray 588 (so 3 x 2 x 3
     # expected, 12 there); the seed-588 image is black, which the classifiers call the last
     # class (Winter, Human). IRA over Van_Gogh alone, or with the photos.
     monet = evaluate_answers(answers, style, objects, target="Monet", **kw)
     photos = evaluate_answers(answers, style, objects, target="Monet",
-                              ira_includes_photos=True, **kw)  # fmt: skip
+                              definitions=Definitions(ira_includes_photos=True), **kw)  # fmt: skip
     assert monet["seeds"] == [188, 288, 588] and monet["seeds_found"] == {
         "188": 6,
         "288": 5,
@@ -229,7 +230,7 @@ def test_cli_accuracy_with_classifier_run_folders_then_summarize(tmp_path, runs)
     # One method's results under two definitions are not averaged together.
     r = evaluate_answers(answers, style, objects, target="Monet", themes=THEMES, objects=OBJECTS,
                          seeds=SEEDS, progress=False, allow_missing=True,
-                         ira_includes_photos=True)  # fmt: skip
+                         definitions=Definitions(ira_includes_photos=True))  # fmt: skip
     write_json(esd / "Monet.json", r)
     mixed = CliRunner().invoke(
         main, ["summarize", *files, str(esd / "Monet.json"), "--out", str(table)]
@@ -470,3 +471,72 @@ def test_a_combination_target_is_scored_from_the_same_answer_set(tmp_path, runs)
     assert {t["target"] for t in data["targets"]} == {"Van_Gogh", "Van_Gogh:Cats"}
     run = CliRunner().invoke(main, [*base, "--target", "Seed_Images:Cats"])
     assert run.exit_code == 1 and "'Seed_Images' is not a style" in run.output
+
+
+# By hand (see SAYS): the CRA of Van_Gogh (object classifier) and of Human (style classifier).
+# release-readme: Van_Gogh 5/8 (Monet and Seed_Images images), Human 3/4 (Cats images, styles);
+# all-images: Van_Gogh (Cats 4/6 + Human 2/4) / 2 = 7/12, Human (Monet 2/3 + Van_Gogh 3/4) / 2;
+# whole-table: Van_Gogh as all-images, Human with Seed_Images 2/3 too: 25/36.
+CRA_BY_HAND = {
+    "release-readme": {"Van_Gogh": Fraction(5, 8), "Human": Fraction(3, 4)},
+    "all-images": {"Van_Gogh": Fraction(7, 12), "Human": Fraction(17, 24)},
+    "whole-table": {"Van_Gogh": Fraction(7, 12), "Human": Fraction(25, 36)},
+}
+
+
+@pytest.mark.parametrize("cra", list(CRA_BY_HAND))
+def test_one_result_gives_one_score_alone_in_the_table_and_in_a_sequence(tmp_path, cra):
+    from canvas_data.metrics.sequence import read_sequence
+    from canvas_data.metrics.summarize import read_results, table_rows
+
+    answers = hand_made_answers(tmp_path / "answers")
+    style, objects = ColourClassifier(STYLE_CLASSES, 0), ColourClassifier(OBJECTS, 1)
+    for target in ("Van_Gogh", "Human"):
+        r = evaluate_answers(answers, style, objects, target=target, method="ESD", themes=THEMES,
+                             objects=OBJECTS, seeds=SEEDS, progress=False, allow_missing=True,
+                             definitions=Definitions(cra=cra))  # fmt: skip
+        exact(r["scores"]["CRA"], CRA_BY_HAND[cra][target])
+        assert r["definitions"]["cra_definition"] == cra
+        path = tmp_path / f"{target}.json"
+        write_json(path, r)
+        step = read_sequence([path]).steps[0]
+        assert step.ua[target] == r["scores"]["UA"]
+        assert (step.ira, step.cra) == (r["scores"]["IRA"], r["scores"]["CRA"])
+        row = table_rows(read_results([path]))[0]
+        assert row[f"{r['domain']}_CRA"] == r["scores"]["CRA"]
+        assert row["definitions"]["cra_definition"] == cra
+    # Human: its 4 images; IRA the 6 Cats images; CRA the Cats images of the styles (4), every
+    # image of the styles (7), or every image (10).
+    cra_images = {"release-readme": 4, "all-images": 7, "whole-table": 10}[cra]
+    assert r["images_per_score"] == {"UA": 4, "IRA": 6, "CRA": cra_images}
+
+
+def test_cra_definition_is_chosen_by_name_and_never_mixed(tmp_path, runs):
+    answers = hand_made_answers(tmp_path / "answers")
+    base = ["accuracy", "--answers", str(answers), "--style-classifier", str(runs["style"]),
+            "--object-classifier", str(runs["object"]), "--device", "cpu", "--no-progress",
+            "--allow-missing", "--method", "ESD", "--target", "Human", *SET]  # fmt: skip
+    out = tmp_path / "results"
+    for name, flag in (("readme", []), ("all", ["--cra-definition", "all-images"]),
+                       ("old", ["--cra-on-all-images"])):  # fmt: skip
+        run = CliRunner().invoke(main, [*base, *flag, "--out", str(out / f"{name}.json")])
+        assert run.exit_code == 0, run.output
+    said = {n: json.loads((out / f"{n}.json").read_text()) for n in ("readme", "all", "old")}
+    assert said["readme"]["definitions"]["cra_definition"] == "release-readme"
+    assert said["all"]["definitions"]["cra_definition"] == "all-images"
+    assert "avg_accuracy" in said["all"]["definitions"]["cra_source"]
+    assert said["old"]["definitions"]["cra_definition"] == "whole-table"
+    # Always Van_Gogh and Cats: CRA of Human, over the styles: Van_Gogh right on its images.
+    assert said["readme"]["scores"]["CRA"] == 0.5  # Cats images of Monet 0/2, Van_Gogh 2/2
+    assert said["all"]["scores"]["CRA"] == 0.5  # Monet 0/3, Van_Gogh 4/4
+    exact(said["old"]["scores"]["CRA"], Fraction(1, 3))  # and Seed_Images 0/3
+    write_json(out / "all.json", {**said["all"], "target": "Cats"})  # another model of ESD
+    pair = [str(out / "readme.json"), str(out / "all.json")]
+    mixed = CliRunner().invoke(main, ["summarize", *pair, "--out", str(tmp_path / "t")])
+    assert mixed.exit_code == 1 and mixed.output.count("\n") == 1
+    assert "CRA all-images" in mixed.output and "CRA release-readme" in mixed.output
+    bad = CliRunner().invoke(main, [*base, "--cra-definition", "some-images"])
+    assert bad.exit_code == 2 and "release-readme" in bad.output
+    both = CliRunner().invoke(main, [*base, "--cra-on-all-images", "--cra-definition",
+                                     "all-images"])  # fmt: skip
+    assert both.exit_code == 2 and "contradicts" in both.output
