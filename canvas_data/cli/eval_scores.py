@@ -282,6 +282,12 @@ def _report_accuracy(result: dict) -> None:
     help="Also keep the reference statistics in this .npz file, to pass "
     "as --reference for the next models.",
 )
+@click.option(
+    "--target",
+    default=None,
+    help="The style or object the model forgot: its images are left out of both the answers "
+    "and the reference, as the release's fid.py --forget-theme does. Default: every image.",
+)
 @click.option("--method", default=None, help="The unlearning method (the row in the summary).")
 @click.option(
     "--out",
@@ -307,6 +313,7 @@ def fid(
     reference,
     inception,
     save_reference_stats,
+    target,
     method,
     out,
     batch_size,
@@ -340,6 +347,7 @@ def fid(
         batch_size=batch_size,
         workers=workers,
         save_reference=save_reference_stats,
+        target=target,
         progress=progress,
     )
     result["method"] = method
@@ -348,4 +356,8 @@ def fid(
     _list("unreadable", [e["reason"] for e in result["unreadable"]])
     n = result["images"]
     click.echo(f"FID {result['fid']:.3f} ({n['answers']} answers, {n['reference']} reference)")
+    if result["target"]:
+        gone = result["left_out"]
+        ref = "" if gone["reference"] is None else f" and {gone['reference']} reference images"
+        click.echo(f"left out the {gone['answers']} answers{ref} of {result['target']}")
     click.echo(f"wrote {out}")
