@@ -205,10 +205,12 @@ def evaluate_answers(
     domain = COMBINATION if pair else target_domain(target, themes, objects) if target else None
     _check_classes(style_classifier, themes, STYLE)
     _check_classes(object_classifier, objects, OBJECT)
-    scan = scan_answers(answers, themes, objects, seeds, target=target)
+    scan = scan_answers(
+        answers, themes, objects, seeds, target=target, fine_cells=[pair] if pair else ()
+    )
     if not allow_missing:
         scan.check(MAX_MISSING_SHARE)
-    by_path = {path: answer for answer, path in scan.found.items()}
+    by_path = {path: answer for answer, path in [*scan.found.items(), *scan.fine.items()]}
     predicted, unreadable = classify_files(
         list(by_path),
         {STYLE: style_classifier, OBJECT: object_classifier},
@@ -216,16 +218,19 @@ def evaluate_answers(
         workers=workers,
         progress=progress,
     )
-    judged, rows = [], []
+    judged, fine, rows = [], [], []
     for path, said in predicted.items():
         a = by_path[path]
-        judged.append(Judged(a.theme, a.obj, a.seed, said[STYLE][0], said[OBJECT][0]))
+        (fine if a.fine else judged).append(
+            Judged(a.theme, a.obj, a.seed, said[STYLE][0], said[OBJECT][0])
+        )
         rows.append(
             {
                 "file": path.relative_to(scan.folder).as_posix(),
                 "theme": a.theme,
                 "object": a.obj,
                 "seed": a.seed,
+                **({"fine": True} if a.fine else {}),
                 "style_pred": said[STYLE][0],
                 "style_prob": round(said[STYLE][1], 6),
                 "object_pred": said[OBJECT][0],
@@ -236,7 +241,7 @@ def evaluate_answers(
     objs = concept_accuracy(judged, OBJECT, objects)
     combination, per_score = None, None
     if pair:
-        combination = combination_result(judged, *pair, combination_rule, definitions)
+        combination = combination_result([*judged, *fine], *pair, combination_rule, definitions)
         scores, described = combination["scores"], combination.pop("definitions")
         per_score = combination.pop("images_per_score")
         combination = {"style": pair[0], "object": pair[1], **combination}
@@ -254,6 +259,7 @@ def evaluate_answers(
         "images_per_score": per_score,
         "definitions": described,
         **({"combination": combination} if combination else {}),
+        **({"fine_seeds": _fine_record(pair, scan, len(fine))} if pair else {}),
         "style_accuracy": {c: _acc_dict(a) for c, a in style.items()},
         "object_accuracy": {c: _acc_dict(a) for c, a in objs.items()},
         "answers": str(scan.folder),
@@ -265,6 +271,7 @@ def evaluate_answers(
         "images": {
             "expected": scan.expected,
             "classified": len(judged),
+            **({"fine": len(fine)} if pair else {}),  # finer-scale images of the target's cell
             "missing": len(scan.missing),
             "extra": len(scan.extra),
             "unreadable": len(unreadable),
@@ -274,6 +281,19 @@ def evaluate_answers(
         "unreadable": [{"path": _rel(p, scan), "reason": r} for p, r in unreadable],
         "classifiers": sources or {},
         "predictions": rows,
+    }
+
+
+def _fine_record(pair: tuple[str, str], scan: AnswerScan, classified: int) -> dict[str, Any]:
+    """What the finer-scale images of a combination target's cell added (``generate
+    --extra-seeds``)."""
+    return {
+        "cell": f"{pair[0]}:{pair[1]}",
+        "seeds": sorted(a.seed for a in scan.fine),
+        "found": len(scan.fine),
+        "classified": classified,
+        "used_for": "UA (the target's cell) only; SC, OC, UP and the per-concept tables rest on "
+        "the standard set",
     }
 
 

@@ -540,3 +540,59 @@ def test_cra_definition_is_chosen_by_name_and_never_mixed(tmp_path, runs):
     both = CliRunner().invoke(main, [*base, "--cra-on-all-images", "--cra-definition",
                                      "all-images"])  # fmt: skip
     assert both.exit_code == 2 and "contradicts" in both.output
+
+
+def test_a_combination_target_rests_on_more_images_of_its_cell(tmp_path, pipeline, runs):
+    from canvas_data.metrics.answers import plan_fine_answers
+
+    # Generate: the set, and 3 more images of the Van_Gogh x Cats cell.
+    out = tmp_path / "answers"
+    run = generate(out, pipeline, "--target", "Van_Gogh:Cats", "--extra-seeds", "3")
+    assert run.exit_code == 0, run.output
+    assert "generated 7 images" in run.output
+    fine = sorted(p.name for p in out.glob("*_fine_seed*.jpg"))
+    assert fine == sorted(a.file_name for a in plan_fine_answers("Van_Gogh", "Cats", 3))
+    assert len(set(contents(out).values())) == 7  # other noise than the standard images
+    args = ["accuracy", "--answers", str(out), "--style-classifier", str(runs["style"]),
+            "--object-classifier", str(runs["object"]), "--themes", "Van_Gogh,Seed_Images",
+            "--objects", "Cats", "--device", "cpu", "--no-progress"]  # fmt: skip
+    combo, plain = tmp_path / "c.json", tmp_path / "v.json"
+    run = CliRunner().invoke(main, [*args, "--target", "Van_Gogh:Cats", "--out", str(combo)])
+    assert run.exit_code == 0, run.output
+    assert "images per score: UA 5, SC 0, OC 0, UP 0" in run.output
+    result = json.loads(combo.read_text())
+    assert result["seeds"] == [188, 288] and result["images"]["fine"] == 3
+    assert result["fine_seeds"]["found"] == 3 and result["images_per_score"]["UA"] == 5
+    assert result["style_accuracy"]["Van_Gogh"]["n"] == 2  # the tables: the standard set only
+    run = CliRunner().invoke(main, [*args, "--target", "Van_Gogh", "--out", str(plain)])
+    assert run.exit_code == 0, run.output  # a plain target: the finer-scale images are extra
+    assert json.loads(plain.read_text())["images"]["extra"] == 3
+
+    for bad in (["--extra-seeds", "2"], ["--target", "Van_Gogh", "--extra-seeds", "2"],
+                ["--target", "Van_Gogh:Cats"]):  # fmt: skip
+        run = generate(tmp_path / "bad", pipeline, *bad)
+        assert run.exit_code == 2 and "go together" in run.output, run.output
+    run = generate(tmp_path / "bad", pipeline, "--target", "Monet:Cats", "--extra-seeds", "2")
+    assert run.exit_code == 1 and "'Monet' is not a style of this answer set" in run.output
+
+
+def test_finer_scale_images_change_the_target_cell_exactly(tmp_path):
+    from canvas_data.metrics.answers import plan_fine_answers
+
+    answers = hand_made_answers(tmp_path / "answers")
+    # Van_Gogh x Cats holds 1 hit of 2 (both classifiers); 3 more images, 2 of them hits.
+    for answer, (style, what) in zip(plan_fine_answers("Van_Gogh", "Cats", 3),
+                                     [("Van_Gogh", "Cats"), ("Van_Gogh", "Cats"),
+                                      ("Monet", "Cats")], strict=True):  # fmt: skip
+        colour = (code(STYLE_CLASSES.index(style)), code(OBJECTS.index(what)), 128)
+        Image.new("RGB", (40, 40), colour).save(answer.path(answers), quality=95)
+    style, objects = ColourClassifier(STYLE_CLASSES, 0), ColourClassifier(OBJECTS, 1)
+    result = evaluate_answers(answers, style, objects, target="Van_Gogh:Cats", themes=THEMES,
+                              objects=OBJECTS, seeds=SEEDS, progress=False,
+                              allow_missing=True)  # fmt: skip
+    exact(result["scores"]["UA"], Fraction(2, 5))  # 1 - 3/5, in 20-point steps no more
+    assert result["scores"]["SC"] == 0.5 and result["scores"]["OC"] == 0.5  # as without them
+    assert result["images_per_score"] == {"UA": 5, "SC": 2, "OC": 2, "UP": 1}
+    assert result["fine_seeds"]["seeds"] == [1000, 1001, 1002]
+    fine_rows = [p for p in result["predictions"] if p.get("fine")]
+    assert len(fine_rows) == 3 and all("_fine_seed" in p["file"] for p in fine_rows)
