@@ -189,11 +189,13 @@ def evaluate_answers(
     ``canvas_data.metrics.answers``). ``target``: the concept the model was made to forget (a theme
     or an object), for UA, IRA and CRA, or a ``Style:Object`` combination, for UA, SC, OC and UP
     under ``combination_rule`` (``canvas_data.metrics.finer_scale``); ``None`` reports accuracies
-    only (a model before unlearning).
-    ``seeds``: the seeds expected; ``None`` takes those present. ``definitions``: which IRA and
-    CRA (``metrics.scores.Definitions``: the benchmark's by default, or a named CRA definition);
-    the result's ``definitions`` says which were used, and ``images_per_score`` how many images
-    each score rests on. ``method`` names the model's unlearning
+    only (a model before unlearning). For a combination target, the finer-scale images of its
+    cell (``{Style}_{Object}_fine_seed{seed}.jpg``, ``generate --extra-seeds``) are added to its
+    UA; the result's ``fine_seeds`` says which were found. ``seeds``: the seeds expected; ``None``
+    takes those present. ``definitions``: which IRA and CRA (``metrics.scores.Definitions``: the
+    benchmark's by default, or a named CRA definition); the result's ``definitions`` says which
+    were used, and ``images_per_score`` how many images each score rests on. ``method`` names the
+    model's unlearning
     method in the table. ``sources`` describes the classifiers (run folders).
 
     Errors (``ValueError``, one line): an unknown target, classifiers without the set's classes,
