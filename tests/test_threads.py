@@ -78,7 +78,7 @@ def test_omp_num_threads_is_followed_unless_threads_given(monkeypatch):
 @pytest.mark.parametrize(
     ("module", "command"),
     [("eval", "generate"), ("eval", "accuracy"), ("eval", "fid"), ("train", "style"),
-     ("train", "object"), ("train", "evaluate")],
+     ("train", "object"), ("train", "evaluate"), ("train", "predict")],
 )  # fmt: skip
 def test_threads_option_on_every_cpu_command(module, command):
     from click.testing import CliRunner

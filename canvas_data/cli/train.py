@@ -221,6 +221,7 @@ def evaluate(
 @BATCH
 @DEVICE
 @DTYPE
+@TORCH_THREADS
 @PROGRESS
 @one_line_errors
 @needs_training_stack
@@ -231,11 +232,14 @@ def predict(
     batch_size: int,
     device: str,
     dtype: str,
+    threads: int | None,
     progress: bool,
 ) -> None:
     """Classify IMAGES with the classifier in RUN: one line per image, `path<TAB>class<TAB>prob`."""
     from canvas_data.classify.classifier import load_classifier
+    from canvas_data.threads import use_torch_threads
 
+    use_torch_threads(threads)
     classifier = load_classifier(run, device=device, dtype=dtype)
     found = classifier.predict(images, batch_size=batch_size, progress=progress)
     for path, ranked in zip(images, found.top(top), strict=True):
