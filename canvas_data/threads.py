@@ -9,18 +9,22 @@ barrier for a thread that is not running, which made ``canvas-eval generate`` on
 10 times slower than with one thread.
 
 The rule (``choose_threads``): ``requested`` when given; else ``OMP_NUM_THREADS`` when the
-environment sets it to a whole number (the OpenMP convention, which torch follows at start);
-else the usable cores (the affinity mask,
-``os.sched_getaffinity``, capped by the cgroup's CPU quota when there is one) less the workers
-that run alongside torch, and at least 1. ``use_torch_threads`` applies it; every CPU path of
-``canvas-eval generate``, ``accuracy``, ``fid`` and ``canvas-train`` calls it once, before its
-first torch operation.
+environment sets it to a whole number (the OpenMP convention, which torch follows at start); else
+the usable cores (the affinity mask, ``os.sched_getaffinity``, capped by the cgroup's CPU quota
+when there is one) less the workers that run alongside torch, and at least 1.
+``use_torch_threads`` applies it; every CPU path of ``canvas-eval generate``, ``accuracy``,
+``fid`` and ``canvas-train`` calls it once, before its first torch operation.
+
+The rule does not look at the load other processes put on the machine (a count that changed
+with the load would make outputs differ from run to run); when the load average exceeds the
+machine's cores, ``use_torch_threads`` warns that ``--threads 1`` may be much faster.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,10 +97,30 @@ def choose_threads(
     return ThreadChoice(max(1, cores - workers), cores, workers, False)
 
 
+def busy_warning(choice: ThreadChoice, load: float, machine_cores: int) -> str | None:
+    """A warning when torch was given several threads (not by ``--threads`` or
+    ``OMP_NUM_THREADS``) on a machine whose ``load`` average exceeds its cores: there, threads
+    that wait for each other at every barrier can make torch many times slower."""
+    if choice.requested or choice.from_env or choice.threads < 2 or load <= machine_cores:
+        return None
+    return (
+        f"the machine is busy (load {load:.1f} on {machine_cores} cores): torch runs "
+        f"{choice.threads} threads, and --threads 1 may be much faster"
+    )
+
+
 def use_torch_threads(requested: int | None = None, workers: int = 0) -> ThreadChoice:
-    """Set torch's intra-op thread count by ``choose_threads`` and return the choice."""
+    """Set torch's intra-op thread count by ``choose_threads`` and return the choice; warn
+    (``RuntimeWarning``) when the machine is busier than its cores (``busy_warning``)."""
     import torch
 
     choice = choose_threads(requested, workers)
     torch.set_num_threads(choice.threads)
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows has no load average
+        load = 0.0
+    message = busy_warning(choice, load, os.cpu_count() or 1)
+    if message:
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
     return choice

@@ -90,3 +90,18 @@ def test_threads_option_on_every_cpu_command(module, command):
     assert "usable cores less --workers" in shown.output
     refused = CliRunner().invoke(main, [command, "--threads", "0"])
     assert refused.exit_code == 2 and "--threads" in refused.output
+
+
+def test_a_busy_machine_is_warned_about_unless_threads_were_given(monkeypatch):
+    from canvas_data.threads import busy_warning
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    two = choose_threads(None, workers=0, cores=2)
+    said = busy_warning(two, load=16.8, machine_cores=2)
+    assert said is not None and "load 16.8 on 2 cores" in said and "--threads 1" in said
+    assert busy_warning(two, load=1.5, machine_cores=2) is None
+    assert busy_warning(choose_threads(2, cores=2), load=16.8, machine_cores=2) is None
+    one = choose_threads(None, workers=2, cores=2)
+    assert busy_warning(one, load=16.8, machine_cores=2) is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert busy_warning(choose_threads(None, cores=2), load=16.8, machine_cores=2) is None
