@@ -17,15 +17,15 @@ when there is one) less the workers that run alongside torch, and at least 1.
 
 The rule does not look at the load other processes put on the machine (a count that changed
 with the load would make outputs differ from run to run); when the load average exceeds the
-machine's cores, ``use_torch_threads`` warns that ``--threads 1`` may be much faster.
+machine's cores, ``use_torch_threads`` says (``ThreadChoice.busy``) that ``--threads 1`` may be
+much faster, and the commands print it.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 OMP_ENV = "OMP_NUM_THREADS"
@@ -65,6 +65,7 @@ class ThreadChoice:
     workers: int
     requested: bool
     from_env: bool = False
+    busy: str | None = None  # the warning of busy_warning, set by use_torch_threads
 
     def describe(self) -> str:
         if self.requested:
@@ -110,8 +111,8 @@ def busy_warning(choice: ThreadChoice, load: float, machine_cores: int) -> str |
 
 
 def use_torch_threads(requested: int | None = None, workers: int = 0) -> ThreadChoice:
-    """Set torch's intra-op thread count by ``choose_threads`` and return the choice; warn
-    (``RuntimeWarning``) when the machine is busier than its cores (``busy_warning``)."""
+    """Set torch's intra-op thread count by ``choose_threads`` and return the choice, with
+    ``busy`` set when the machine is busier than its cores (``busy_warning``)."""
     import torch
 
     choice = choose_threads(requested, workers)
@@ -120,7 +121,4 @@ def use_torch_threads(requested: int | None = None, workers: int = 0) -> ThreadC
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # Windows has no load average
         load = 0.0
-    message = busy_warning(choice, load, os.cpu_count() or 1)
-    if message:
-        warnings.warn(message, RuntimeWarning, stacklevel=2)
-    return choice
+    return replace(choice, busy=busy_warning(choice, load, os.cpu_count() or 1))

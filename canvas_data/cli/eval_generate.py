@@ -13,6 +13,7 @@ from canvas_data.cli.common import (
     TORCH_THREADS,
     one_line_errors,
     out_folder,
+    set_torch_threads,
 )
 from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
 
@@ -152,7 +153,6 @@ def generate(
     from canvas_data.metrics.answers import plan_fine_answers
     from canvas_data.metrics.finer_scale import parse_combination
     from canvas_data.metrics.generate import GenerateSettings, generate_answers
-    from canvas_data.threads import use_torch_threads
     from canvas_data.work_share import share_from_env
 
     chosen = answer_set(themes, objects, seeds)
@@ -165,7 +165,7 @@ def generate(
                 "combination's cell"
             )
         fine = plan_fine_answers(*pair, extra_seeds, taken=chosen["seeds"])
-    use_torch_threads(threads)  # the sampling loop is the one thing running
+    set_torch_threads(threads)  # the sampling loop is the one thing running
     share = share_from_env(num_shards, shard_index)
     report = generate_answers(
         out,

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import PROGRESS, TORCH_THREADS, one_line_errors, out_file
+from canvas_data.cli.common import (
+    PROGRESS,
+    TORCH_THREADS,
+    one_line_errors,
+    out_file,
+    set_torch_threads,
+)
 from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
 from canvas_data.metrics.scores import CRA_DEFINITIONS, RELEASE_README, WHOLE_TABLE
 
@@ -170,7 +176,6 @@ def accuracy(
     from canvas_data.metrics.accuracy import evaluate_answers
     from canvas_data.metrics.scores import Definitions
     from canvas_data.out_paths import check_out
-    from canvas_data.threads import use_torch_threads
 
     if cra_on_all_images:
         if cra_definition not in (RELEASE_README, WHOLE_TABLE):
@@ -183,7 +188,7 @@ def accuracy(
     if out is None:  # the default: accuracy.json beside the answers of the target, else in them
         check_out(answers / target if target and (answers / target).is_dir() else answers)
     _quiet_transformers()
-    use_torch_threads(threads, workers=workers)  # the decode threads run beside torch
+    set_torch_threads(threads, workers=workers)  # the decode threads run beside torch
     sources, loaded = {}, {}
     for task, run in (("style", style_classifier), ("object", object_classifier)):
         loaded[task] = load_classifier(run, device=device, dtype=dtype)
@@ -334,11 +339,10 @@ def fid(
     from canvas_data.atomic import write_json
     from canvas_data.metrics.fid import compute_fid
     from canvas_data.out_paths import check_out
-    from canvas_data.threads import use_torch_threads
 
     if out is None:
         check_out(answers / "fid.json", file=True)
-    use_torch_threads(threads, workers=workers)  # the decode threads run beside torch
+    set_torch_threads(threads, workers=workers)  # the decode threads run beside torch
     result = compute_fid(
         answers,
         reference,

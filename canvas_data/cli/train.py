@@ -14,6 +14,7 @@ from canvas_data.cli.common import (
     CanvasGroup,
     one_line_errors,
     out_folder,
+    set_torch_threads,
 )
 from canvas_data.cli.train_options import (
     BATCH,
@@ -48,10 +49,9 @@ def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **
 
     names = [s.strip() for s in spec.split(",") if s.strip()]
     order, classes = resolve_classes(task, names[0] if len(names) == 1 else names, data)
-    from canvas_data.threads import use_torch_threads
 
     resume, progress = opts.pop("resume"), opts.pop("progress")
-    use_torch_threads(opts.pop("threads"), workers=opts["workers"])
+    set_torch_threads(opts.pop("threads"), workers=opts["workers"])
     settings = TrainSettings(
         task=task, classes=classes, order=order, backbone=backbone or DEFAULT_BACKBONE, **opts
     )
@@ -192,10 +192,9 @@ def evaluate(
     from canvas_data.classify.classifier import load_classifier
     from canvas_data.classify.evaluate import evaluate_classifier
     from canvas_data.out_paths import check_out
-    from canvas_data.threads import use_torch_threads
 
     check_out(out or run)  # before the scoring, not after it
-    use_torch_threads(threads, workers=workers)
+    set_torch_threads(threads, workers=workers)
     classifier = load_classifier(run, device=device, dtype=dtype)
     ev = evaluate_classifier(
         classifier, data, split=split, batch_size=batch_size, workers=workers, progress=progress
@@ -237,9 +236,8 @@ def predict(
 ) -> None:
     """Classify IMAGES with the classifier in RUN: one line per image, `path<TAB>class<TAB>prob`."""
     from canvas_data.classify.classifier import load_classifier
-    from canvas_data.threads import use_torch_threads
 
-    use_torch_threads(threads)
+    set_torch_threads(threads)
     classifier = load_classifier(run, device=device, dtype=dtype)
     found = classifier.predict(images, batch_size=batch_size, progress=progress)
     for path, ranked in zip(images, found.top(top), strict=True):
