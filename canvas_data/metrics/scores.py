@@ -33,9 +33,10 @@ style target. The CRA has three named definitions (``CRA_DEFINITIONS``), chosen 
 - ``whole-table``: the plain mean of the other classifier's whole table as the release's
   ``accuracy.py`` writes it (every image; for an object target every theme, ``Seed_Images`` too).
 
-The two readings differ by about a point. ``forgetting_scores`` scores a set of forgotten targets
-(sequential unlearning), ``unlearning_scores`` one; ``cell_mean`` is the finer-scale scores' mean
-over (theme, object) cells. Every score comes with the number of images it rests on. The
+``release-readme`` and ``all-images`` differ by about a point on real answer sets.
+``forgetting_scores`` scores a set of forgotten targets (sequential unlearning),
+``unlearning_scores`` one; ``cell_mean`` is the finer-scale scores' mean over (theme, object)
+cells. Every score comes with the number of images it rests on. The
 benchmark's table averages each over the style targets and, apart, over the object targets.
 These are plain functions over plain data, so they can be checked by hand; every command that
 reports UA, IRA or CRA (``accuracy``, ``summarize``, ``--sequence``, finer scale) computes them
