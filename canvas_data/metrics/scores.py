@@ -26,7 +26,7 @@ style target. The CRA has three named definitions (``CRA_DEFINITIONS``), chosen 
 
 - ``release-readme`` (default): the images that do not involve the target, as above;
 - ``all-images``: the reading that public users of the release publish (SAeUron's
-  ``scripts/avg_accuracy_style.py`` and ``avg_accuracy_cls.py``, which average the tables of the
+  ``avg_accuracy_style.py`` and ``avg_accuracy_cls.py`` scripts, which average the tables of the
   release's ``machine_unlearning/evaluation/quantitative/accuracy.py``): the other classifier over
   every image of the answer set, the target's too; for an object target, the mean over the 50
   styles (``Seed_Images`` left out);
@@ -87,8 +87,8 @@ CRA_DEFINITIONS: dict[str, dict[str, str]] = {
             "(Seed_Images excluded) of their accuracy on every image (the target's too)"
         ),
         "source": (
-            "the reading public users of the release publish: SAeUron's "
-            "scripts/avg_accuracy_style.py and scripts/avg_accuracy_cls.py, means of the tables "
+            "the reading public users of the release publish: SAeUron's scripts "
+            "avg_accuracy_style.py and avg_accuracy_cls.py, means of the tables "
             "of the release's machine_unlearning/evaluation/quantitative/accuracy.py (object "
             "target: the 50 styles without Seed_Images)"
         ),
