@@ -195,6 +195,18 @@ class RecipeSpec(_Section):
                 validate_chain(name, spec.procedural)
         return styles
 
+    @model_validator(mode="after")
+    def _numbers_fit(self) -> RecipeSpec:
+        """Cross-field checks: values each valid alone that cannot make a dataset together."""
+        build, split = self.build or BuildSpec(), self.split or SplitSpec()
+        if split.test_per_object >= build.photos_per_object:
+            raise ValueError(
+                f"split.test_per_object: {split.test_per_object} test photos per object leaves "
+                f"no train photo of build.photos_per_object ({build.photos_per_object}); it must "
+                "be below it (0 for no test split)"
+            )
+        return self
+
     @field_validator("responsible_ai")
     @classmethod
     def _rai(cls, fields: dict[str, str] | None) -> Any:
