@@ -58,6 +58,8 @@ class IntakeReport:
     duplicate_folders: list[str] = field(default_factory=list)
     short_objects: dict[str, int] = field(default_factory=dict)  # object -> usable photos
     stale: list[str] = field(default_factory=list)  # outputs above the photos taken this run
+    # object -> files not read: the object already had photos_per_object photos
+    beyond_photos_per_object: dict[str, list[str]] = field(default_factory=dict)
     written: int = 0
     unchanged: int = 0
 
@@ -69,6 +71,11 @@ class IntakeReport:
             f"({self.written} written, {self.unchanged} unchanged)",
             f"{len(self.rejected)} files skipped",
         ]
+        beyond = sum(len(files) for files in self.beyond_photos_per_object.values())
+        if beyond:
+            parts.append(
+                f"{beyond} photos beyond photos_per_object ({self.photos_per_object}) left out"
+            )
         if self.short_objects:
             want = self.photos_per_object
             short = ", ".join(f"{o} {n}/{want}" for o, n in self.short_objects.items())
@@ -188,6 +195,10 @@ def _intake_object(
         _write_seed(obj, idx, path, photos_dir, photo, work, recipe, report)
         if idx == recipe.photos_per_object:
             bar.update(len(files) - done)
+            if files[done:]:
+                report.beyond_photos_per_object[obj] = [
+                    text_path(p.relative_to(photos_dir)) for p in files[done:]
+                ]
             break
     report.accepted[obj] = idx
     if idx < recipe.photos_per_object:

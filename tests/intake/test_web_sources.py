@@ -489,3 +489,18 @@ def test_the_card_credits_web_photos_and_flags_unlicensed_ones(server, tmp_path,
     assert "1 of them have no declared licence" in card
     assert "| `Seed_Images/Cats/1` | Ada | CC BY 4.0 | https://example.org/a |" in card
     assert "| `Seed_Images/Human/1` | - | **none** |" in card
+
+
+def test_rows_beyond_per_object_are_counted_and_listed(server, tmp_path, recipe):
+    for i in range(1, 5):
+        server.routes[f"/b{i}.jpg"] = Route(encode(photo(40 + i)))
+    rows = [row(server.url(f"/b{i}.jpg")) for i in range(1, 5)]
+    work = tmp_path / "work"
+    report = run(write_manifest(tmp_path / "m.csv", rows), work, recipe, per_object=2)
+    assert "2 rows beyond per-object (2) left out" in report.summary()
+    listed = json.loads((work / "reports" / "sources.json").read_text())
+    assert [r["url"] for r in listed["beyond_per_object"]] == [
+        server.url("/b3.jpg"),
+        server.url("/b4.jpg"),
+    ]
+    assert [r["row"] for r in listed["beyond_per_object"]] == [3, 4]
