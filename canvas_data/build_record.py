@@ -17,9 +17,10 @@ is ``InputError`` naming the file (``WORK/build.json: reason``). It is written a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from canvas_data.atomic import write_text
 from canvas_data.errors import InputError
+from canvas_data.locks import claim, release
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import Item, image_path, photo_indices, sha256_file, sidecar_path
@@ -134,6 +136,17 @@ def _first_fault(err: ValidationError) -> str:
     e = err.errors(include_url=False)[0]
     where = ".".join(str(p) for p in e["loc"])
     return f"{where}: {e['msg']}" if where else e["msg"]
+
+
+@contextlib.contextmanager
+def record_lock(work: Path) -> Iterator[None]:
+    """Hold the record while it is read, checked and written: two runs sharing a workspace
+    (ranks of one job, or ``--styles`` runs side by side) each add what they were asked."""
+    lock = claim(Path(work) / ".locks" / "build.lock", wait=True)
+    try:
+        yield
+    finally:
+        release(lock, finished=False)
 
 
 def write_record(work: Path, record: BuildRecord) -> None:
@@ -334,7 +347,8 @@ def check_sources(work: Path, recipe: Recipe, repaint_stale: bool) -> None:
 def record_sources(work: Path, recipe: Recipe) -> None:
     """After ``sources``: the record names ``recipe``; what ``stylize`` was asked is kept."""
     new = BuildRecord.of_recipe(recipe)
-    old = read_record(work)
-    if old is not None:
-        new = new.model_copy(update={"paintings": old.paintings, "stylizers": old.stylizers})
-    write_record(work, new)
+    with record_lock(work):
+        old = read_record(work)
+        if old is not None:
+            new = new.model_copy(update={"paintings": old.paintings, "stylizers": old.stylizers})
+        write_record(work, new)

@@ -219,6 +219,10 @@ def stylize(
     )
     for key, reason in report.failed:
         click.echo(f"failed {key}: {reason}", err=True)
+    if report.stale_left:
+        from canvas_data.build_record import stale_line
+
+        click.echo(f"warning: {stale_line(report.stale_left, work)}", err=True)
     click.echo(report.summary())
     if report.failed:
         raise SystemExit(1)
@@ -269,7 +273,9 @@ def shards(work, out, recipe, max_samples, max_bytes, resolution, styles, fmt, c
     Image bytes are copied as they are (no re-encoding unless --resolution asks). The dataset
     card makes `load_dataset(OUT)` return labelled splits; manifest.json lists every shard with
     its sha256. Missing, unreadable and extra files are reported by name. Shards whose inputs
-    did not change are kept on a rerun. WORK may be a copy of the release's folder.
+    did not change are kept on a rerun. WORK may be a copy of the release's folder. Without
+    --styles, the styles and objects `stylize` was asked for (WORK/build.json) are packed;
+    paintings whose seed photo or settings changed since they were made stop the run.
     """
     from canvas_data.pack.variants import parse_styles
     from canvas_data.pipeline import pack_dataset
@@ -316,7 +322,9 @@ def verify(folder: Path, progress: bool) -> None:
     """Check a packed FOLDER: re-hash shards, decode samples, compare counts.
 
     Exits non-zero and names the offending shard when anything differs from manifest.json.
-    Tars and Parquet shards are both checked.
+    Tars and Parquet shards are both checked. A workspace (WORK/build.json or Seed_Images, no
+    manifest) is checked against its build record: stale paintings and missing images the build
+    asked for are named.
     """
     from canvas_data.pack.parquet import verify_packed
 

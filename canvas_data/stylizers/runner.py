@@ -26,6 +26,7 @@ from canvas_data.build_record import (
     check_recipe,
     check_stylizer,
     read_record,
+    record_lock,
     run_settings,
     stale_paintings,
     write_record,
@@ -111,8 +112,6 @@ def stylize_workspace(
     work = Path(work)
     recipe = recipe or workspace_recipe(work)
     started = time.perf_counter()
-    record = read_record(work)
-    check_recipe(work, record, recipe, "stylize")
     planned = plan_items(recipe, work, styles, objects)
     if not planned:
         raise ValueError(
@@ -122,12 +121,15 @@ def stylize_workspace(
         )
     asked_styles = _subset(styles, recipe.styles, "style")
     settings = run_settings(recipe, backend, options)
-    if not repaint_stale:
-        check_stylizer(work, record, asked_styles, settings)
-    record = (record or BuildRecord.of_recipe(recipe)).with_paintings(
-        asked_styles, _subset(objects, recipe.objects, "object"), settings
-    )
-    write_record(work, record)  # before painting: a killed run still remembers what was asked
+    with record_lock(work):  # before painting: a killed run still remembers what was asked
+        record = read_record(work)
+        check_recipe(work, record, recipe, "stylize")
+        if not repaint_stale:
+            check_stylizer(work, record, asked_styles, settings)
+        record = (record or BuildRecord.of_recipe(recipe)).with_paintings(
+            asked_styles, _subset(objects, recipe.objects, "object"), settings
+        )
+        write_record(work, record)
     items = shard_of_work(planned, num_shards, shard_index)
     _remove_partials(work, items)
     stale = stale_paintings(work, recipe, record, items)
