@@ -70,8 +70,8 @@ class BuildRecord(BaseModel):
     photos_per_object: Annotated[int, Field(ge=1)]
     test_per_object: Annotated[int, Field(ge=0)]
     objects: list[Name]  # the objects the seed photos were asked for
-    # style -> objects asked of ``stylize`` (the union over its runs)
-    paintings: dict[Name, list[Name]] = {}
+    # style -> objects asked of ``stylize`` (the union over its runs); None: no run recorded
+    paintings: dict[Name, list[Name]] | None = None
     stylizers: dict[Name, StylizerSettings] = {}  # style -> how its paintings are made
 
     @classmethod
@@ -90,15 +90,19 @@ class BuildRecord(BaseModel):
         self, styles: Sequence[str], objects: Sequence[str], settings: StylizerSettings
     ) -> BuildRecord:
         """This record with ``styles`` x ``objects`` asked of ``settings``."""
-        paintings = {s: list(objs) for s, objs in self.paintings.items()}
+        paintings = {s: list(objs) for s, objs in (self.paintings or {}).items()}
         stylizers = dict(self.stylizers)
         for style in styles:
             paintings[style] = sorted(set(paintings.get(style, [])) | set(objects))
             stylizers[style] = settings
         return self.model_copy(update={"paintings": paintings, "stylizers": stylizers})
 
-    def asked(self, recipe: Recipe) -> dict[str, tuple[str, ...]]:
-        """The cells asked for, in class order: ``Seed_Images`` and each painted style."""
+    def asked(self, recipe: Recipe) -> dict[str, tuple[str, ...]] | None:
+        """The cells asked for, in class order: ``Seed_Images`` and each painted style; ``None``
+        before any ``stylize`` run is recorded (a workspace painted before records were kept
+        must not look unpainted: all the recipe's cells are then asked)."""
+        if self.paintings is None:
+            return None
         objects = [o for o in recipe.objects if o in set(self.objects)]
         cells = {SEED_STYLE: tuple(objects)}
         for style in recipe.styles:

@@ -184,3 +184,16 @@ def test_a_damaged_record_is_one_line(built):
         assert result.exit_code == 1
         assert result.output.strip() == result.output.strip().splitlines()[0]
         assert result.output.startswith(f"Error: {work / BUILD_FILE}: not a build record")
+
+
+def test_a_workspace_painted_before_records_still_packs_its_paintings(built):
+    tmp_path, photos, work = built
+    (work / BUILD_FILE).unlink()  # as a workspace made before build records
+    assert run("sources", "--photos", photos, "--work", work).exit_code == 0
+    assert read_record(work).paintings is None
+    out = tmp_path / "out"
+    result = run("shards", "--work", work, "--out", out)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {"Monet", "Winter"} <= set(manifest["counts"]["train"])
+    assert "missing 6 images: Van_Gogh/Cats/1" in result.output  # the recipe's styles, as before

@@ -132,6 +132,7 @@ def pack_shards(
     max_bytes = int(max_bytes or limits.get("max_bytes", 1_000_000_000))
     # what the build asked for, unless --styles names the styles to pack
     cells = record.asked(recipe) if record is not None and styles is None else None
+    # (None: the recipe's styles and objects, as for a copy of the release)
     inv = inventory(work, recipe, cells)
     if not inv.samples:
         raise FileNotFoundError(f"{work}: no images of this recipe's styles and objects to pack")
