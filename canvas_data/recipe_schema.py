@@ -144,6 +144,17 @@ class DiffusersOptions(_Section):
     style_references: Text | None = None
     references_per_style: PositiveInt | None = None
 
+    @model_validator(mode="after")
+    def _denoises(self) -> DiffusersOptions:
+        """img2img runs ``round(steps x strength)`` denoising steps: none paints nothing."""
+        given = self.steps is not None and self.strength is not None
+        if given and round(self.steps * self.strength) < 1:
+            raise ValueError(
+                f"steps: {self.steps} steps at strength {self.strength} denoise nothing "
+                "(img2img runs round(steps x strength) steps); raise either"
+            )
+        return self
+
 
 class StylizersSpec(_Section):
     """Options per stylizer backend; a new backend adds its options model here."""

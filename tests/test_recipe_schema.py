@@ -190,3 +190,12 @@ def test_build_names_outside_the_taxonomy_name_the_key(tmp_path):
     )
     with pytest.raises(ValueError, match=rf"recipe {path}: build\.objects: unknown object"):
         load_recipe(path)
+
+
+def test_diffusers_steps_and_strength_that_denoise_nothing_are_refused(tmp_path):
+    path = _recipe(tmp_path, {"stylizers": {"diffusers": {"steps": 2, "strength": 0.2}}})
+    with pytest.raises(ValueError) as err:
+        load_recipe(path)
+    assert str(err.value).startswith(f"recipe {path}: stylizers.diffusers: steps: 2 steps at")
+    ok = _recipe(tmp_path, {"stylizers": {"diffusers": {"steps": 5, "strength": 0.2}}}, "ok.yaml")
+    assert load_recipe(ok).stylizer_options("diffusers")["steps"] == 5
