@@ -323,13 +323,21 @@ def painted_items(work: Path, recipe: Recipe, cells: dict[str, tuple[str, ...]])
 
 
 def stale_line(stale: dict[str, str], work: Path, shown: int = 5) -> str:
-    """One line naming the stale paintings (the first few) and how to repaint them."""
+    """One line naming the stale paintings (the first few) and the command that repaints them
+    (limited to their styles and objects, so it paints nothing else)."""
     keys = sorted(stale)
     names = ", ".join(f"{k} ({stale[k]})" for k in keys[:shown])
     more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    styles = sorted({k.split("/")[0] for k in keys})
+    objects = sorted({k.split("/")[1] for k in keys})
+    subset = "".join(
+        f" --{flag} {','.join(values)}"
+        for flag, values in (("styles", styles), ("objects", objects))
+        if len(values) <= 8
+    )
     return (
-        f"{len(keys)} stale paintings: {names}{more}; run `canvas-build stylize --work {work} "
-        f"{REPAINT_FLAG}` to repaint them"
+        f"{len(keys)} stale paintings: {names}{more}; run `canvas-build stylize --work {work}"
+        f"{subset} {REPAINT_FLAG}` to repaint them"
     )
 
 

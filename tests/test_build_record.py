@@ -117,9 +117,10 @@ def test_a_changed_photo_makes_only_its_paintings_stale(built):
     assert "2 stale paintings: Monet/Cats/2 (seed photo changed" in packed.output
     assert "Winter/Cats/2" in packed.output
     painted = json.loads((work / "Monet" / "Human" / "1.json").read_text())
-    repaint = run(
-        "stylize", "--work", work, "--workers", "1", "--styles", "Monet,Winter", "--repaint-stale"
-    )
+    hint = f"canvas-build stylize --work {work} --styles Monet,Winter --objects Cats"
+    hint += " --repaint-stale"
+    assert f"run `{hint}` to repaint them" in packed.output
+    repaint = run(*hint.split()[1:], "--workers", "1")
     assert repaint.exit_code == 0 and "stylized 2 images (2 stale ones repainted)" in repaint.output
     assert json.loads((work / "Monet" / "Human" / "1.json").read_text()) == painted
 
