@@ -174,4 +174,5 @@ def _provenance(stylizer: Stylizer, spec, item: Item, seed: int, photo_sha: str)
         ),
         "toolkit_version": __version__,
         **stylizer.describe(spec),
+        **stylizer.describe_item(spec, seed),
     }
