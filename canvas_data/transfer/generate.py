@@ -101,6 +101,17 @@ def generate_transfers(
     if not triplets:
         raise ValueError(f"{data}: no style-transfer triplets for these styles and objects")
     mine: list[Triplet] = shard_of_work(triplets, num_shards, shard_index)
+    runner = get_method(method, options)
+    record = {
+        **runner.describe(),
+        "seed": seed,
+        "jpeg_quality": jpeg_quality,
+        "data": str(data),
+        "toolkit_version": __version__,
+    }
+    # checked before outputs are counted as done: a rerun with other settings over a finished
+    # folder would otherwise pass its images off as made with the new ones
+    _check_settings(out, record)
     report = TransferReport(planned=len(mine))
     todo = []
     for t in mine:
@@ -111,16 +122,7 @@ def generate_transfers(
     if not todo:
         report.seconds = time.perf_counter() - start
         return report
-    runner = get_method(method, options)
-    record = {
-        **runner.describe(),
-        "seed": seed,
-        "jpeg_quality": jpeg_quality,
-        "data": str(data),
-        "toolkit_version": __version__,
-    }
     out.mkdir(parents=True, exist_ok=True)
-    _check_settings(out, record)
     if shard_index == 0 or not (out / SETTINGS_FILE).exists():
         write_json(out / SETTINGS_FILE, record)
     bar = tqdm(total=len(todo), unit="img", desc="transfer", disable=not progress)

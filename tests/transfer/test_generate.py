@@ -78,3 +78,15 @@ def test_bad_weights_fail_before_any_image(setup, tmp_path):
     with pytest.raises(ValueError, match="decoder.pth: not a VGG-19"):
         generate_transfers(data, tmp_path / "out", "adain", bad)
     assert not (tmp_path / "out").exists()
+
+
+def test_other_settings_are_refused_even_when_every_output_exists(setup, tmp_path):
+    data, options = setup
+    out = tmp_path / "adain"
+    done = generate_transfers(data, out, "adain", options, styles=["Monet"], objects=["Cats"])
+    assert done.written and not done.failed
+    other = MethodOptions(vgg=options.vgg, decoder=options.decoder, resolution=32, alpha=0.5)
+    with pytest.raises(ValueError, match=r"transfer.json: .*alpha=1.0, not 0.5"):
+        generate_transfers(data, out, "adain", other, styles=["Monet"], objects=["Cats"])
+    rerun = generate_transfers(data, out, "adain", options, styles=["Monet"], objects=["Cats"])
+    assert (rerun.written, rerun.already_done) == (0, done.written)
