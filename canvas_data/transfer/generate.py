@@ -98,8 +98,6 @@ def generate_transfers(
     options.check()
     index = index_for(Path(data))
     triplets = plan_triplets(index, styles, objects)
-    if not triplets:
-        raise ValueError(f"{data}: no style-transfer triplets for these styles and objects")
     mine: list[Triplet] = shard_of_work(triplets, num_shards, shard_index)
     runner = get_method(method, options)
     record = {

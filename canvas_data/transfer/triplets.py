@@ -76,7 +76,8 @@ def plan_triplets(
     index: ShardIndex, styles: Sequence[str] | None = None, objects: Sequence[str] | None = None
 ) -> list[Triplet]:
     """Every triplet of the packed folder behind ``index`` (or of ``styles`` x ``objects``),
-    sorted by name. Unknown names fail with the valid ones listed."""
+    sorted by name. Unknown names fail with the valid ones listed; names the folder holds no
+    triplet of (a style it lacks, ``Seed_Images``) fail naming the painted styles it holds."""
     styles = resolve_styles(styles, index.taxonomy.styles)
     selection = Selection.of(CONTENT_SPLIT, styles, objects)
     selection.check(index.taxonomy, index.split_keys)
@@ -92,4 +93,12 @@ def plan_triplets(
             ref = parse_key(job["reference"])
             name = output_name(item.style, item.obj, item.idx, ref.idx)
             found.append(Triplet(name, item.style, item.obj, job["content"], ref.key, item.key))
+    if not found:
+        held = sorted(
+            {parse_key(k).style for k in index.split_keys.get(CONTENT_SPLIT, ())} - {SEED_STYLE}
+        )
+        raise ValueError(
+            f"{index.root}: no style-transfer triplets for these styles and objects (its "
+            f"{CONTENT_SPLIT} split holds painted styles: {', '.join(held) or 'none'})"
+        )
     return sorted(found)

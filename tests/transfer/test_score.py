@@ -96,3 +96,9 @@ def test_aggregates_per_cell_style_and_overall():
     assert agg["per_style"]["A"]["style_loss"]["std"] == pytest.approx(np.std([2, 6, 10]))
     assert agg["overall"]["style_accuracy"] == {"n": 4, "hits": 3, "accuracy": 0.75}
     assert agg["overall"]["content_loss"]["std"] == 0.0
+
+
+def test_styles_the_data_lacks_are_one_line_not_an_internal_error(setup, tmp_path):
+    data, run, vgg = setup
+    with pytest.raises(ValueError, match="no style-transfer triplets"):
+        score_transfers(tmp_path, data, run, vgg, SETTINGS, styles=["Cubism"])

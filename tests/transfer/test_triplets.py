@@ -52,3 +52,9 @@ def test_the_release_names_and_style_sets():
 def test_seeds_depend_on_the_name_only(data):
     a, b = plan_triplets(index_for(data))[:2]
     assert a.seed(0) == a.seed(0) != b.seed(0) and a.seed(0) != a.seed(1)
+
+
+@pytest.mark.parametrize("styles", [["Cubism"], ["Seed_Images"]])
+def test_styles_without_triplets_are_refused_naming_what_the_data_holds(data, styles):
+    with pytest.raises(ValueError, match=r"no style-transfer triplets .* holds .*Monet"):
+        plan_triplets(index_for(data), styles)
