@@ -65,16 +65,16 @@ class TrainSettings:
 
 
 def resolve_classes(task: str, spec: str | Sequence[str], data: Path) -> tuple[str, list[str]]:
-    """The head's classes: ``dataset`` (the build's taxonomy), ``built`` (the classes that have
-    training images, in taxonomy order), ``60``/``50`` (styles: the release's 61-/51-way heads),
-    ``20`` (objects: the release's order), or a list of names."""
+    """The head's classes: ``dataset`` or ``all`` (the build's taxonomy), ``built`` (the
+    classes that have training images, in taxonomy order), ``60``/``50`` (styles: the
+    release's 61-/51-way heads), ``20`` (objects: the release's order), or a list of names."""
     manifest = load_manifest(Path(data))
     taxonomy = manifest_taxonomy(manifest)
     known = taxonomy.styles if task == "style" else taxonomy.objects
     named = NAMED_ORDERS[task]
     if isinstance(spec, str) and spec in named:
         return named[spec][0], list(named[spec][1])
-    if spec == "dataset":
+    if spec in ("dataset", "all"):  # `all`: the name every --styles/--objects understands
         classes = list(known)
     elif spec == "built":
         counts = manifest.get("counts", {}).get("train", {})

@@ -78,7 +78,7 @@ def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **
     "spec",
     default="dataset",
     show_default=True,
-    help="Head classes: `dataset` (the build's taxonomy: the release's 61-way order for a "
+    help="Head classes: `dataset` or `all` (the build's taxonomy: the release's 61-way order for a "
     "release build), `built` (the styles that have training images), `60` (the release's "
     "61-way head), `50` (its 51-way head), or comma-separated style names.",
 )
@@ -99,7 +99,7 @@ def style(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> Non
     "spec",
     default="dataset",
     show_default=True,
-    help="Head classes: `dataset` (the build's taxonomy: the release's 20 objects for a "
+    help="Head classes: `dataset` or `all` (the build's taxonomy: the release's 20 objects for a "
     "release build), `built` (the objects that have training images), `20` (the release's "
     "order), or comma-separated object names.",
 )

@@ -246,3 +246,8 @@ def test_object_command_and_one_line_errors(build, tmp_path):
     for command in ("style", "object", "import-release", "evaluate", "predict"):
         help_text = train([command, "--help"]).output
         assert "--help" in help_text and "Usage: " in help_text
+
+
+@pytest.mark.parametrize("task", ["style", "object"])
+def test_all_names_every_class_of_the_build(build, task):
+    assert resolve_classes(task, "all", build.out) == resolve_classes(task, "dataset", build.out)
