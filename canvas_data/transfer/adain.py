@@ -111,6 +111,10 @@ def to_images(batch: torch.Tensor) -> list[Image.Image]:
     return [Image.fromarray(a) for a in pixels.permute(0, 2, 3, 1).cpu().numpy()]
 
 
+class NetworksMismatch(ValueError):
+    """An encoder and a decoder of different widths: weights of two different networks."""
+
+
 class AdaINNet(nn.Module):
     """Encoder + AdaIN + decoder. ``forward(content, style)``: ``(N, 3, H, W)`` batches in
     [0, 1] (H, W multiples of 8) -> the stylised batch, same size, not clamped."""
@@ -120,7 +124,7 @@ class AdaINNet(nn.Module):
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         if encoder.width != decoder[1].in_channels:
-            raise ValueError(
+            raise NetworksMismatch(
                 f"the encoder gives {encoder.width} channels at relu4_1 but the decoder takes "
                 f"{decoder[1].in_channels}: weights of two different networks"
             )
@@ -161,7 +165,10 @@ class AdaIN:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
         self.resolution = resolution
-        net = AdaINNet(load_vgg(vgg), load_decoder(decoder), alpha)
+        try:
+            net = AdaINNet(load_vgg(vgg), load_decoder(decoder), alpha)
+        except NetworksMismatch as err:
+            raise ValueError(f"{decoder}: does not fit the encoder of {vgg} ({err})") from None
         self.net = net.to(self.device, self.dtype)
 
     @torch.inference_mode()

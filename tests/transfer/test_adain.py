@@ -10,6 +10,7 @@ from PIL import Image
 from transfer_weights import save_decoder, save_vgg
 
 from canvas_data.transfer.adain import (
+    AdaIN,
     AdaINNet,
     adaptive_instance_normalization,
     calc_mean_std,
@@ -115,3 +116,9 @@ def test_adain_needs_both_weight_files(tmp_path):
         get_method("adain", MethodOptions(vgg=save_vgg(tmp_path / "v.pth")))
     with pytest.raises(ValueError, match="multiple of 8"):
         MethodOptions(resolution=12).check()
+
+
+def test_a_decoder_for_another_encoder_is_refused_naming_both_files(tmp_path):
+    vgg, wide = save_vgg(tmp_path / "v.pth"), save_decoder(tmp_path / "wide.pth", width=1 / 8)
+    with pytest.raises(ValueError, match=r"^.*wide\.pth: .*v\.pth.*two different networks"):
+        AdaIN(vgg, wide, device="cpu", resolution=32)
