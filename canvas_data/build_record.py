@@ -214,10 +214,19 @@ def check_recipe(work: Path, record: BuildRecord | None, recipe: Recipe, stage: 
 def check_stylizer(
     work: Path, record: BuildRecord | None, styles: Iterable[str], settings: StylizerSettings
 ) -> None:
-    """Refuse a stylize run whose stylizer or options differ from those of painted styles."""
+    """Refuse a stylize run whose stylizer or options differ from those of painted styles.
+
+    A style counts as painted when the workspace holds a finished painting of it (a provenance
+    sidecar): the settings of a run that stopped before painting anything (a model or reference
+    folder that was not there) bind nothing, so the corrected rerun is not refused.
+    """
     if record is None:
         return
-    changed = [s for s in styles if s in record.stylizers and record.stylizers[s] != settings]
+    changed = [
+        s
+        for s in styles
+        if s in record.stylizers and record.stylizers[s] != settings and _has_paintings(work, s)
+    ]
     if not changed:
         return
     was = record.stylizers[changed[0]]
@@ -227,6 +236,12 @@ def check_stylizer(
         f"asks {settings.shown()}; pass {REPAINT_FLAG} to repaint them with the new settings, "
         "or run with the recorded ones"
     )
+
+
+def _has_paintings(work: Path, style: str) -> bool:
+    """Whether ``WORK/{style}/{Object}/`` holds a finished painting (its sidecar, written
+    last, is the done-marker)."""
+    return any(p.is_file() for p in Path(work, style).glob("*/*.json"))
 
 
 RUN_ONLY = frozenset({"batch_size"})  # stylizer options that do not change a painting

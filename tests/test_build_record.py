@@ -198,3 +198,19 @@ def test_a_workspace_painted_before_records_still_packs_its_paintings(built):
     manifest = json.loads((out / "manifest.json").read_text())
     assert {"Monet", "Winter"} <= set(manifest["counts"]["train"])
     assert "missing 6 images: Van_Gogh/Cats/1" in result.output  # the recipe's styles, as before
+
+
+def test_settings_of_a_run_that_painted_nothing_do_not_bind_the_style(built):
+    tmp_path, _, work = built
+    failed = run("stylize", "--work", work, "--styles", "Van_Gogh", "--backend", "diffusers",
+                 "--model", tmp_path / "no-such-model")  # fmt: skip
+    assert failed.exit_code == 1 and not list((work / "Van_Gogh").rglob("*.jpg"))
+    fixed = run("stylize", "--work", work, "--styles", "Van_Gogh", "--workers", "1")
+    assert fixed.exit_code == 0, fixed.output
+    assert read_record(work).stylizers["Van_Gogh"].backend == "procedural"
+    # a style with paintings still holds to the settings it was painted with
+    other = run("stylize", "--work", work, "--styles", "Van_Gogh", "--backend", "diffusers",
+                "--model", tmp_path / "no-such-model")  # fmt: skip
+    assert other.exit_code == 1 and "stylize refused: Van_Gogh painted with procedural" in (
+        other.output
+    )
