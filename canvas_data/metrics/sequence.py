@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
 from canvas_data.metrics.accuracy import RESULT_KIND
 from canvas_data.metrics.scores import DOMAINS, Definitions, Judged, forgetting_scores
 
@@ -148,10 +150,55 @@ def read_result_file(path: Path) -> Any:
         raise ValueError(f"{path}: cannot read the result ({err.strerror})") from None
 
 
+class _StatedDefinitions(BaseModel):
+    """The ``definitions`` an accuracy result states (the fields that are read back)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    cra_definition: str | None = None
+    ira_includes_photos: bool | None = None
+    cra_on_all_images: bool | None = None
+
+
+class _AccuracyFields(BaseModel):
+    """The fields of an accuracy result that ``summarize`` reads, with their types; the file is
+    someone else's, so a wrong type is the file's fault, said in one line."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    method: str | None = None
+    target: str | None = None
+    domain: str | None = None
+    definitions: _StatedDefinitions | None = None
+    scores: dict[str, float | None] | None = None
+
+    @model_validator(mode="after")
+    def _scores_of_the_target(self) -> _AccuracyFields:
+        if self.target and self.domain in DOMAINS:
+            lacking = [k for k in ("UA", "IRA", "CRA") if k not in (self.scores or {})]
+            if lacking:
+                raise ValueError(f"scores: no {', '.join(lacking)} for target {self.target}")
+        return self
+
+
+def check_accuracy_result(path: Path, result: Mapping[str, Any]) -> None:
+    """Refuse an accuracy result whose fields read back have the wrong type (``ValueError``:
+    ``PATH: not a valid accuracy result (field: reason)``)."""
+    try:
+        _AccuracyFields.model_validate(result)
+    except ValidationError as err:
+        e = err.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in e["loc"])
+        raise ValueError(
+            f"{path}: not a valid accuracy result ({where + ': ' if where else ''}{e['msg']})"
+        ) from None
+
+
 def _read(path: Path) -> dict[str, Any]:
     result = read_result_file(path)
     if not isinstance(result, dict) or result.get("kind") != RESULT_KIND:
         raise ValueError(f"{path}: not written by `canvas-eval accuracy`")
+    check_accuracy_result(path, result)
     if result.get("target") and result.get("domain") == "combination":
         raise ValueError(
             f"{path}: {result['target']} is a combination (finer-scale) target; a step of a "

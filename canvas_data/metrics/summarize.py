@@ -36,7 +36,7 @@ from canvas_data.metrics.scores import (
     Scores,
     average_over_targets,
 )
-from canvas_data.metrics.sequence import method_of, read_result_file
+from canvas_data.metrics.sequence import check_accuracy_result, method_of, read_result_file
 
 FID_KIND = "canvas-eval fid"
 COLUMNS = ("UA", "IRA", "CRA")
@@ -81,6 +81,8 @@ def read_results(
             raise ValueError(
                 f"{path}: not written by `canvas-eval accuracy`, `fid`, `profile` or `storage`"
             )
+        if kind == RESULT_KIND:
+            check_accuracy_result(path, result)
         method = given or method_of(path, result)
         group = methods.setdefault(method, MethodResults(method))
         if kind in eff.KINDS:

@@ -207,3 +207,33 @@ def test_a_target_forgotten_twice_and_mixed_methods_are_refused(tmp_path):
     run = CliRunner().invoke(main, ["summarize", "--sequence", str(tmp_path), "--out", "x"])
     assert run.exit_code == 1 and "cannot read the result" in run.output
     assert run.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("sequence", [True, False])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        lambda r: r.update(definitions=[1, 2]),
+        lambda r: r.update(definitions="release-readme"),
+        lambda r: r["definitions"].update(ira_includes_photos="false"),
+        lambda r: r["definitions"].update(cra_definition=5),
+        lambda r: r.update(method={"name": "ESD"}),
+        lambda r: r.update(target=["Van_Gogh"]),
+        lambda r: r.update(target=5),
+        lambda r: r.update(scores="high"),
+        lambda r: r.update(scores={"UA": "1", "IRA": None, "CRA": [1]}),
+        lambda r: r.update(scores={"UA": 1.0}),
+    ],
+)
+def test_fields_of_the_wrong_type_are_one_line_naming_the_file(tmp_path, broken, sequence):
+    files = write_steps(tmp_path)
+    data = json.loads(files[0].read_text())
+    broken(data)
+    write_json(files[0], data)
+    out = tmp_path / "out"
+    given = ["--sequence", *map(str, files)] if sequence else [str(files[0])]
+    run = CliRunner().invoke(main, ["summarize", *given, "--out", str(out)])
+    assert run.exit_code == 1, run.output
+    assert run.output.startswith(f"Error: {files[0]}: not a valid accuracy result (")
+    assert "internal error" not in run.output and run.output.count("\n") == 1
+    assert not out.exists()
