@@ -631,6 +631,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown path(s) {', '.join(unknown)}; known: {', '.join(PATHS)}")
     args.paths = names
+    for flag in ("images", "steps", "threads"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            parser.error(f"--{flag}: {value} is below 1")
+    from canvas_data.stylizers.diffusers_load import resolve_device
+
+    try:
+        resolve_device(args.device)  # before any path runs: no traceback for a missing GPU
+    except (ValueError, RuntimeError) as err:
+        parser.error(f"--device: {err}")
     if args.batch_size != "auto":
         if not args.batch_size.isdigit() or int(args.batch_size) < 1:
             parser.error(f"--batch-size: {args.batch_size!r} is neither a positive number nor auto")

@@ -82,6 +82,27 @@ def test_unknown_paths_and_batch_sizes_are_refused(gpu_check):
     assert gpu_check.parse(["--paths", "fid, generate"]).paths == ("fid", "generate")
 
 
+@pytest.mark.parametrize(
+    "argv", [["--images", "0"], ["--steps", "-1"], ["--threads", "0"], ["--device", "tpu"]]
+)
+def test_bad_sizes_and_devices_are_usage_errors_not_tracebacks(gpu_check, argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        gpu_check.parse(argv)
+    assert stop.value.code == 2 and argv[0] in capsys.readouterr().err
+
+
+def test_a_gpu_asked_of_a_machine_without_one_is_a_usage_error(gpu_check, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(SystemExit):
+        gpu_check.parse(["--device", "cuda"])
+    assert "--device: device cuda:0 asked for, but torch sees no CUDA GPU" in (
+        capsys.readouterr().err
+    )
+
+
 @pytest.mark.slow
 def test_every_path_runs_with_tiny_models_on_the_cpu(gpu_check, tmp_path, capsys):
     report, results, printed = run(gpu_check, tmp_path, capsys)
