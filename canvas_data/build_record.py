@@ -195,7 +195,10 @@ def check_recipe(work: Path, record: BuildRecord | None, recipe: Recipe, stage: 
     ``stage`` is the command refused; the message says how to proceed: a new ``--work`` (or
     this recipe from ``sources``) to start over, ``--repaint-stale`` to rebuild in place.
     """
-    if record is None or record.recipe_sha256 == recipe.sha256:
+    if record is None:
+        return
+    if record.recipe_sha256 == recipe.sha256:
+        check_consistent(work, record, recipe)
         return
     diffs = "; ".join(recipe_differences(record, recipe))
     how = (
@@ -209,6 +212,26 @@ def check_recipe(work: Path, record: BuildRecord | None, recipe: Recipe, stage: 
         f"{record_path(work)}: {stage} refused: this workspace was built with recipe "
         f"{record.recipe!r} and --recipe {recipe.name!r} differs ({diffs}); {how}"
     )
+
+
+def check_consistent(work: Path, record: BuildRecord, recipe: Recipe) -> None:
+    """Refuse a record that contradicts the recipe its digest names (``InputError``): numbers
+    or objects other than the recipe's, or styles and objects its taxonomy lacks (the record was
+    edited or damaged; read as it is, it would pack and verify other cells than the build's)."""
+    faults = recipe_differences(record, recipe, limit=1)
+    named = [("paintings", style, objs) for style, objs in (record.paintings or {}).items()]
+    named += [("stylizers", style, []) for style in record.stylizers]
+    for field, style, objs in named:
+        if style not in recipe.taxonomy.styles:
+            faults.append(f"{field} names style {style!r}, which the taxonomy lacks")
+        odd = [o for o in objs if o not in recipe.taxonomy.objects]
+        if odd:
+            faults.append(f"{field}.{style} names object {odd[0]!r}, which the taxonomy lacks")
+    if faults:
+        raise InputError(
+            f"{record_path(work)}: not a record of recipe {recipe.name!r}, though it names its "
+            f"digest ({faults[0]}); fix or remove it and rerun `canvas-build sources`"
+        )
 
 
 def check_stylizer(

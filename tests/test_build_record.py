@@ -214,3 +214,26 @@ def test_settings_of_a_run_that_painted_nothing_do_not_bind_the_style(built):
     assert other.exit_code == 1 and "stylize refused: Van_Gogh painted with procedural" in (
         other.output
     )
+
+
+@pytest.mark.parametrize(
+    "tamper, reason",
+    [
+        (lambda r: r.update(objects=["Cats", "../x"]), "objects"),
+        (lambda r: r.update(resolution=64), "resolution"),
+        (lambda r: r["paintings"].update({"../../etc": ["Cats"]}), "paintings"),
+        (lambda r: r["paintings"].update(Monet=["Cats", "Unicorns"]), "paintings"),
+        (lambda r: r["stylizers"].update({"No_Style": {"backend": "procedural"}}), "stylizers"),
+    ],
+)
+def test_a_record_that_contradicts_its_own_recipe_is_refused(built, tamper, reason):
+    tmp_path, _, work = built
+    record = json.loads((work / BUILD_FILE).read_text())
+    tamper(record)
+    (work / BUILD_FILE).write_text(json.dumps(record))
+    for args in (["shards", "--work", work, "--out", tmp_path / "out"], ["verify", work]):
+        result = run(*args)
+        assert result.exit_code == 1, result.output
+        assert f"{work / BUILD_FILE}: not a record of recipe" in result.output
+        assert reason in result.output
+    assert not (tmp_path / "out").exists()
