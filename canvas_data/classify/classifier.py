@@ -246,11 +246,13 @@ class Classifier:
 
     def preprocess(self, image: ImageInput) -> torch.Tensor:
         """One image (PIL, HWC uint8 array, or a file path) as the model's input tensor."""
-        from canvas_data.images.decode import decode_image
+        from canvas_data.images.decode import decode_image, read_image_file
 
         if isinstance(image, str | os.PathLike):
             path = Path(image)
-            array = decode_image(path.read_bytes(), min_size=self.info.image_size, name=str(path))
+            array = decode_image(
+                read_image_file(path), min_size=self.info.image_size, name=str(path)
+            )
         elif isinstance(image, Image.Image):
             array = np.asarray(image.convert("RGB"))
         elif isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3:

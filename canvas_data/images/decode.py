@@ -30,6 +30,18 @@ DECODE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 JPEG_MAGIC = b"\xff\xd8"
 TURBO_COLORSPACES = {"YCbCr", "RGB", "Gray"}  # what simplejpeg converts to RGB correctly
 BACKENDS = ("auto", "pillow", "simplejpeg")
+MAX_IMAGE_FILE_BYTES = 256_000_000  # far above any image of the benchmark (a 4096 px PNG: ~50 MB)
+
+
+def read_image_file(path, limit: int = MAX_IMAGE_FILE_BYTES) -> bytes:
+    """The bytes of an image file made by others, at most ``limit`` of them: a larger file (or a
+    link to a device such as ``/dev/zero``) raises ``ValueError`` naming ``path`` instead of
+    filling memory; ``OSError`` when it cannot be read."""
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path}: larger than {limit:,} bytes, not an image file to decode")
+    return data
 
 
 def size_pair(size: Size) -> tuple[int, int]:

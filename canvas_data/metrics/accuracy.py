@@ -19,7 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from canvas_data import __version__
-from canvas_data.images.decode import decode_image
+from canvas_data.images.decode import decode_image, read_image_file
 from canvas_data.metrics.answers import MAX_MISSING_SHARE, THEMES, AnswerScan, scan_answers
 from canvas_data.metrics.finer_scale import (
     COMBINATION,
@@ -68,7 +68,7 @@ def input_size(classifier: ImageClassifier) -> int | None:
 
 def _decode(path: Path, min_size: int | None, resize=None) -> np.ndarray | str:
     try:
-        image = decode_image(path.read_bytes(), min_size=min_size, name=str(path))
+        image = decode_image(read_image_file(path), min_size=min_size, name=str(path))
         return image if resize is None else resize(image)["image"]
     except (OSError, ValueError) as err:
         return str(err) if str(path) in str(err) else f"{path}: {err}"

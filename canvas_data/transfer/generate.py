@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from canvas_data import __version__
 from canvas_data.atomic import write_bytes, write_json
 from canvas_data.errors import reading
-from canvas_data.images.decode import decode_image
+from canvas_data.images.decode import decode_image, read_image_file
 from canvas_data.transfer.methods import MethodOptions, get_method
 from canvas_data.transfer.triplets import Triplet, index_for, plan_triplets
 from canvas_data.work_share import shard_of_work
@@ -53,7 +53,7 @@ def is_done(path: Path) -> bool:
     if not path.is_file():
         return False
     try:
-        decode_image(path.read_bytes(), name=str(path))
+        decode_image(read_image_file(path), name=str(path))
     except (OSError, ValueError):
         return False
     return True

@@ -23,7 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from canvas_data import __version__
-from canvas_data.images.decode import decode_image
+from canvas_data.images.decode import decode_image, read_image_file
 from canvas_data.transfer.losses import (
     CONTENT_LAYERS,
     RELEASE_VIT_BLOCKS,
@@ -169,7 +169,7 @@ def score_transfers(
         for t in present[at : at + settings.batch_size]:
             path = answers / t.name
             try:
-                batch.append((t, decode_image(path.read_bytes(), name=str(path))))
+                batch.append((t, decode_image(read_image_file(path), name=str(path))))
             except (OSError, ValueError) as err:
                 unreadable.append({"path": t.name, "reason": str(err).splitlines()[0]})
         if batch:

@@ -101,3 +101,19 @@ def test_bad_bytes_name_the_sample(blob, backend):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown decode backend 'cv2'"):
         decode_image(b"", backend="cv2")
+
+
+def test_image_files_are_read_only_up_to_a_limit(tmp_path):
+    from canvas_data.images.decode import read_image_file
+
+    small = tmp_path / "small.jpg"
+    small.write_bytes(b"\xff\xd8" + bytes(998))
+    assert read_image_file(small, limit=1000) == small.read_bytes()
+    big = tmp_path / "big.jpg"
+    big.write_bytes(bytes(1001))
+    with pytest.raises(ValueError, match=r"big\.jpg: larger than 1,000 bytes"):
+        read_image_file(big, limit=1000)
+    endless = tmp_path / "endless.jpg"
+    endless.symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match=r"endless\.jpg: larger than"):
+        read_image_file(endless, limit=1000)
