@@ -52,12 +52,14 @@ class _Section(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
+        if data is None:  # a key with no value (``build:``) is the section with its defaults
+            return {}
         if isinstance(data, dict):
             known = list(cls.model_fields)
             for key in data:
                 if key not in cls.model_fields:
                     raise _unknown_key(str(key), known)
-        elif data is not None:
+        else:
             raise PydanticCustomError(
                 "not_a_mapping", "must be a mapping of keys, got {value}", {"value": repr(data)}
             )
@@ -175,23 +177,29 @@ class RecipeSpec(_Section):
     date_published: datetime.date | Text | None = None
     license: Text | None = None
     seed: Annotated[int, Field(ge=0)] = 0
-    taxonomy: TaxonomySpec | None = None
-    build: BuildSpec | None = None
-    split: SplitSpec | None = None
-    shards: ShardsSpec | None = None
-    photos: PhotosSpec | None = None
-    stylizers: StylizersSpec | None = None
-    styles: dict[str, StyleSpecModel | None] | None = None
+    taxonomy: TaxonomySpec = TaxonomySpec()
+    build: BuildSpec = BuildSpec()
+    split: SplitSpec = SplitSpec()
+    shards: ShardsSpec = ShardsSpec()
+    photos: PhotosSpec = PhotosSpec()
+    stylizers: StylizersSpec = StylizersSpec()
+    styles: dict[str, StyleSpecModel] = {}
     responsible_ai: dict[str, Text] | None = None
     pack: PackSpec | None = None
 
+    @field_validator("styles", mode="before")
+    @classmethod
+    def _no_value_is_empty(cls, styles: Any) -> Any:
+        """``styles:`` with no value defines no style (a style with no value gets defaults)."""
+        return {} if styles is None else styles
+
     @field_validator("styles")
     @classmethod
-    def _chains(cls, styles: dict[str, StyleSpecModel | None] | None) -> Any:
+    def _chains(cls, styles: dict[str, StyleSpecModel]) -> Any:
         from canvas_data.stylizers.procedural_ops import validate_chain
 
-        for name, spec in (styles or {}).items():
-            if spec is not None and spec.procedural is not None:
+        for name, spec in styles.items():
+            if spec.procedural is not None:
                 validate_chain(name, spec.procedural)
         return styles
 

@@ -7,6 +7,7 @@ import yaml
 from click.testing import CliRunner
 
 from canvas_data.cli.build import main
+from canvas_data.errors import InputError
 from canvas_data.recipe import load_recipe
 from canvas_data.recipe_schema import DiffusersOptions
 
@@ -135,7 +136,7 @@ def test_unknown_style_or_object_names_list_the_valid_ones(tmp_path):
     hint = r"unknown style names \['Monnet'\] \(did you mean 'Monet'\?\)"
     with pytest.raises(ValueError, match=hint):
         load_recipe(path)
-    with pytest.raises(KeyError, match=r"did you mean 'Van_Gogh'"):
+    with pytest.raises(InputError, match=r"did you mean 'Van_Gogh'"):
         load_recipe("demo").style("van gogh")
 
 

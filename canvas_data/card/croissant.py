@@ -125,16 +125,16 @@ def croissant_metadata(
         "conformsTo": CONFORMS_TO,
         "citeAs": CITATION,
         "license": dataset_licence(recipe),
-        "url": recipe.data.get("url", PAPER_URL),
+        "url": recipe.spec.url or PAPER_URL,
         "isBasedOn": RELEASE_URL,
-        "version": str(recipe.data.get("version", "1.0.0")),
+        "version": str(recipe.spec.version if recipe.spec.version is not None else "1.0.0"),
         "inLanguage": "en",
         "keywords": ["machine unlearning", "diffusion models", "style transfer", "UnlearnCanvas"],
         "distribution": _distribution(out, manifest),
         "recordSet": _record_sets(manifest, recipe),
     }
-    if recipe.data.get("date_published"):  # not the build date: the file stays reproducible
-        doc["datePublished"] = str(recipe.data["date_published"])
+    if recipe.spec.date_published:  # not the build date: the file stays reproducible
+        doc["datePublished"] = str(recipe.spec.date_published)
     doc.update({f"rai:{name}": text for name, text in rai.items()})
     return doc
 
@@ -151,7 +151,7 @@ def write_croissant(
 def _description(recipe: Recipe, manifest: dict[str, Any]) -> str:
     total = sum(manifest["splits"].values())
     splits = ", ".join(f"{n:,} {s}" for s, n in split_counts(manifest).items())
-    text = " ".join(recipe.data.get("description", "").split())
+    text = " ".join((recipe.spec.description or "").split())
     return (
         f"{text} {total:,} images ({splits}), {len(recipe.styles)} styles x "
         f"{len(recipe.objects)} objects plus the seed photos, in WebDataset tar shards. "
@@ -345,7 +345,7 @@ def _enumeration(
 
 
 def _prompt(recipe: Recipe, style: str) -> str:
-    if style == SEED_STYLE or style not in recipe.data.get("styles", {}):
+    if style == SEED_STYLE or not recipe.defines(style):
         return ""
     return recipe.style(style).prompt
 

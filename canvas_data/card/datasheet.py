@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 from canvas_data.pack.packed import PackedIndex
+from canvas_data.pack.variants import pack_resolution
 from canvas_data.recipe import Recipe
 from canvas_data.recipe_schema import RAI_FIELDS
 from canvas_data.taxonomy import SEED_STYLE
@@ -36,15 +37,14 @@ def seed_photos(manifest: dict[str, Any], split: str | None = None) -> Counter[s
 
 def dataset_title(recipe: Recipe) -> str:
     """The recipe's ``pretty_name``, else UnlearnCanvas and the recipe's name."""
-    if recipe.data.get("pretty_name"):
-        return str(recipe.data["pretty_name"])
+    if recipe.spec.pretty_name:
+        return recipe.spec.pretty_name
     return "UnlearnCanvas" if recipe.name == "unlearncanvas" else f"UnlearnCanvas ({recipe.name})"
 
 
 def photo_source(recipe: Recipe) -> str:
     """Where the seed photos come from, as the recipe declares it."""
-    photos = recipe.data.get("photos", {})
-    source = photos.get("source", "folder")
+    source = recipe.spec.photos.source
     if source == "bundled":
         return (
             "real photographs shipped as sample images inside the scikit-image and scikit-learn "
@@ -57,14 +57,13 @@ def photo_source(recipe: Recipe) -> str:
 
 def licence_text(recipe: Recipe) -> str:
     """The licence of the seed photos, in the recipe's words (one line)."""
-    return " ".join(str(recipe.data.get("photos", {}).get("licence", "not declared")).split())
+    return " ".join((recipe.spec.photos.licence or "not declared").split())
 
 
 def dataset_licence(recipe: Recipe) -> str:
     """The licence of the images: the recipe's ``license`` key, else the seed photos' terms."""
-    declared = recipe.data.get("license")
-    if declared:
-        return str(declared)
+    if recipe.spec.license:
+        return recipe.spec.license
     return (
         "No single licence: each painting is a derivative of its seed photo and follows that "
         f"photo's terms. Seed photos: {licence_text(recipe)}"
@@ -141,7 +140,7 @@ def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex)
                 " In this build several seed photos of an object are crops of one picture, so "
                 "its train and test photos can show the same scene: the split separates "
                 "photos, not source pictures."
-                if recipe.data.get("photos", {}).get("source") == "bundled"
+                if recipe.spec.photos.source == "bundled"
                 else ""
             )
         ),
@@ -165,7 +164,7 @@ def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex)
             "`canvas-build verify` checks a copy against `manifest.json`."
         ),
     }
-    overrides = recipe.data.get("responsible_ai") or {}
+    overrides = recipe.spec.responsible_ai or {}
     unknown = sorted(set(overrides) - set(RAI_FIELDS))
     if unknown:
         raise ValueError(
@@ -177,7 +176,7 @@ def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex)
 
 
 def _packing(recipe: Recipe) -> str:
-    resized = (recipe.data.get("pack") or {}).get("resolution")
+    resized = pack_resolution(recipe)
     if resized:
         return f"Images were re-encoded at {resized} x {resized} px when packed (a size variant)."
     return "Images are packed byte-for-byte, never re-encoded."

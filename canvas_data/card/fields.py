@@ -53,6 +53,7 @@ from canvas_data.card.tables import (
     style_rows,
 )
 from canvas_data.pack.packed import PackedIndex
+from canvas_data.pack.variants import pack_resolution
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE, caption
 
@@ -74,10 +75,9 @@ def card_fields(
         (s for s in ("Van_Gogh", *recipe.styles) if s in recipe.styles), SEED_STYLE
     )
     example_object = objects[0] if objects else tax.objects[0]
-    limits = recipe.data.get("shards", {})
     return {
         "title": dataset_title(recipe),
-        "description": " ".join(recipe.data.get("description", "").split()),
+        "description": " ".join((recipe.spec.description or "").split()),
         "paper_url": PAPER_URL,
         "release_url": RELEASE_URL,
         "preview_block": _preview_block(preview, recipe),
@@ -116,7 +116,7 @@ def card_fields(
         "split_caveat": (
             " Here, though, several photos of an object are crops of one picture (see "
             "[Seed photos](#seed-photos)), so train and test can show the same scene."
-            if recipe.data.get("photos", {}).get("source") == "bundled"
+            if recipe.spec.photos.source == "bundled"
             else ""
         ),
         "balance": balance(counts, recipe, manifest),
@@ -140,8 +140,8 @@ def card_fields(
         "jpeg_quality": recipe.jpeg_quality,
         "photos_per_object": recipe.photos_per_object,
         "min_photo_side": recipe.min_photo_side,
-        "max_samples": int(limits.get("max_samples", 1000)),
-        "max_mb": f"{int(limits.get('max_bytes', 1_000_000_000)) / 1e6:,.0f}",
+        "max_samples": recipe.spec.shards.max_samples,
+        "max_mb": f"{recipe.spec.shards.max_bytes / 1e6:,.0f}",
         "recipe_note": recipe_note(index, recipe),
         "prompt_header": prompt_header(manifest),
         "prompt_rows": prompt_rows(recipe, manifest),
@@ -224,7 +224,7 @@ def _backends(manifest: dict[str, Any]) -> str:
 
 
 def _licence_summary(recipe: Recipe) -> str:
-    if recipe.data.get("license"):
+    if recipe.spec.license:
         return dataset_licence(recipe)
     return (
         "none of its own: each image follows the licence of its seed photo "
@@ -242,7 +242,7 @@ def _split_rule(recipe: Recipe) -> str:
 
 
 def _jpg_note(recipe: Recipe) -> str:
-    resized = (recipe.data.get("pack") or {}).get("resolution")
+    resized = pack_resolution(recipe)
     if resized:
         return f"JPEG re-encoded at {resized} x {resized} px when packed (a size variant)"
     return "JPEG bytes exactly as painted, never re-encoded"

@@ -54,7 +54,7 @@ def card_metadata(manifest: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
     splits = list(split_counts(manifest))
     total = sum(manifest["splits"].values())
     meta = {
-        "pretty_name": recipe.data.get("pretty_name", "UnlearnCanvas"),
+        "pretty_name": recipe.spec.pretty_name or "UnlearnCanvas",
         "license": "other",
         "task_categories": ["text-to-image", "image-classification", "image-to-image"],
         "tags": ["unlearncanvas", "machine-unlearning", "style-transfer", "webdataset"],

@@ -84,7 +84,7 @@ def _cell(text: str) -> str:
 
 def photo_credits(recipe: Recipe, index: PackedIndex) -> str:
     """The bundled photos' credits, one row per source image, with the photos made from it."""
-    if recipe.data.get("photos", {}).get("source") != "bundled":
+    if recipe.spec.photos.source != "bundled":
         return ""
     from canvas_data.intake.bundled_photos import bundled_credits
 
@@ -124,7 +124,7 @@ def _photo_name(idx_of: dict[tuple[str, str], str], obj: str, photo: str, crop: 
 
 
 def photo_licences(index: PackedIndex, recipe: Recipe) -> str:
-    if recipe.data.get("photos", {}).get("source") == "bundled":
+    if recipe.spec.photos.source == "bundled":
         return ""  # the credits table above says it, photo by photo
     prov = index.provenance
     recorded = {k: n for k, n in prov.photo_licences.items() if k != "not recorded"}

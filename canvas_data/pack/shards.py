@@ -117,9 +117,8 @@ def pack_shards(
         raise ValueError(f"unknown image check {check!r}; choose from {', '.join(CHECKS)}")
     recipe = variant_recipe(recipe or workspace_recipe(work), styles=styles, resolution=resolution)
     started = time.perf_counter()
-    limits = recipe.data.get("shards", {})
-    max_samples = int(max_samples or limits.get("max_samples", 1000))
-    max_bytes = int(max_bytes or limits.get("max_bytes", 1_000_000_000))
+    max_samples = int(max_samples or recipe.spec.shards.max_samples)
+    max_bytes = int(max_bytes or recipe.spec.shards.max_bytes)
     inv = inventory(work, recipe)
     if not inv.samples:
         raise FileNotFoundError(f"{work}: no images of this recipe's styles and objects to pack")
