@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from canvas_data.errors import validation_line
 from canvas_data.suggest import did_you_mean
 
 # Croissant RAI properties (http://mlcommons.org/croissant/RAI/), in the order the card shows them.
@@ -217,35 +218,4 @@ def validate_recipe(data: Any, source: str) -> RecipeSpec:
     try:
         return RecipeSpec.model_validate(data if data is not None else {})
     except ValidationError as err:
-        raise ValueError(f"recipe {source}: {format_errors(err)}") from None
-
-
-def format_errors(err: ValidationError, limit: int = 3) -> str:
-    """The first ``limit`` faults of ``err`` as ``path: reason`` joined by ``; `` (one line).
-
-    A value that matches no member of a union gives one fault per member: only the first is kept.
-    """
-    lines: dict[str, str] = {}
-    for e in err.errors(include_url=False):
-        path = [str(p) for p in e["loc"] if not _is_type_tag(p)]
-        if e["type"] == "unknown_key":
-            ctx = e["ctx"]
-            where = ".".join([*path, ctx["key"]])
-            lines.setdefault(where, f"unknown key {where}{ctx['hint']}; known keys: {ctx['known']}")
-            continue
-        where = ".".join(path)
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] not in {"names", "not_a_mapping", "value_error"}:
-            msg = f"{msg}, got {e['input']!r}"
-        lines.setdefault(where, f"{where}: {msg}" if where else msg)
-    shown = list(lines.values())[:limit]
-    more = len(lines) - len(shown)
-    return "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
-
-
-def _is_type_tag(part: Any) -> bool:
-    """Pydantic adds the member type of a union to an error's location (``int``, ``str``...)."""
-    return isinstance(part, str) and (
-        part in {"int", "str", "float", "bool", "date"}
-        or part.startswith(("function-", "constrained-", "literal[", "list[", "dict["))
-    )
+        raise ValueError(f"recipe {source}: {validation_line(err)}") from None

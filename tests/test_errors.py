@@ -90,6 +90,67 @@ def test_a_bug_is_one_line_that_says_how_to_see_more(tmp_path, monkeypatch):
     one_error_line(invoke(build_main, ["recipes"]), "internal error", "AttributeError", "--debug")
 
 
+@pytest.mark.parametrize("kind", [KeyError, IndexError])
+def test_a_missing_key_or_index_in_the_toolkit_is_a_bug(monkeypatch, kind):
+    import canvas_data.recipe as recipe
+
+    def broken(*args, **kwargs):
+        return {}["styles"] if kind is KeyError else [][3]
+
+    monkeypatch.setattr(recipe, "builtin_recipes", broken)
+    one_error_line(invoke(build_main, ["recipes"]), "internal error", kind.__name__, "--debug")
+
+
+def test_unknown_names_a_user_gives_are_input_errors_not_bugs(tmp_path, tiny_work):
+    from canvas_data.errors import InputError
+    from canvas_data.recipe import load_recipe
+
+    with pytest.raises(
+        InputError, match=r"recipe 'unlearncanvas-demo': unknown style names \['Monnet'\]"
+    ):
+        load_recipe("demo").style("Monnet")
+    args = ["stylize", "--work", tiny_work, "--recipe", tmp_path / "tiny.yaml"]
+    line = one_error_line(invoke(build_main, [*args, "--styles", "Monnet"]), "Monnet")
+    assert "internal error" not in line
+
+
+def test_one_line_names_the_kind_and_cuts_long_reasons():
+    from canvas_data.errors import one_line
+
+    err = ZeroDivisionError("division\n  by zero")
+    assert one_line(err) == "division by zero"
+    assert one_line(err, kind=True) == "ZeroDivisionError: division by zero"
+    cut = one_line(ValueError("x" * 500), kind=True, limit=40)
+    assert len(cut) == 40 and cut.startswith("ValueError: xxx") and cut.endswith("...")
+    assert one_line(KeyError("no style 'Monet'")) == "no style 'Monet'"  # not repr-quoted
+
+
+def test_validation_line_is_one_line_per_fault_with_a_root_name():
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    from canvas_data.errors import validation_line
+
+    class Shard(BaseModel):
+        model_config = ConfigDict(strict=True)
+        path: str
+        samples: int
+
+    class Listing(BaseModel):
+        model_config = ConfigDict(strict=True)
+        shards: list[Shard]
+
+    with pytest.raises(ValidationError) as bad:
+        Listing.model_validate({"shards": [{"samples": "1" * 100}, {}, {}]})
+    line = validation_line(bad.value, limit=2)
+    assert "\n" not in line
+    assert line.startswith("shards.0.path: missing; shards.0.samples: ")
+    assert "got '1111" in line and "...'" not in line and line.count("1") < 70
+    assert line.endswith("(and 4 more)")
+    with pytest.raises(ValidationError) as bad:
+        Listing.model_validate([])
+    assert validation_line(bad.value, root="listing").startswith("listing: ")
+
+
 @pytest.mark.parametrize(
     "text, reason",
     [

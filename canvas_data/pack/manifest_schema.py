@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from canvas_data.errors import InputError
+from canvas_data.errors import InputError, validation_line
 
 SPLITS = ("train", "test")
 
@@ -75,23 +75,6 @@ def validate_manifest(manifest: Any, path: Path | str) -> dict[str, Any]:
     try:
         ManifestSpec.model_validate(manifest)
     except ValidationError as err:
-        raise InputError(f"{path}: not a valid packed folder's manifest: {_faults(err)}") from None
+        faults = validation_line(err, root="manifest")
+        raise InputError(f"{path}: not a valid packed folder's manifest: {faults}") from None
     return manifest
-
-
-def _faults(err: ValidationError, limit: int = 3) -> str:
-    """The first ``limit`` faults as ``field.path: reason`` (values cut short), on one line."""
-    lines = []
-    for e in err.errors(include_url=False):
-        where = ".".join(str(p) for p in e["loc"]) or "manifest"
-        if e["type"] == "missing":
-            lines.append(f"{where}: missing")
-            continue
-        got = repr(e["input"])
-        got = got if len(got) <= 60 else got[:57] + "..."
-        msg = e["msg"].removeprefix("Value error, ")
-        lines.append(
-            f"{where}: {msg}" if e["type"] == "value_error" else f"{where}: {msg}, got {got}"
-        )
-    more = len(lines) - limit
-    return "; ".join(lines[:limit]) + (f" (and {more} more)" if more > 0 else "")

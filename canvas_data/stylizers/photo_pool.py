@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from canvas_data.atomic import WriteError, discard_in_progress
+from canvas_data.errors import one_line
 from canvas_data.recipe import Recipe
 from canvas_data.stylizers.base import Stylizer
 from canvas_data.stylizers.paint_items import Outcome, claim_items, read_seed_photo, write_item
@@ -124,7 +125,7 @@ def _pool_blocker(
     except Exception as err:  # reported: the run paints without workers
         return None, (
             f"the options of stylizer {backend!r} cannot be sent to worker processes "
-            f"({_one_line(err)}): painting in this process"
+            f"({_plugin_error(err)}): painting in this process"
         )
 
 
@@ -191,7 +192,7 @@ def resolve_stylizer(backend: str, module: str, qualname: str) -> type[Stylizer]
         for part in qualname.split("."):
             found = getattr(found, part)
     except (Exception, SystemExit) as err:  # a module that fails to import, a missing name
-        raise StylizerUnavailable(f"{where} not found: {_one_line(err)}") from None
+        raise StylizerUnavailable(f"{where} not found: {_plugin_error(err)}") from None
     if not (isinstance(found, type) and issubclass(found, Stylizer) and found.name == backend):
         raise StylizerUnavailable(f"{where} is not the stylizer {backend!r} there")
     return found
@@ -203,16 +204,16 @@ def _make_stylizer(recipe: Recipe, ref: tuple[str, str, str], options: bytes) ->
     try:
         kwargs = pickle.loads(options)
     except Exception as err:  # an option whose class this process cannot import
-        raise StylizerUnavailable(f"its options cannot be read: {_one_line(err)}") from None
+        raise StylizerUnavailable(f"its options cannot be read: {_plugin_error(err)}") from None
     try:
         return cls(recipe, **kwargs)
     except Exception as err:  # as made in the parent, it may still fail here
-        raise StylizerUnavailable(f"{ref[1]}.{ref[2]}() failed: {_one_line(err)}") from None
+        raise StylizerUnavailable(f"{ref[1]}.{ref[2]}() failed: {_plugin_error(err)}") from None
 
 
-def _one_line(err: BaseException, limit: int = 300) -> str:
-    text = " ".join(f"{type(err).__name__}: {err}".split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _plugin_error(err: BaseException) -> str:
+    """What a stylizer's own code raised, kind first (it may raise anything), in one line."""
+    return one_line(err, kind=True, limit=300)
 
 
 def _init_pool_worker(
