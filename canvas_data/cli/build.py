@@ -180,23 +180,22 @@ def stylize(
     with HF_HUB_OFFLINE=1 a Hub id must already be in the Hugging Face cache.
     """
     from canvas_data.recipe import workspace_recipe
-    from canvas_data.stylizers.runner import stylize_workspace
+    from canvas_data.stylizers.runner import StylizeOptions, stylize_workspace
     from canvas_data.work_share import share_from_env
 
-    options = backend_options(backend, diffusion)
+    stylizer = backend_options(backend, diffusion)
     share = share_from_env(num_shards, shard_index)
-    report = stylize_workspace(
-        work,
+    options = StylizeOptions(
         backend=backend,
-        recipe=workspace_recipe(work, recipe),
         styles=styles,
         objects=objects,
         workers=workers,
         num_shards=share[0],
         shard_index=share[1],
-        progress=progress,
-        **options,
+        stylizer=stylizer,
     )
+    resolved = workspace_recipe(work, recipe)
+    report = stylize_workspace(work, options, recipe=resolved, progress=progress)
     for key, reason in report.failed:
         click.echo(f"failed {key}: {reason}", err=True)
     click.echo(report.summary())
@@ -251,22 +250,21 @@ def shards(work, out, recipe, max_samples, max_bytes, resolution, styles, fmt, c
     its sha256. Missing, unreadable and extra files are reported by name. Shards whose inputs
     did not change are kept on a rerun. WORK may be a copy of the release's folder.
     """
+    from canvas_data.pack.shards import PackOptions
     from canvas_data.pack.variants import parse_styles
     from canvas_data.pipeline import pack_dataset
     from canvas_data.recipe import workspace_recipe
 
-    report = pack_dataset(
-        work,
-        out,
-        recipe=workspace_recipe(work, recipe),
+    options = PackOptions(
         max_samples=max_samples,
         max_bytes=max_bytes,
         styles=parse_styles(styles),
         resolution=resolution,
         formats=("webdataset", "parquet") if fmt == "both" else (fmt,),
         check=check,
-        progress=progress,
     )
+    resolved = workspace_recipe(work, recipe)
+    report = pack_dataset(work, out, options, recipe=resolved, progress=progress)
     if report.missing:
         shown = ", ".join(report.missing[:10]) + (" ..." if len(report.missing) > 10 else "")
         click.echo(f"missing {len(report.missing)} images: {shown}", err=True)

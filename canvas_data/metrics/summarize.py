@@ -268,10 +268,10 @@ def summarize(
         heatmaps.append((title, path))
     curves = _write_sequences(runs, out, written)
     if html is not None:
-        from canvas_data.metrics.report_html import Figure, write_report
+        from canvas_data.metrics.report_html import Figure, render, write_report
 
         figures = [Figure(title, path.read_bytes()) for title, path in heatmaps]
-        written["html"] = write_report(html, rows, figures, curves)
+        written["html"] = write_report(html, render(rows, figures, curves))
     return written
 
 

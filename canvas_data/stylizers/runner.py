@@ -63,27 +63,65 @@ def plan_items(
     return sorted(Item(s, o, i) for s in styles for o in objects for i in photos[o])
 
 
+@dataclass(frozen=True)
+class StylizeOptions:
+    """What a stylize run paints and how (``canvas-build stylize``'s options).
+
+    ``backend`` is a registered stylizer (``canvas_data.stylizers.registry``); ``styles`` and
+    ``objects`` narrow the recipe's (default: all of them); ``workers`` is the processes of a
+    CPU stylizer (default: the cores); this run paints share ``shard_index`` of ``num_shards``
+    (``canvas_data.work_share``); ``stylizer`` holds the backend's own options, over the
+    recipe's ``stylizers.<backend>`` (for ``diffusers``: the fields of ``DiffusionSettings``).
+    """
+
+    backend: str = "procedural"
+    styles: tuple[str, ...] | None = None
+    objects: tuple[str, ...] | None = None
+    workers: int | None = None
+    num_shards: int = 1
+    shard_index: int = 0
+    stylizer: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("styles", "objects"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> StylizeOptions:
+        """Options from keywords: those named like a field set it, the rest are the
+        stylizer's own options (``workers=2, model="..."``)."""
+        known = cls.__dataclass_fields__
+        own = {k: v for k, v in fields.items() if k in known and k != "stylizer"}
+        rest = {k: v for k, v in fields.items() if k not in known}
+        return cls(**own, stylizer={**fields.get("stylizer", {}), **rest})
+
+
 def stylize_workspace(
     work: Path,
+    options: StylizeOptions | None = None,
     *,
-    backend: str = "procedural",
     recipe: Recipe | None = None,
-    styles: Sequence[str] | None = None,
-    objects: Sequence[str] | None = None,
-    workers: int | None = None,
-    num_shards: int = 1,
-    shard_index: int = 0,
     progress: bool = True,
-    **options: Any,
+    **fields: Any,
 ) -> StylizeReport:
     """Paint the workspace's seed photos in the recipe's styles, skipping finished items.
 
+    ``options`` say what and how (default: :class:`StylizeOptions`); a call that makes none may
+    give its fields, and the stylizer's options, as keywords (``workers=2``).
     Runs that share a workspace share its work: each item is claimed (a lock under
     ``WORK/.locks/``) while it is painted, an item another run holds is left to it and checked
     again at the end, so no item is painted twice. A file that cannot be written (disk full,
     read-only) stops the run with ``WriteError``; an item that cannot be painted is reported and
     the run goes on.
     """
+    if fields:
+        if options is not None:
+            raise TypeError(f"stylize_workspace: {', '.join(fields)} given with options")
+        options = StylizeOptions.from_fields(fields)
+    options = options or StylizeOptions()
+    backend, styles, objects = options.backend, options.styles, options.objects
     work = Path(work)
     recipe = recipe or workspace_recipe(work)
     started = time.perf_counter()
@@ -94,7 +132,7 @@ def stylize_workspace(
             f"{', '.join(_subset(objects, recipe.objects, 'object'))} "
             "(run `canvas-build sources` first)"
         )
-    items = shard_of_work(planned, num_shards, shard_index)
+    items = shard_of_work(planned, options.num_shards, options.shard_index)
     _remove_partials(work, items)
     todo = [it for it in items if not is_done(work, it)]
     report = StylizeReport(planned=len(items), already_done=len(items) - len(todo))
@@ -105,9 +143,10 @@ def stylize_workspace(
             if not todo:
                 break
             if batched:
-                runs = _run_batched(todo, work, recipe, backend, options, wait)
+                runs = _run_batched(todo, work, recipe, backend, options.stylizer, wait)
             else:
-                runs = run_pool(_photo_tasks(todo, wait), work, recipe, backend, options, workers)
+                tasks = _photo_tasks(todo, wait)
+                runs = run_pool(tasks, work, recipe, backend, options.stylizer, options.workers)
             busy: list[Item] = []
             with contextlib.closing(runs):  # an interrupt here stops the pool at once too
                 for outcome in runs:
