@@ -44,18 +44,17 @@ class Recipe:
 
     ``data`` is the merged mapping as written (what ``sha256`` hashes and ``recipe.yaml`` keeps);
     ``spec`` is that mapping checked by :mod:`canvas_data.recipe_schema`, with every default
-    filled in: the properties below read it. Made without a ``spec``, ``data`` is checked here
+    filled in: the properties below read it. ``data`` is checked when the recipe is made
     (``ValueError`` naming ``source`` and the bad key).
     """
 
     name: str
     data: dict[str, Any]
     source: str
-    spec: RecipeSpec = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    spec: RecipeSpec = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.spec is None:
-            object.__setattr__(self, "spec", validate_recipe(self.data, self.source))
+        object.__setattr__(self, "spec", validate_recipe(self.data, self.source))
 
     @property
     def sha256(self) -> str:
@@ -233,8 +232,8 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
             raise ValueError(f"recipe {source} extends itself through {parent_source}")
         seen.add(parent_source)
         data = _merge(parent, data)
-    spec = validate_recipe(data, source)
-    recipe = Recipe(name=spec.name or Path(source).stem, data=data, source=source, spec=spec)
+    name = validate_recipe(data, source).name
+    recipe = Recipe(name=name or Path(source).stem, data=data, source=source)
     try:
         recipe.taxonomy, recipe.objects, recipe.styles  # noqa: B018 - checked now, not mid-build
     except ValueError as err:

@@ -26,6 +26,7 @@ from canvas_data.card.datasheet import (
 )
 from canvas_data.card.tables import split_counts
 from canvas_data.pack.manifest import MANIFEST
+from canvas_data.pack.manifest_schema import manifest_spec
 from canvas_data.pack.packed import SAMPLES_CSV, PackedIndex
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE
@@ -152,10 +153,11 @@ def _description(recipe: Recipe, manifest: dict[str, Any]) -> str:
     total = sum(manifest["splits"].values())
     splits = ", ".join(f"{n:,} {s}" for s, n in split_counts(manifest).items())
     text = " ".join((recipe.spec.description or "").split())
+    version = manifest_spec(manifest).toolkit_version
     return (
         f"{text} {total:,} images ({splits}), {len(recipe.styles)} styles x "
         f"{len(recipe.objects)} objects plus the seed photos, in WebDataset tar shards. "
-        f"Built with canvas_data {manifest['toolkit_version']} from recipe `{recipe.name}` "
+        f"Built with canvas_data {version} from recipe `{recipe.name}` "
         f"(sha256 {recipe.sha256[:16]})."
     ).strip()
 
@@ -175,17 +177,17 @@ def _distribution(out: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
                 "sha256": shard["sha256"],
             }
         )
-    for part in manifest.get("parquet") or []:
+    for part in manifest_spec(manifest).parquet:
         files.append(
             {
                 "@type": "cr:FileObject",
-                "@id": "parquet-" + Path(part["path"]).stem,
-                "name": part["path"],
-                "description": f"{part['samples']} {part['split']} samples as a Parquet table",
-                "contentUrl": part["path"],
-                "contentSize": f"{part['bytes']} B",
+                "@id": "parquet-" + Path(part.path).stem,
+                "name": part.path,
+                "description": f"{part.samples} {part.split} samples as a Parquet table",
+                "contentUrl": part.path,
+                "contentSize": f"{part.bytes} B",
                 "encodingFormat": "application/x-parquet",
-                "sha256": part["sha256"],
+                "sha256": part.sha256,
             }
         )
     extra = (

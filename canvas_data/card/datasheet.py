@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from canvas_data.pack.manifest_schema import manifest_spec
 from canvas_data.pack.packed import PackedIndex
 from canvas_data.pack.variants import pack_resolution
 from canvas_data.recipe import Recipe
@@ -73,7 +74,7 @@ def dataset_licence(recipe: Recipe) -> str:
 def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex) -> dict[str, str]:
     """The Croissant RAI fields: defaults from the recipe and the build, overridden by the
     recipe's ``responsible_ai`` mapping. Unknown names raise ``ValueError``."""
-    backends = ", ".join(manifest.get("backends", {})) or "none"
+    backends = ", ".join(manifest_spec(manifest).backends) or "none"
     models = index.provenance.model_ids()
     tax = recipe.taxonomy
     n_photos = sum(seed_photos(manifest).values())
@@ -89,7 +90,7 @@ def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex)
         "dataCollection": (
             f"Seed photos: {photo_source(recipe)}. Every photo was repainted in every style of "
             f"the recipe `{recipe.name}` by the `{backends}` stylizer of canvas_data "
-            f"{manifest.get('toolkit_version', '')}, with a per-image seed; the photos "
+            f"{manifest_spec(manifest).toolkit_version}, with a per-image seed; the photos "
             "themselves are kept as the class `Seed_Images`."
         ),
         "dataCollectionType": (
@@ -127,7 +128,7 @@ def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex)
             + (
                 " The built-in CPU stylizer (`procedural`) paints with image filters, not the "
                 "release's diffusion look."
-                if "procedural" in manifest.get("backends", {})
+                if "procedural" in manifest_spec(manifest).backends
                 else ""
             )
         ),

@@ -52,6 +52,7 @@ from canvas_data.card.tables import (
     style_order_note,
     style_rows,
 )
+from canvas_data.pack.manifest_schema import manifest_spec
 from canvas_data.pack.packed import PackedIndex
 from canvas_data.pack.variants import pack_resolution
 from canvas_data.recipe import Recipe
@@ -131,7 +132,7 @@ def card_fields(
         "recipe_name": recipe.name,
         "recipe_source": recipe_source(recipe),
         "recipe_sha": recipe.sha256[:16],
-        "toolkit_version": manifest["toolkit_version"],
+        "toolkit_version": manifest_spec(manifest).toolkit_version,
         "painted_with": painted_with(index, manifest),
         "models": model_summary(index, manifest),
         "settings": settings_summary(index),
@@ -206,9 +207,10 @@ def _image_bytes(index: PackedIndex) -> str:
 
 def _disk_summary(manifest: dict[str, Any]) -> str:
     parts = []
-    for files, kind in ((manifest["shards"], "tar"), (manifest.get("parquet") or [], "Parquet")):
+    spec = manifest_spec(manifest)
+    for files, kind in ((spec.shards, "tar"), (spec.parquet, "Parquet")):
         if files:
-            mb = sum(f["bytes"] for f in files) / 1e6
+            mb = sum(f.bytes or 0 for f in files) / 1e6
             parts.append(
                 f"{mb:,.1f} MB in {len(files)} {kind} file{'s' if len(files) != 1 else ''}"
             )
@@ -216,7 +218,7 @@ def _disk_summary(manifest: dict[str, Any]) -> str:
 
 
 def _backends(manifest: dict[str, Any]) -> str:
-    used = manifest.get("backends", {})
+    used = manifest_spec(manifest).backends
     if not used:
         return "none (photos only)"
     ranked = sorted(used.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -77,7 +77,7 @@ def resolve_classes(task: str, spec: str | Sequence[str], data: Path) -> tuple[s
     if spec == "dataset":
         classes = list(known)
     elif spec == "built":
-        counts = manifest.get("counts", {}).get("train", {})
+        counts = manifest["counts"].get("train", {})
         present = {s for s, objs in counts.items() for o, n in objs.items() if n}
         if task == "object":
             present = {o for objs in counts.values() for o, n in objs.items() if n}

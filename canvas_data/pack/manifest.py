@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from canvas_data.errors import reading
-from canvas_data.pack.manifest_schema import validate_manifest
+from canvas_data.pack.manifest_schema import manifest_spec, validate_manifest
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import Item
 
@@ -131,10 +131,5 @@ def manifest_taxonomy(manifest: dict[str, Any]) -> Taxonomy:
 
     Raises ``ValueError`` for names that are not plain names (letters, digits, ``_``, ``-``).
     """
-    tax = manifest.get("taxonomy") or {}
-    if not isinstance(tax, dict):
-        raise ValueError(f"{MANIFEST}: 'taxonomy' is not a mapping")
-    try:
-        return Taxonomy.from_spec(tax.get("styles", "release-61"), tax.get("objects", "release-20"))
-    except TypeError as err:
-        raise ValueError(f"{MANIFEST}: 'taxonomy' names are not lists of names ({err})") from err
+    tax = manifest_spec(manifest, MANIFEST).taxonomy
+    return Taxonomy.from_spec(tax.styles, tax.objects)

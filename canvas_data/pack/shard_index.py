@@ -53,7 +53,7 @@ class ShardIndex:
         self.root = Path(root)
         self.manifest = load_manifest(self.root)
         self.taxonomy = manifest_taxonomy(self.manifest)
-        splits = splits or tuple(self.manifest.get("splits", {}))
+        splits = splits or tuple(self.manifest["splits"])
         self.files: list[str] = []
         self._where: dict[str, tuple[int, int, int]] = {}  # key -> (file no, offset, size)
         self.split_keys: dict[str, list[str]] = {}
