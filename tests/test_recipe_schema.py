@@ -161,3 +161,15 @@ def test_cli_reports_a_bad_recipe_in_one_line(tmp_path):
     assert result.exit_code != 0
     assert "did you mean 'resolution'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_section_with_no_value_takes_the_schemas_defaults(tmp_path):
+    from canvas_data.recipe_schema import BuildSpec, SplitSpec
+
+    path = tmp_path / "bare.yaml"
+    path.write_text("extends: demo\nname: bare\nbuild:\nsplit:\nstyles:\n  Monet:\n")
+    recipe = load_recipe(path)
+    assert recipe.resolution == BuildSpec().resolution
+    assert recipe.test_per_object == SplitSpec().test_per_object
+    assert recipe.style("Monet").prompt == "a painting in Monet style"
+    assert "build:" in recipe.to_yaml()  # kept as written: the hash is of the file, not defaults
