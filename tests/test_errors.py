@@ -404,3 +404,14 @@ def test_an_output_folder_under_a_file_says_the_file_is_in_the_way(tmp_path):
         line = one_error_line(invoke(build_main, ["preview", packed, "--out", out / "x.jpg"]))
         assert line == f"Error: {blocking}: is a file, not a folder"
     assert blocking.read_text() == "not a folder"
+
+
+def test_a_sample_a_packed_folder_lacks_is_bad_input_though_a_key_error():
+    from canvas_data.cli.common import as_click_error
+    from canvas_data.pack.shard_index import MissingSample
+
+    err = MissingSample("uc: no sample 'Monet/Cats/9' in the indexed splits")
+    assert isinstance(err, KeyError)  # what a lookup by key raises
+    line = as_click_error(err).message
+    assert line == "uc: no sample 'Monet/Cats/9' in the indexed splits"
+    assert "internal error" in as_click_error(KeyError("Monet/Cats/9")).message

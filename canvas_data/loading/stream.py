@@ -15,11 +15,18 @@ from typing import Any
 import webdataset as wds
 from torch.utils.data import IterableDataset
 
+from canvas_data.errors import one_line
 from canvas_data.loading.cache import DecodeCache
 from canvas_data.loading.examples import Seeded, build_example
 from canvas_data.loading.tasks import Pool, Selection, Task, example_rng, parse_key
 from canvas_data.loading.transforms import ImageTransform, worker_seed
-from canvas_data.pack.shard_index import ShardIndex, load_manifest, manifest_taxonomy, split_shards
+from canvas_data.pack.shard_index import (
+    MissingSample,
+    ShardIndex,
+    load_manifest,
+    manifest_taxonomy,
+    split_shards,
+)
 from canvas_data.pack.tar_samples import tar_samples
 from canvas_data.workspace import Item
 
@@ -115,8 +122,8 @@ class CanvasStream(Seeded, IterableDataset):
                     example = build_example(
                         self.task, item, job, read, self.transform, sample["jpg"], self.cache
                     )
-                except (ValueError, KeyError) as err:
-                    raise ValueError(f"{url}: {err}") from err
+                except (ValueError, MissingSample) as err:  # the data's fault, not a bug
+                    raise ValueError(f"{url}: {one_line(err)}") from err
                 yield example
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from canvas_data.errors import InputError
 from canvas_data.pack.manifest import (
     MANIFEST,
     UnsafeEntry,
@@ -21,6 +22,12 @@ from canvas_data.pack.manifest import (
     shard_file,
 )
 from canvas_data.pack.tar_samples import check_member, member_error
+
+
+class MissingSample(InputError, KeyError):
+    """A sample key that a packed folder (or a split) does not hold: the data is at fault, not
+    the code, so the command lines report it as bad input; a ``KeyError`` for lookups by key."""
+
 
 IMAGE_MEMBER = "jpg"
 
@@ -103,7 +110,7 @@ class ShardIndex:
         try:
             number, offset, size = self._where[key]
         except KeyError:
-            raise KeyError(f"{self.root}: no sample {key!r} in the indexed splits") from None
+            raise MissingSample(f"{self.root}: no sample {key!r} in the indexed splits") from None
         with open(self.files[number], "rb") as f:
             f.seek(offset)
             data = f.read(size)
