@@ -35,7 +35,7 @@ class StyleSpec:
     prompt: str
     negative_prompt: str | None = None
     procedural: tuple[dict[str, Any], ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # empty: the schema allows no other key
 
 
 @dataclass(frozen=True)
