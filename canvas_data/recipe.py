@@ -45,7 +45,8 @@ class Recipe:
     ``data`` is the merged mapping as written (what ``sha256`` hashes and ``recipe.yaml`` keeps);
     ``spec`` is that mapping checked by :mod:`canvas_data.recipe_schema`, with every default
     filled in: the properties below read it. ``data`` is checked when the recipe is made
-    (``ValueError`` naming ``source`` and the bad key).
+    (``ValueError`` naming ``source`` and the bad key); a changed recipe is a new ``Recipe``,
+    never ``data`` changed in place (``spec`` would not follow).
     """
 
     name: str
