@@ -35,7 +35,7 @@ class StyleSpec:
     prompt: str
     negative_prompt: str | None = None
     procedural: tuple[dict[str, Any], ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)  # empty: the schema allows no other key
+    extra: dict[str, Any] = field(default_factory=dict)  # the other keys the recipe sets
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,7 @@ class Recipe:
             prompt=spec.prompt or f"a painting in {name.replace('_', ' ')} style",
             negative_prompt=spec.negative_prompt,
             procedural=tuple(spec.procedural or ()),
+            extra=spec.model_dump(exclude_unset=True, exclude=_STYLE_FIELDS),
         )
 
     def stylizer_options(self, backend: str) -> dict[str, Any]:
@@ -139,6 +140,9 @@ class Recipe:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.data, sort_keys=False, allow_unicode=True, width=100)
+
+
+_STYLE_FIELDS = {"prompt", "negative_prompt", "procedural"}  # StyleSpec's own fields
 
 
 def _select(spec: Any, universe: tuple[str, ...], kind: str) -> tuple[str, ...]:
