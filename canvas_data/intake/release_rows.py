@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from canvas_data.atomic import write_bytes, write_json
 from canvas_data.images.jpeg import ImageError, check_image, to_jpeg
-from canvas_data.parquet_read import iter_batches, open_parquet
+from canvas_data.parquet_read import ValueTooLarge, iter_batches, open_parquet
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import Item, image_path, sidecar_path
@@ -72,6 +72,8 @@ def import_file(
                 state["rejected"].append({"where": f"{rel} row {row}", "reason": str(err)})
             row += 1
             bar.update(1)
+    except ValueTooLarge as err:  # refused before it was read; the rows before it stay
+        state["rejected"].append({"where": f"{rel} row {row}", "reason": f"{path}: {err}"})
     except (OSError, pa.ArrowException) as err:  # the rows before it stay
         reason = f"damaged: {path}: {err}"
         state["rejected"].append({"where": f"{rel} row {row}", "reason": reason})
@@ -86,12 +88,12 @@ def release_rows(pf: pq.ParquetFile) -> Iterator[dict[str, Any]]:
     """The rows (``image`` {bytes, path}, ``text``) of a release file from ``open_parquet``.
 
     pyarrow reads one row group at a time (no pre-buffering) and hands out ``READ_BATCH`` rows
-    at a time, so memory is bounded by the file's largest row group, not by the file.
+    at a time, so memory is bounded by the file's largest row group, not by the file, and no
+    row group or value over the limits of ``canvas_data.limits`` is read (``ValueTooLarge``).
     Raises ``OSError`` or ``pyarrow.ArrowException`` where the file is damaged.
     """
-    for rg in range(pf.num_row_groups):
-        for batch in iter_batches(pf, ["image", "text"], row_groups=[rg]):
-            yield from batch.to_pylist()
+    for batch in iter_batches(pf, ["image", "text"]):
+        yield from batch.to_pylist()
 
 
 def _place_row(

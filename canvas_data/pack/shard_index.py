@@ -20,9 +20,9 @@ from canvas_data.pack.manifest import (
     manifest_taxonomy,
     shard_file,
 )
-from canvas_data.pack.tar_samples import check_member, member_error
+from canvas_data.pack.tar_samples import IMAGE_EXT, check_member, member_error
 
-IMAGE_MEMBER = "jpg"
+IMAGE_MEMBER = IMAGE_EXT
 
 
 def _sort_key(key: str) -> tuple[str, int]:
