@@ -17,8 +17,12 @@ MAX_IMAGE_BYTES = 64 * MiB
 MAX_TEXT_BYTES = 1 * MiB
 # A caption to parse ("A Cats image in Van Gogh style."): 2,000 characters.
 MAX_CAPTION_CHARS = 2000
-# One column of one Parquet row group, uncompressed: what reading it may hold in memory at once.
-MAX_ROW_GROUP_BYTES = 512 * MiB
+# A Parquet column chunk may declare at most this many times its compressed bytes once
+# decompressed (or PARQUET_SMALL_CHUNK, whichever is more): image bytes are compressed already
+# and shrink little, captions and keys a few times; only crafted data (zeros) shrinks by
+# thousands. So a hostile file of N bytes makes a reader hold at most about 64 x N bytes.
+MAX_PARQUET_EXPANSION = 64
+PARQUET_SMALL_CHUNK = 8 * MiB
 
 
 def too_large(declared: int, limit: int) -> str | None:

@@ -20,7 +20,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from canvas_data.limits import MAX_IMAGE_BYTES, MAX_ROW_GROUP_BYTES, MAX_TEXT_BYTES, too_large
+from canvas_data.limits import (
+    MAX_IMAGE_BYTES,
+    MAX_PARQUET_EXPANSION,
+    MAX_TEXT_BYTES,
+    PARQUET_SMALL_CHUNK,
+    too_large,
+)
 
 READ_BATCH = 16  # rows per batch handed to Python: a few images at a time
 READ_BUFFER = 8 << 20  # bytes read from the file at a time
@@ -38,7 +44,7 @@ def open_parquet(path: Path) -> pq.ParquetFile:
     row; here only the data page being decoded (read and decompressed whole, as any reader must)
     and a read buffer are held. So memory is bounded by the file's largest page: about 1 MB in
     files written here, a whole row group's column in files written with pyarrow's defaults,
-    and never more than ``MAX_ROW_GROUP_BYTES`` (``check_row_group``).
+    and never more than a file of its size may honestly hold (``check_row_group``).
     """
     return pq.ParquetFile(str(path), buffer_size=READ_BUFFER, pre_buffer=False)
 
@@ -51,7 +57,11 @@ def value_limit(column_path: str) -> int:
 def check_row_group(pf: pq.ParquetFile, rg: int, columns: list[str] | None = None) -> None:
     """Raise ``ValueTooLarge`` naming the row group and column when a column chunk of row
     group ``rg`` declares more uncompressed bytes than its rows may hold (rows x the value limit
-    of the column) or than ``MAX_ROW_GROUP_BYTES``; nothing of the row group is read."""
+    of the column) or than its compressed bytes can honestly expand to (``MAX_PARQUET_EXPANSION``
+    times, or ``PARQUET_SMALL_CHUNK``); nothing of the row group is read.
+
+    These are the sizes the file's footer declares; pyarrow decodes each page with the sizes
+    of its own header, so ``check_batch`` checks the values again before Python sees them."""
     meta = pf.metadata.row_group(rg)
     rows = max(meta.num_rows, 1)
     for i in range(meta.num_columns):
@@ -59,8 +69,10 @@ def check_row_group(pf: pq.ParquetFile, rg: int, columns: list[str] | None = Non
         name = chunk.path_in_schema
         if columns is not None and name.split(".")[0] not in columns:
             continue
-        limit = min(rows * value_limit(name), MAX_ROW_GROUP_BYTES)
-        reason = too_large(max(chunk.total_uncompressed_size, chunk.total_compressed_size), limit)
+        packed = chunk.total_compressed_size
+        expands = max(MAX_PARQUET_EXPANSION * packed, PARQUET_SMALL_CHUNK)
+        limit = min(rows * value_limit(name), expands)
+        reason = too_large(max(chunk.total_uncompressed_size, packed), limit)
         if reason:
             raise ValueTooLarge(f"row group {rg}, column {name!r} ({meta.num_rows} rows) {reason}")
 

@@ -163,7 +163,7 @@ def _idx_from_path(stored: str | None, style: str, obj: str, tax: Taxonomy) -> i
     if not stored:
         return None
     parts = re.split(r"[\\/]+", stored.strip())
-    match = _IDX.match(parts[-1])
+    match = _IDX.fullmatch(parts[-1])
     if not match:
         return None
     if len(parts) >= 3:

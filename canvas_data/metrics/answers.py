@@ -116,7 +116,7 @@ def parse_name(name: str, themes: Iterable[str], objects: Iterable[str]) -> Answ
     path = Path(name)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return None
-    match = _SEED.match(name_key(path.stem))
+    match = _SEED.fullmatch(name_key(path.stem))
     if not match:
         return None
     stem, themes, objects = match["stem"], _by_key(themes), _by_key(objects)
