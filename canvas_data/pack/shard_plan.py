@@ -88,7 +88,8 @@ def _extra_files(work: Path, styles: Sequence[str], recipe: Recipe) -> list[str]
                 extra.extend(
                     f"{style}/{sub.name}/{f.name}"
                     for f in sorted(sub.iterdir())
-                    if not f.name.startswith(".") and not (f.is_file() and _MEMBER.fullmatch(f.name))
+                    if not f.name.startswith(".")
+                    and not (f.is_file() and _MEMBER.fullmatch(f.name))
                 )
     return extra
 
