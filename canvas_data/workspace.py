@@ -14,7 +14,7 @@ from pathlib import Path
 
 from canvas_data.taxonomy import SEED_STYLE
 
-_IDX = re.compile(r"^([1-9][0-9]*)\.jpg$")
+_IDX = re.compile(r"^([1-9][0-9]{0,8})\.jpg$")  # an idx of at most 9 digits
 
 
 @dataclass(frozen=True, order=True)

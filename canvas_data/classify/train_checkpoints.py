@@ -29,7 +29,7 @@ from canvas_data.errors import InputError, reading
 CHECKPOINTS = "checkpoints"
 COMPLETE = "checkpoint-complete.json"  # written last: the Trainer saved this checkpoint whole
 SET_ASIDE = "incomplete-"
-_STEP = re.compile(r"checkpoint-([0-9]+)")
+_STEP = re.compile(r"checkpoint-([0-9]{1,12})")
 # What torch.save and the file system say when a file cannot be written out.
 _WRITE_FAILED = re.compile(r"file write failed|PytorchStreamWriter failed|No space left", re.I)
 

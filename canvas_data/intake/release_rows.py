@@ -33,7 +33,7 @@ from canvas_data.workspace import Item, image_path, sidecar_path
 
 STATE_DIR = ".import"
 SOURCE = "hub-parquet"
-_IDX = re.compile(r"^([1-9][0-9]*)\.(?:jpe?g|png|webp)$", re.IGNORECASE)
+_IDX = re.compile(r"^([1-9][0-9]{0,8})\.(?:jpe?g|png|webp)$", re.IGNORECASE)
 
 
 class RowError(Exception):

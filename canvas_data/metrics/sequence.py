@@ -31,6 +31,7 @@ from typing import Any
 
 from canvas_data.escape import csv_row, literal_plot_text, markdown_cell, markdown_text
 from canvas_data.metrics.accuracy import RESULT_KIND
+from canvas_data.metrics.result_types import check_accuracy_result
 from canvas_data.metrics.scores import DOMAINS, STYLE
 
 SEQUENCE_KIND = "canvas-eval sequence"
@@ -171,6 +172,7 @@ def _read(path: Path) -> dict[str, Any]:
             a = entry.get("accuracy", "") if isinstance(entry, dict) else ""
             if a is not None and (isinstance(a, bool) or not isinstance(a, (int, float))):
                 raise ValueError(f"{path}: {d}_accuracy of {concept} is not a number or null")
+    check_accuracy_result(path, result)
     return result
 
 

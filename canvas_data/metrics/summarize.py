@@ -27,6 +27,7 @@ from canvas_data.escape import csv_row, markdown_cell
 from canvas_data.metrics import efficiency as eff
 from canvas_data.metrics.accuracy import RESULT_KIND
 from canvas_data.metrics.heatmap import HeatRow, save_heatmap
+from canvas_data.metrics.result_types import check_accuracy_result
 from canvas_data.metrics.scores import (
     DOMAINS,
     OBJECT,
@@ -81,6 +82,8 @@ def read_results(
             raise ValueError(
                 f"{path}: not written by `canvas-eval accuracy`, `fid`, `profile` or `storage`"
             )
+        if kind == RESULT_KIND:
+            check_accuracy_result(path, result)
         method = given or method_of(path, result)
         group = methods.setdefault(method, MethodResults(method))
         if kind in eff.KINDS:

@@ -20,7 +20,7 @@ from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE, STYLES_61
 from canvas_data.workspace import Item, image_path, photo_indices
 
-_MEMBER = re.compile(r"^[1-9][0-9]*\.(jpg|json)$")  # an image of a cell, or its sidecar
+_MEMBER = re.compile(r"^[1-9][0-9]{0,8}\.(jpg|json)$")  # an image of a cell, or its sidecar
 
 
 @dataclass(frozen=True)
