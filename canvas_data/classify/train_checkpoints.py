@@ -27,6 +27,7 @@ from canvas_data.classify.classifier import quiet_load
 from canvas_data.errors import InputError, reading
 
 CHECKPOINTS = "checkpoints"
+_NOT_LOADED = {"training_args.bin"}  # a pickle the Trainer writes for people, never loads
 COMPLETE = "checkpoint-complete.json"  # written last: the Trainer saved this checkpoint whole
 SET_ASIDE = "incomplete-"
 _STEP = re.compile(r"checkpoint-([0-9]{1,12})")
@@ -38,7 +39,8 @@ def check_checkpoint(folder: Path) -> None:
     """Read every file of a checkpoint that a resume needs, before the run starts.
 
     ``trainer_state.json`` must be a JSON object; each ``torch.save`` file (``*.pt``, ``*.pth``,
-    ``*.bin``) a zip archive whose members match their CRC-32; each ``*.safetensors`` file
+    ``*.bin``) a zip archive whose members match their CRC-32 that torch's weights-only loader
+    reads as the Trainer will (``training_args.bin`` aside); each ``*.safetensors`` file
     a header whose tensors the file holds to its end. Raises ``InputError`` naming the damaged
     file.
     """
@@ -56,9 +58,34 @@ def check_checkpoint(folder: Path) -> None:
             bad = archive.testzip()
             if bad is not None:
                 raise ValueError(f"member {bad} is damaged (CRC-32 differs)")
+        if path.name in _NOT_LOADED:
+            continue
+        with reading(path, "a checkpoint file torch's weights-only loader reads"):
+            _weights_only_load(path)
     for path in sorted(folder.glob("*.safetensors")):
         with reading(path, "a safetensors file"), safe_open(str(path), "pt") as weights:
             weights.keys()
+
+
+def _weights_only_load(path: Path) -> None:
+    """Load ``path`` as the Trainer loads it on a resume (``torch.load(weights_only=True)`` with
+    the globals ``transformers`` allows, memory-mapped); ``ValueError`` saying what the loader
+    refused instead of its several-paragraph message."""
+    import pickle
+
+    import torch
+
+    try:
+        from transformers.trainer_pt_utils import safe_globals
+    except ImportError:  # an older transformers: torch's own allow-list only
+        from contextlib import nullcontext as safe_globals
+    try:
+        with safe_globals():
+            torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as err:
+        text = " ".join(str(err).split())
+        why = text.split("WeightsUnpickler error:", 1)[-1].split(". ")[0].strip()
+        raise ValueError(f"torch's weights-only loader refuses it ({why[:200]})") from None
 
 
 def last_checkpoint(run: Path) -> Path | None:

@@ -65,6 +65,10 @@ def import_file(
                 {"where": rel, "reason": f"not a release shard: columns {columns}, not image/text"}
             )
             return state
+        wrong = _column_types(pf.schema_arrow)
+        if wrong:
+            state["rejected"].append({"where": rel, "reason": wrong})
+            return state
         for record in release_rows(pf):
             try:
                 _place_row(record, rel, row, work, tax, recipe, state)
@@ -82,6 +86,26 @@ def import_file(
         state["rows"] = row
         pf.close()
     return state
+
+
+def _column_types(schema: pa.Schema) -> str | None:
+    """Why the ``image`` and ``text`` columns are not of the release's types (``None`` if they
+    are): ``text`` a string, ``image`` a struct with ``bytes`` (binary) and ``path`` (string),
+    or binary."""
+    texts = (pa.string(), pa.large_string())
+    binaries = (pa.binary(), pa.large_binary())
+    text, image = schema.field("text").type, schema.field("image").type
+    if text not in texts:
+        return f"column 'text' is {text}, not text (the release's captions are strings)"
+    if image in binaries:
+        return None
+    if not pa.types.is_struct(image) or image.get_field_index("bytes") < 0:
+        return f"column 'image' is {image}, not a struct of bytes and path"
+    if image.field("bytes").type not in binaries:
+        return f"column 'image.bytes' is {image.field('bytes').type}, not binary"
+    if image.get_field_index("path") >= 0 and image.field("path").type not in (*texts, pa.null()):
+        return f"column 'image.path' is {image.field('path').type}, not text"
+    return None
 
 
 def release_rows(pf: pq.ParquetFile) -> Iterator[dict[str, Any]]:

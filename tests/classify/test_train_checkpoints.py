@@ -172,3 +172,16 @@ def test_a_full_disk_while_saving_is_one_line_naming_the_checkpoint(
     monkeypatch.undo()
     resumed = train_classifier(build, tmp_path / "run", settings(build), resume=True, **QUIET)
     assert resumed.finished
+
+
+@pytest.mark.parametrize("name", ["optimizer.pt", "rng_state.pth", "scheduler.pt"])
+def test_a_file_the_weights_only_loader_refuses_is_one_line_naming_it(build, cut, tmp_path, name):
+    import functools
+
+    run = shutil.copytree(cut, tmp_path / "run")
+    path = run / "checkpoints" / "checkpoint-4" / name
+    torch.save({"state": functools.partial(print, "pwned")}, path)
+    with pytest.raises(ValueError) as err:
+        train_classifier(build, run, settings(build), resume=True, **QUIET)
+    line = one_line(err.value)
+    assert str(path) in line and "weights-only" in line and len(line) < 400, line
