@@ -139,7 +139,7 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run, tin
     """Each file of the newest checkpoint, damaged in turn, is named before training starts."""
     import shutil
 
-    from canvas_data.classify.train_checkpoints import check_checkpoint
+    from canvas_data.classify.train_checkpoints import COMPLETE, check_checkpoint
     from canvas_data.classify.train_settings import SETTINGS_FILE, TrainSettings
 
     good = tmp_path / "good"
@@ -149,6 +149,7 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run, tin
     save_file(torch.load(pickled_run.parent / "state.pt"), good / "model.safetensors")
     (good / "trainer_state.json").write_text(json.dumps({"global_step": 4}))
     torch.save({"step": torch.arange(1000)}, good / "optimizer.pt")
+    (good / COMPLETE).write_text("{}")  # saved whole: damage found later is an error
     check_checkpoint(good)  # an intact checkpoint passes
     out = tmp_path / "run"
     settings = TrainSettings(task="object", classes=["Cats", "Human"], backbone="tiny")
