@@ -89,6 +89,12 @@ def _names(value: Any, handler: Any) -> Any:
 Names = Annotated[str | list[str], WrapValidator(_names)]
 PositiveInt = Annotated[int, Field(ge=1)]
 Text = Annotated[str, Field(min_length=1)]
+# A recipe's name is written into the card (headings, code spans), file names and Croissant:
+# letters, digits, space, '_', '.', '+', '-', at most 100 characters.
+RECIPE_NAME = r"[A-Za-z0-9][A-Za-z0-9 _.+-]{0,99}"
+RecipeName = Annotated[str, Field(pattern=rf"\A{RECIPE_NAME}\z")]
+# A title or licence: one line, no control characters.
+Line = Annotated[str, Field(min_length=1, pattern=r"\A[^\x00-\x1f\x7f]+\z")]
 
 
 class TaxonomySpec(_Section):
@@ -147,6 +153,17 @@ class DiffusersOptions(_Section):
     style_references: Text | None = None
     references_per_style: PositiveInt | None = None
 
+    @model_validator(mode="after")
+    def _denoises(self) -> DiffusersOptions:
+        """img2img runs ``round(steps x strength)`` denoising steps: none paints nothing."""
+        given = self.steps is not None and self.strength is not None
+        if given and round(self.steps * self.strength) < 1:
+            raise ValueError(
+                f"steps: {self.steps} steps at strength {self.strength} denoise nothing "
+                "(img2img runs round(steps x strength) steps); raise either"
+            )
+        return self
+
 
 class AdaINOptions(_Section):
     """``stylizers.adain``: the fields of ``AdaINSettings``, all optional here."""
@@ -185,13 +202,13 @@ class PackSpec(_Section):
 
 
 class RecipeSpec(_Section):
-    name: Text | None = None
+    name: RecipeName | None = None
     description: str | None = None
-    pretty_name: Text | None = None
+    pretty_name: Line | None = None
     url: Text | None = None
     version: Text | int | float | None = None
     date_published: datetime.date | Text | None = None
-    license: Text | None = None
+    license: Line | None = None
     seed: Annotated[int, Field(ge=0)] = 0
     taxonomy: TaxonomySpec = TaxonomySpec()
     build: BuildSpec = BuildSpec()
@@ -218,6 +235,18 @@ class RecipeSpec(_Section):
             if spec.procedural is not None:
                 validate_chain(name, spec.procedural)
         return styles
+
+    @model_validator(mode="after")
+    def _numbers_fit(self) -> RecipeSpec:
+        """Cross-field checks: values each valid alone that cannot make a dataset together."""
+        build, split = self.build or BuildSpec(), self.split or SplitSpec()
+        if split.test_per_object >= build.photos_per_object:
+            raise ValueError(
+                f"split.test_per_object: {split.test_per_object} test photos per object leaves "
+                f"no train photo of build.photos_per_object ({build.photos_per_object}); it must "
+                "be below it (0 for no test split)"
+            )
+        return self
 
     @field_validator("responsible_ai")
     @classmethod

@@ -28,6 +28,7 @@ from canvas_data.intake.download import DownloadError, Fetcher, FetchOptions
 from canvas_data.intake.photo_checks import decode_photo
 from canvas_data.intake.source_slots import Slot, build_keys, slot_credit
 from canvas_data.intake.sources_report import DuplicateRow, RowIssue, SourcesReport
+from canvas_data.public_url import public_url
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import seed_photo_path, sidecar_path
@@ -92,7 +93,12 @@ class DownloadRun:
                 for result in _ordered_map(pool, job, wave, window=4 * workers):
                     self._place(result)
                     bar.update(1)
-        self.report.not_needed = sum(len(q) for q in queues.values())
+        left = sorted((s.row for q in queues.values() for s in q), key=lambda r: r.row)
+        self.report.not_needed = len(left)
+        self.report.beyond_per_object = [
+            RowIssue(r.row, r.url, r.object, f"not needed: {r.object} has {want} photos")
+            for r in left
+        ]
 
     def _to_try(self, slot: Slot, rejected: set[int], known: dict[str, DuplicateRow]) -> bool:
         """Not placed, not rejected, and not a duplicate found by an earlier run (re-reported)."""
@@ -171,8 +177,8 @@ class _Job:
             "style": SEED_STYLE,
             "object": slot.obj,
             "idx": slot.idx,
-            "source_url": slot.row.url,
-            "source_final_url": download.final_url,
+            "source_url": public_url(slot.row.url),
+            "source_final_url": public_url(download.final_url),
             **slot_credit(slot),
             "manifest": self.manifest,
             "source_sha256": hashlib.sha256(download.data).hexdigest(),

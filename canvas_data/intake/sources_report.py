@@ -17,6 +17,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from canvas_data.intake.photos import REPORT_PATH
+from canvas_data.public_url import public_url, redact_urls
 
 _SUMMARY_FAILURES = 10
 
@@ -29,6 +30,10 @@ class RowIssue:
     url: str | None
     object: str | None
     reason: str
+
+    def __post_init__(self) -> None:  # recorded without credentials or signed-URL secrets
+        object.__setattr__(self, "url", public_url(self.url))
+        object.__setattr__(self, "reason", redact_urls(self.reason))
 
     def line(self) -> str:
         return f"row {self.row} {self.url or '(no url)'}: {self.reason}"
@@ -44,6 +49,9 @@ class DuplicateRow:
     duplicate_of: str  # the key of the photo it repeats
     distance: int  # bits between their perceptual hashes
     kept: bool  # written anyway (keep_duplicates)
+
+    def __post_init__(self) -> None:  # recorded without credentials or signed-URL secrets
+        object.__setattr__(self, "url", public_url(self.url))
 
 
 @dataclass
@@ -62,6 +70,7 @@ class SourcesReport:
     not_in_build: list[str] = field(default_factory=list)
     short_objects: dict[str, int] = field(default_factory=dict)
     not_needed: int = 0  # rows not tried: their object already had enough photos
+    beyond_per_object: list[RowIssue] = field(default_factory=list)  # those rows
     stale: list[str] = field(default_factory=list)  # seed photos that no placed row owns
     downloaded: int = 0
     unchanged: int = 0
@@ -98,6 +107,11 @@ class SourcesReport:
             parts.append(f"{_count(kept, 'near-duplicate')} kept")
         if self.rejected:
             parts.append(f"{_count(len(self.rejected), 'row')} rejected")
+        if self.beyond_per_object:
+            parts.append(
+                f"{_count(len(self.beyond_per_object), 'row')} beyond per-object "
+                f"({self.per_object}) left out"
+            )
         if self.short_objects:
             want = self.per_object
             short = ", ".join(f"{o} {n}/{want}" for o, n in self.short_objects.items())

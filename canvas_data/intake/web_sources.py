@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from canvas_data.atomic import write_json
+from canvas_data.build_record import check_sources, record_sources
 from canvas_data.intake.dedup import MAX_DISTANCE, DuplicateIndex, Fingerprint, fingerprint_file
 from canvas_data.intake.download import FetchOptions
 from canvas_data.intake.download_waves import DownloadRun
@@ -32,6 +33,7 @@ from canvas_data.intake.photos import REPORT_PATH
 from canvas_data.intake.source_slots import Slot, build_keys, plan_slots, slot_credit
 from canvas_data.intake.sources_report import DuplicateRow, RowIssue, SourcesReport, reject_row
 from canvas_data.intake.url_manifest import read_manifest
+from canvas_data.public_url import public_url
 from canvas_data.recipe import RECIPE_FILE, Recipe, save_recipe
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import photo_indices, seed_photo_path, sidecar_path
@@ -53,10 +55,15 @@ def fetch_sources(
     max_distance: int = MAX_DISTANCE,
     max_pixels: int = MAX_PIXELS,
     progress: bool = True,
+    repaint_stale: bool = False,
 ) -> SourcesReport:
-    """Download the photos a manifest lists into ``work``'s seed photos; see the module doc."""
+    """Download the photos a manifest lists into ``work``'s seed photos; see the module doc.
+
+    A workspace built with another recipe is refused (``BuildConflict``) unless
+    ``repaint_stale`` (see :func:`canvas_data.intake.photos.intake_photos`)."""
     work = Path(work)
     rows = read_manifest(manifest)
+    check_sources(work, recipe, repaint_stale)
     want = per_object if per_object is not None else recipe.photos_per_object
     if want < 1 or workers < 1:
         raise ValueError(f"per-object and workers must be at least 1 (got {want}, {workers})")
@@ -87,7 +94,7 @@ def _placed(
             continue
         out = seed_photo_path(work, slot.obj, slot.idx)
         meta = _read_json(sidecar_path(out))
-        want = {"source_url": slot.row.url, **build_keys(recipe)}
+        want = {"source_url": public_url(slot.row.url), **build_keys(recipe)}
         if not (out.is_file() and meta and all(meta.get(k) == want[k] for k in _IDENTITY)):
             continue
         credit = slot_credit(slot)
@@ -160,6 +167,7 @@ def _finish(
     kept = work / RECIPE_FILE
     if not (kept.is_file() and kept.read_text(encoding="utf-8") == recipe.to_yaml()):
         save_recipe(recipe, work)
+    record_sources(work, recipe)
 
 
 def _photo_credit(key: str, meta: dict[str, Any]) -> dict[str, Any]:
