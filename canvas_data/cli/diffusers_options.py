@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from canvas_data.cli.common import dtype_option
+
 _OPTIONS = [
     click.option(
         "--model",
@@ -19,11 +21,7 @@ _OPTIONS = [
         help="[diffusers] auto (default: this rank's GPU, LOCAL_RANK, if CUDA is available, "
         "else cpu), cuda, cuda:N, mps or cpu.",
     ),
-    click.option(
-        "--dtype",
-        type=click.Choice(["auto", "float16", "bfloat16", "float32"]),
-        help="[diffusers] Weights and activations; auto: float16 on a GPU, float32 on the CPU.",
-    ),
+    dtype_option("[diffusers] Weights and activations", default=None, show_default="auto"),
     click.option(
         "--batch-size",
         type=click.IntRange(min=1),

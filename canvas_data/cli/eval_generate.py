@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import NUM_SHARDS, PROGRESS, SHARD_INDEX, one_line_errors, out_folder
+from canvas_data.cli.common import (
+    NUM_SHARDS,
+    PROGRESS,
+    SHARD_INDEX,
+    dtype_option,
+    one_line_errors,
+    out_folder,
+)
 from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
 
 
@@ -76,12 +83,7 @@ from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
     help="auto (this rank's GPU, LOCAL_RANK, if CUDA is available, else the CPU), cuda, "
     "cuda:N, mps, cpu.",
 )
-@click.option(
-    "--dtype",
-    default="auto",
-    show_default=True,
-    help="auto (float16 on a GPU, float32 on the CPU), float32, float16, bfloat16.",
-)
+@dtype_option("Weights and activations")
 @click.option(
     "--jpeg-quality",
     type=click.IntRange(1, 100),

@@ -3,22 +3,24 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import PROGRESS, one_line_errors, out_file
+from canvas_data.cli.common import (
+    PROGRESS,
+    default_cpus,
+    dtype_option,
+    one_line_errors,
+    out_file,
+    threads_option,
+)
 from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
 
 SHOWN = 20  # missing, extra or unreadable files printed before "... and N more"
 
-DECODE_WORKERS = click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=min(8, os.cpu_count() or 1),
-    show_default="min(8, CPUs)",
-    help="Threads that decode images.",
+DECODE_THREADS = threads_option(
+    "decode images", default=default_cpus(), show_default="min(8, CPUs)", old=("--workers",)
 )
 DEVICE = click.option(
     "--device",
@@ -114,14 +116,9 @@ def _list(title: str, entries: list[str]) -> None:
     show_default=True,
     help="Images per classifier call.",
 )
-@DECODE_WORKERS
+@DECODE_THREADS
 @DEVICE
-@click.option(
-    "--dtype",
-    default="auto",
-    show_default=True,
-    help="auto (float16 on a GPU, float32 on the CPU), float32, float16, bfloat16.",
-)
+@dtype_option("Classifier weights and activations")
 @PROGRESS
 @one_line_errors
 def accuracy(
@@ -139,7 +136,7 @@ def accuracy(
     objects,
     seeds,
     batch_size,
-    workers,
+    threads,
     device,
     dtype,
     progress,
@@ -178,7 +175,7 @@ def accuracy(
         allow_missing=allow_missing,
         combination_rule=combination_rule,
         batch_size=batch_size,
-        workers=workers,
+        workers=threads,
         progress=progress,
         sources=sources,
     )
@@ -270,7 +267,7 @@ def _report_accuracy(result: dict) -> None:
     show_default=True,
     help="Images per Inception call.",
 )
-@DECODE_WORKERS
+@DECODE_THREADS
 @DEVICE
 @PROGRESS
 @one_line_errors
@@ -282,7 +279,7 @@ def fid(
     method,
     out,
     batch_size,
-    workers,
+    threads,
     device,
     progress,
 ):
@@ -307,7 +304,7 @@ def fid(
         weights=inception,
         device=device,
         batch_size=batch_size,
-        workers=workers,
+        workers=threads,
         save_reference=save_reference_stats,
         progress=progress,
     )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from canvas_data import __version__
-from canvas_data.cli.common import PROGRESS, CanvasGroup, one_line_errors, out_folder
+from canvas_data.cli.common import (
+    CONTEXT,
+    PROGRESS,
+    CanvasGroup,
+    one_line_errors,
+    out_folder,
+    styles_option,
+)
 from canvas_data.cli.train_options import (
     BATCH,
     DATA,
@@ -16,12 +22,13 @@ from canvas_data.cli.train_options import (
     DTYPE,
     OUT,
     RUN,
+    WORKERS,
     needs_training_stack,
     training_options,
 )
 
 
-@click.group(cls=CanvasGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CanvasGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="canvas-train")
 def main() -> None:
     """Train, import and apply the reference classifiers of the UnlearnCanvas metrics.
@@ -40,8 +47,12 @@ def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **
     from canvas_data.classify.train import train_classifier
     from canvas_data.classify.train_settings import TrainSettings, resolve_classes
 
-    names = [s.strip() for s in spec.split(",") if s.strip()]
-    order, classes = resolve_classes(task, names[0] if len(names) == 1 else names, data)
+    if isinstance(spec, str) and "," in spec:  # --objects: names separated by commas
+        spec = [s.strip() for s in spec.split(",") if s.strip()]
+    if isinstance(spec, list) and len(spec) == 1:
+        spec = spec[0]
+    spec = "dataset" if spec == "all" else spec  # `all`: the build's taxonomy
+    order, classes = resolve_classes(task, spec, data)
     resume, progress = opts.pop("resume"), opts.pop("progress")
     settings = TrainSettings(
         task=task, classes=classes, order=order, backbone=backbone or DEFAULT_BACKBONE, **opts
@@ -64,14 +75,14 @@ def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **
 @main.command()
 @DATA
 @OUT
-@click.option(
-    "--styles",
-    "spec",
+@styles_option(
+    "Head classes: `dataset` or `all` (the build's taxonomy: the release's 61-way order for a "
+    "release build), `built` (the styles that have training images), alone `60` (the "
+    "release's 61-way head) or `50` (its 51-way head), or comma-separated style names.",
     default="dataset",
-    show_default=True,
-    help="Head classes: `dataset` (the build's taxonomy: the release's 61-way order for a "
-    "release build), `built` (the styles that have training images), `60` (the release's "
-    "61-way head), `50` (its 51-way head), or comma-separated style names.",
+    heads=True,
+    words=("dataset", "built"),
+    dest="spec",
 )
 @training_options
 @one_line_errors
@@ -123,7 +134,13 @@ def object_(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> N
     help="Attention heads (not stored in the weights). Default: width / 64, as "
     "timm's ViTs (16 for ViT-L).",
 )
-@OUT
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    callback=out_folder,
+    required=True,
+    help="Run folder: model.safetensors, config.json, classes.json.",
+)
 @one_line_errors
 @needs_training_stack
 def import_release(
@@ -154,13 +171,7 @@ def import_release(
 @BATCH
 @DEVICE
 @DTYPE
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=min(8, os.cpu_count() or 1),
-    show_default="min(8, CPUs)",
-    help="DataLoader worker processes.",
-)
+@WORKERS
 @PROGRESS
 @one_line_errors
 @needs_training_stack

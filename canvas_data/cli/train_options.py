@@ -5,12 +5,17 @@ device, dtype and batch size of ``evaluate`` and ``predict``."""
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import PROGRESS, out_folder
+from canvas_data.cli.common import (
+    PROGRESS,
+    default_cpus,
+    dtype_option,
+    out_folder,
+    workers_option,
+)
 
 MISSING = (
     "canvas-train needs transformers, accelerate and safetensors: pip install 'canvas_data[train]'"
@@ -45,6 +50,14 @@ OUT = click.option(
     required=True,
     help="Run folder: checkpoints/, train.json, then model.safetensors, config.json, "
     "classes.json, metrics.json, confusion.png.",
+)
+
+
+WORKERS = workers_option(
+    "DataLoader processes that read and decode images (0: in this process)",
+    default=default_cpus(),
+    show_default="min(8, CPUs)",
+    minimum=0,
 )
 
 
@@ -149,13 +162,7 @@ def training_options(fn):
             show_default=True,
             help="Seeds the initial head, the data order and the augmentations.",
         ),
-        click.option(
-            "--workers",
-            type=click.IntRange(min=0),
-            default=min(8, os.cpu_count() or 1),
-            show_default="min(8, CPUs)",
-            help="DataLoader worker processes.",
-        ),
+        WORKERS,
         click.option(
             "--resume",
             is_flag=True,
@@ -175,13 +182,7 @@ DEVICE = click.option(
     show_default=True,
     help="auto (CUDA if available), cpu, cuda, cuda:N.",
 )
-DTYPE = click.option(
-    "--dtype",
-    type=click.Choice(["auto", "float32", "float16", "bfloat16"]),
-    default="auto",
-    show_default=True,
-    help="auto: float16 on a GPU, float32 on the CPU.",
-)
+DTYPE = dtype_option("Classifier weights and activations")
 BATCH = click.option(
     "--batch-size",
     type=click.IntRange(min=1),

@@ -1,0 +1,134 @@
+"""One vocabulary across canvas-build, canvas-train and canvas-eval: every command of the three
+groups is walked, and the shared options must have the same names, meanings and choices, and
+every option must show its default."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from canvas_data.cli.build import main as build
+from canvas_data.cli.common import DTYPES, parse_styles
+from canvas_data.cli.eval import main as evaluate
+from canvas_data.cli.train import main as train
+from canvas_data.taxonomy import SEED_STYLE, STYLES_50, STYLES_60
+
+
+def commands():
+    """(path, command, context) of every command of the three groups."""
+    found = []
+
+    def walk(cmd: click.Command, ctx: click.Context, path: str) -> None:
+        found.append((path, cmd, ctx))
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                sub_ctx = click.Context(sub, info_name=name, parent=ctx, **sub.context_settings)
+                walk(sub, sub_ctx, f"{path} {name}")
+
+    groups = (("canvas-build", build), ("canvas-train", train), ("canvas-eval", evaluate))
+    for name, group in groups:
+        walk(group, click.Context(group, info_name=name, **group.context_settings), name)
+    return found
+
+
+def visible_options(cmd: click.Command, ctx: click.Context):
+    """(option, its --help line) of every option --help shows."""
+    for param in cmd.get_params(ctx):
+        if isinstance(param, click.Option):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                yield param, record
+
+
+def unset(value) -> bool:
+    """click's mark of an option declared without a default."""
+    return getattr(value, "name", None) == "UNSET"
+
+
+ALL = commands()
+
+
+def test_the_walk_finds_every_command():
+    paths = {path for path, _, _ in ALL}
+    for expected in ("canvas-build stylize", "canvas-train evaluate", "canvas-eval accuracy"):
+        assert expected in paths
+    assert len(paths) >= 20
+
+
+@pytest.mark.parametrize("path,cmd,ctx", ALL, ids=[p for p, _, _ in ALL])
+def test_shared_option_names_and_meanings(path, cmd, ctx):
+    for param, (names, text) in visible_options(cmd, ctx):
+        shown = {n.strip().split(" ")[0] for n in names.split(",") if n.strip()}
+        assert "--themes" not in shown, f"{path}: --themes is --styles now"
+        if "--workers" in shown:
+            assert "process" in text.lower(), f"{path} --workers: {text}"
+        if "--threads" in shown:
+            assert "thread" in text.lower(), f"{path} --threads: {text}"
+        if "--dtype" in shown:
+            assert tuple(param.type.choices) == DTYPES, path
+
+
+@pytest.mark.parametrize("path,cmd,ctx", ALL, ids=[p for p, _, _ in ALL])
+def test_every_option_with_a_default_shows_it(path, cmd, ctx):
+    for param, (names, text) in visible_options(cmd, ctx):
+        if param.is_eager or param.name == "debug":
+            continue  # --help, --version, --debug
+        if param.is_flag and not param.secondary_opts and not param.get_default(ctx):
+            continue  # a switch that is off unless given
+        default = param.get_default(ctx)
+        if param.required or param.multiple or default is None or unset(default):
+            continue  # nothing to show: without the option, it is not used
+        assert "default" in text.lower(), f"{path} {names}: no default shown: {text}"
+
+
+def invoke_params(cmd: click.Command, args: list[str]) -> dict:
+    """The parameters a command would run with (its callbacks run, the command does not)."""
+    with cmd.make_context(cmd.name, args) as ctx:
+        return dict(ctx.params)
+
+
+def test_old_spellings_feed_the_new_options(tmp_path):
+    accuracy = evaluate.get_command(None, "accuracy")
+    runs = ["--answers", str(tmp_path), "--style-classifier", str(tmp_path)]
+    runs += ["--object-classifier", str(tmp_path)]
+    new = invoke_params(accuracy, [*runs, "--styles", "50,Seed_Images", "--threads", "2"])
+    old = invoke_params(accuracy, [*runs, "--themes", "50,Seed_Images", "--workers", "2"])
+    assert new["themes"] == old["themes"] == [*STYLES_50, SEED_STYLE]
+    assert new["threads"] == old["threads"] == 2
+    sources = build.get_command(None, "sources")
+    web = ["--work", str(tmp_path / "w"), "--manifest", str(tmp_path / "m.csv")]
+    (tmp_path / "m.csv").write_text("url,object\n")
+    assert invoke_params(sources, [*web, "--workers", "3"])["threads"] == 3
+
+
+def test_help_shows_the_new_name_only():
+    accuracy = evaluate.get_command(None, "accuracy")
+    text = accuracy.get_help(click.Context(accuracy, info_name="accuracy"))
+    assert "--styles" in text and "--threads" in text
+    assert "--themes" not in text and "--workers" not in text
+
+
+def test_one_styles_parser():
+    assert parse_styles(None) is None and parse_styles("  ") is None
+    assert parse_styles("60") == list(STYLES_60)
+    assert parse_styles("60", heads=True) == "60"
+    assert parse_styles("ALL") == "all"
+    assert parse_styles("Monet, Van_Gogh,Monet") == ["Monet", "Van_Gogh"]
+    assert parse_styles("built", words=("built",)) == "built"
+    with pytest.raises(click.BadParameter, match="stands alone"):
+        parse_styles("all,Monet")
+    with pytest.raises(click.BadParameter, match="Seed_Images is the photos"):
+        parse_styles("Monet,Seed_Images", seed_images=False)
+    with pytest.raises(click.BadParameter, match="no style"):
+        parse_styles(",")
+
+
+def test_import_release_lists_only_what_it_writes():
+    command = train.get_command(None, "import-release")
+    ctx = click.Context(command, info_name="import-release")
+    out = next(p for p in command.get_params(ctx) if p.name == "out")
+    text = out.get_help_record(ctx)[1]
+    assert "model.safetensors" in text
+    for never in ("checkpoints", "train.json", "metrics.json", "confusion.png"):
+        assert never not in text
