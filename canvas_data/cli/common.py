@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 
 import click
@@ -310,3 +311,24 @@ def default_cpus(limit: int = 8) -> int:
     except AttributeError:  # not on Linux
         cpus = os.cpu_count() or 1
     return max(1, min(limit, cpus))
+
+
+DEVICE_NAMES = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def _device(ctx, param, value: str | None) -> str | None:
+    if value is not None and not DEVICE_NAMES.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not auto, cpu, cuda, cuda:N or mps")
+    return value
+
+
+def device_option(what: str, *, default: str | None = "auto", show_default: bool | str = True):
+    """``--device``: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, checked before torch is
+    imported."""
+    return click.option(
+        "--device",
+        default=default,
+        show_default=show_default,
+        callback=_device,
+        help=f"{what}: auto, cpu, cuda, cuda:N or mps.",
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from canvas_data.cli.common import dtype_option
+from canvas_data.cli.common import device_option, dtype_option
 
 _OPTIONS = [
     click.option(
@@ -16,10 +16,10 @@ _OPTIONS = [
         "unless the recipe sets stylizers.diffusers.model.",
     ),
     click.option("--revision", help="[diffusers] Hub revision (branch, tag or commit) of --model."),
-    click.option(
-        "--device",
-        help="[diffusers] auto (default: this rank's GPU, LOCAL_RANK, if CUDA is available, "
-        "else cpu), cuda, cuda:N, mps or cpu.",
+    device_option(
+        "[diffusers] Where to run; auto: this rank's GPU (LOCAL_RANK) if CUDA is available",
+        default=None,
+        show_default="auto",
     ),
     dtype_option("[diffusers] Weights and activations", default=None, show_default="auto"),
     click.option(

@@ -10,6 +10,7 @@ from canvas_data.cli.common import (
     NUM_SHARDS,
     PROGRESS,
     SHARD_INDEX,
+    device_option,
     dtype_option,
     one_line_errors,
     out_folder,
@@ -76,13 +77,7 @@ from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
     default=None,
     help="Images per pipeline call. Default: 8 on a GPU, 1 on the CPU.",
 )
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (this rank's GPU, LOCAL_RANK, if CUDA is available, else the CPU), cuda, "
-    "cuda:N, mps, cpu.",
-)
+@device_option("Where to run; auto: this rank's GPU (LOCAL_RANK) if CUDA is available, else CPU")
 @dtype_option("Weights and activations")
 @click.option(
     "--jpeg-quality",

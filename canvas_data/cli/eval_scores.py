@@ -10,6 +10,7 @@ import click
 from canvas_data.cli.common import (
     PROGRESS,
     default_cpus,
+    device_option,
     dtype_option,
     one_line_errors,
     out_file,
@@ -22,12 +23,7 @@ SHOWN = 20  # missing, extra or unreadable files printed before "... and N more"
 DECODE_THREADS = threads_option(
     "decode images", default=default_cpus(), show_default="min(8, CPUs)", old=("--workers",)
 )
-DEVICE = click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (CUDA if available), cpu, cuda, cuda:N.",
-)
+DEVICE = device_option("Where to run; auto: CUDA if available")
 
 
 def _list(title: str, entries: list[str]) -> None:
@@ -149,18 +145,28 @@ def accuracy(
     --allow-missing.
     """
     from canvas_data.atomic import write_json
-    from canvas_data.classify.classifier import load_classifier
-    from canvas_data.metrics.accuracy import evaluate_answers
+    from canvas_data.classify.run_info import ClassifierInfo
+    from canvas_data.metrics.accuracy import check_answer_set, evaluate_answers
     from canvas_data.out_paths import check_out
 
     if out is None:  # the default: accuracy.json beside the answers of the target, else in them
         check_out(answers / target if target and (answers / target).is_dir() else answers)
+    chosen = answer_set(themes, objects, seeds)
+    check_answer_set(  # before torch is imported: a typo fails in a second
+        ClassifierInfo.read(style_classifier).classes,
+        ClassifierInfo.read(object_classifier).classes,
+        chosen["themes"],
+        chosen["objects"],
+        target,
+        combination_rule,
+    )
     _quiet_transformers()
     sources, loaded = {}, {}
+    from canvas_data.classify.classifier import load_classifier
+
     for task, run in (("style", style_classifier), ("object", object_classifier)):
         loaded[task] = load_classifier(run, device=device, dtype=dtype)
         sources[task] = {"run": str(run), "classes": loaded[task].classes}
-    chosen = answer_set(themes, objects, seeds)
     result = evaluate_answers(
         answers,
         loaded["style"],

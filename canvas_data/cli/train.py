@@ -24,8 +24,10 @@ from canvas_data.cli.train_options import (
     RUN,
     WORKERS,
     needs_training_stack,
+    require_training_stack,
     training_options,
 )
+from canvas_data.errors import InputError, one_line, reading
 
 
 @click.group(cls=CanvasGroup, context_settings=CONTEXT)
@@ -43,8 +45,8 @@ def main() -> None:
 
 
 def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **opts) -> None:
-    from canvas_data.classify.classifier import DEFAULT_BACKBONE
-    from canvas_data.classify.train import train_classifier
+    """Check the arguments (without torch), then train."""
+    from canvas_data.classify.run_info import DEFAULT_BACKBONE
     from canvas_data.classify.train_settings import TrainSettings, resolve_classes
 
     if isinstance(spec, str) and "," in spec:  # --objects: names separated by commas
@@ -57,6 +59,9 @@ def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **
     settings = TrainSettings(
         task=task, classes=classes, order=order, backbone=backbone or DEFAULT_BACKBONE, **opts
     )
+    require_training_stack()
+    from canvas_data.classify.train import train_classifier
+
     result = train_classifier(
         data, out, settings, resume=resume, progress=progress, echo=click.echo
     )
@@ -86,7 +91,6 @@ def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **
 )
 @training_options
 @one_line_errors
-@needs_training_stack
 def style(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> None:
     """Fine-tune the style classifier on DATA into the run folder OUT."""
     _train("style", spec, data, out, backbone, **opts)
@@ -106,7 +110,6 @@ def style(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> Non
 )
 @training_options
 @one_line_errors
-@needs_training_stack
 def object_(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> None:
     """Fine-tune the object classifier on DATA into the run folder OUT."""
     _train("object", spec, data, out, backbone, **opts)
@@ -229,13 +232,39 @@ def predict(
     dtype: str,
     progress: bool,
 ) -> None:
-    """Classify IMAGES with the classifier in RUN: one line per image, `path<TAB>class<TAB>prob`."""
+    """Classify IMAGES with the classifier in RUN: one line per image, `path<TAB>class<TAB>prob`.
+
+    A file that cannot be read is named on stderr with the reason, the rest are classified, and
+    the command then exits with 1.
+    """
     from canvas_data.classify.classifier import load_classifier
 
     classifier = load_classifier(run, device=device, dtype=dtype)
-    found = classifier.predict(images, batch_size=batch_size, progress=progress)
-    for path, ranked in zip(images, found.top(top), strict=True):
-        click.echo("\t".join([str(path), *(f"{name}\t{p:.4f}" for name, p in ranked)]))
+    unreadable = 0
+    for start in range(0, len(images), batch_size):  # decoded a batch at a time
+        good = []
+        for path in images[start : start + batch_size]:
+            try:
+                good.append((path, _read_image(path, classifier.info.image_size)))
+            except (OSError, InputError) as err:
+                click.echo(one_line(err), err=True)
+                unreadable += 1
+        if not good:
+            continue
+        found = classifier.predict([im for _, im in good], batch_size=batch_size)
+        for (path, _), ranked in zip(good, found.top(top), strict=True):
+            click.echo("\t".join([str(path), *(f"{name}\t{p:.4f}" for name, p in ranked)]))
+    if unreadable:
+        click.echo(f"{unreadable} of {len(images)} images could not be read", err=True)
+        raise SystemExit(1)
+
+
+def _read_image(path: Path, min_size: int):
+    """An image file as an RGB array; ``ValueError`` or ``OSError`` naming the file."""
+    from canvas_data.images.decode import decode_image
+
+    with reading(path, "an image"):
+        return decode_image(path.read_bytes(), min_size=min_size, name=str(path))
 
 
 if __name__ == "__main__":

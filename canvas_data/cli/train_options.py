@@ -12,6 +12,7 @@ import click
 from canvas_data.cli.common import (
     PROGRESS,
     default_cpus,
+    device_option,
     dtype_option,
     out_folder,
     workers_option,
@@ -22,16 +23,22 @@ MISSING = (
 )
 
 
+def require_training_stack() -> None:
+    """Fail with one line when the optional training packages are not installed (importing
+    them imports torch: call this once the arguments are checked)."""
+    for module in ("transformers", "accelerate", "safetensors"):
+        try:
+            __import__(module)
+        except ImportError as err:
+            raise click.ClickException(f"{MISSING} ({err})") from err
+
+
 def needs_training_stack(fn):
-    """Fail with one line when the optional training packages are not installed."""
+    """Check the optional training packages before the command runs."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        for module in ("transformers", "accelerate", "safetensors"):
-            try:
-                __import__(module)
-            except ImportError as err:
-                raise click.ClickException(f"{MISSING} ({err})") from err
+        require_training_stack()
         return fn(*args, **kwargs)
 
     return wrapper
@@ -176,12 +183,7 @@ def training_options(fn):
     return fn
 
 
-DEVICE = click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (CUDA if available), cpu, cuda, cuda:N.",
-)
+DEVICE = device_option("Where to run; auto: CUDA if available")
 DTYPE = dtype_option("Classifier weights and activations")
 BATCH = click.option(
     "--batch-size",

@@ -132,3 +132,100 @@ def test_import_release_lists_only_what_it_writes():
     assert "model.safetensors" in text
     for never in ("checkpoints", "train.json", "metrics.json", "confusion.png"):
         assert never not in text
+
+
+PROBE = """
+import json, sys
+from importlib import import_module
+module, *args = sys.argv[1:]
+try:
+    import_module(module).main(args)
+except SystemExit as end:
+    print(json.dumps({"code": end.code, "torch": "torch" in sys.modules}))
+"""
+
+
+def fresh_run(module: str, *args) -> tuple[dict, str]:
+    """A command run in a fresh interpreter: its exit code, whether it imported torch, stderr."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, module, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+
+
+def classifier_run(folder, task: str, classes: list[str]):
+    import json
+
+    folder.mkdir()
+    info = {"task": task, "classes": classes, "image_size": 32}
+    (folder / "classes.json").write_text(json.dumps(info))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def accuracy_args(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    (root / "answers").mkdir()
+    style = classifier_run(root / "style", "style", [*STYLES_50, SEED_STYLE])
+    objects = classifier_run(root / "object", "object", ["Cats", "Dogs"])
+    return ["accuracy", "--answers", root / "answers", "--style-classifier", style]+[
+        "--object-classifier", objects, "--objects", "Cats,Dogs"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "bad, code, said",
+    [
+        (["--styles", "Van_Gohg"], 1, "no class for Van_Gohg"),
+        (["--target", "Van_Gohg"], 1, "Van_Gohg"),
+        (["--objects", "Cats,Dgos"], 1, "no class for Dgos"),
+        (["--device", "gpu"], 2, "'gpu' is not auto, cpu, cuda, cuda:N or mps"),
+        (["--dtype", "float61"], 2, "float61"),
+    ],
+)
+def test_a_typo_in_accuracy_fails_before_torch_is_imported(accuracy_args, bad, code, said):
+    result, err = fresh_run("canvas_data.cli.eval", *accuracy_args, *bad)
+    assert result == {"code": code, "torch": False}, err
+    assert said in err
+    assert code == 2 or err.count("\n") == 1  # usage errors add click's usage lines
+
+
+@pytest.mark.parametrize(
+    "module, args",
+    [
+        (
+            "canvas_data.cli.eval",
+            ["generate", "--model", "m", "--out", "{tmp}/o", "--device", "gpu"],
+        ),
+        (
+            "canvas_data.cli.eval",
+            ["generate", "--model", "m", "--out", "{tmp}/o", "--dtype", "fp61"],
+        ),
+        (
+            "canvas_data.cli.eval",
+            ["fid", "--answers", "{tmp}", "--reference", "{tmp}", "--device", "cuda:x"],
+        ),  # fmt: skip
+        ("canvas_data.cli.train", ["evaluate", "{tmp}", "--data", "{tmp}", "--device", "gpu"]),
+        ("canvas_data.cli.build", ["stylize", "--work", "{tmp}", "--device", "gpu"]),
+    ],
+)
+def test_a_bad_option_value_of_a_torch_command_exits_2_before_torch(tmp_path, module, args):
+    result, err = fresh_run(module, *[a.format(tmp=tmp_path) for a in args])
+    assert result == {"code": 2, "torch": False}, err
+    assert "Invalid value" in err
+
+
+def test_a_style_typo_of_canvas_train_fails_before_torch(tmp_path):
+    from conftest import packed_folder
+
+    data = packed_folder(tmp_path)
+    args = ["style", "--data", data, "--out", tmp_path / "run", "--styles", "Van_Gohg,Monet"]
+    result, err = fresh_run("canvas_data.cli.train", *args)
+    assert result == {"code": 1, "torch": False}, err
+    assert "Van_Gohg" in err and err.count("\n") == 1
