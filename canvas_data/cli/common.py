@@ -332,3 +332,13 @@ def device_option(what: str, *, default: str | None = "auto", show_default: bool
         callback=_device,
         help=f"{what}: auto, cpu, cuda, cuda:N or mps.",
     )
+
+
+def default_output(path: Path, option: str = "--out") -> Path:
+    """Where a command writes when ``option`` was not given: beside its input, never over a file
+    that is there already (one line saying how to replace it), checked as an ``--out``."""
+    if path.exists() or path.is_symlink():
+        raise click.ClickException(
+            f"{path}: exists; pass {option} {path} to replace it, or another {option}"
+        )
+    return _check_out(click.get_current_context(silent=True), path, file=True)
