@@ -14,6 +14,8 @@ from canvas_data.errors import DEBUG_ENV, expected_errors, one_line
 # Every group: -h as --help, and every option's default shown in --help.
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
 
+INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT)
+
 # Not errors: click's own ways of ending a command (usage errors exit with 2).
 _PASS_THROUGH = (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit)
 
@@ -62,7 +64,7 @@ class CanvasGroup(click.Group):
     """A command group whose every command fails with one line, ``Error: <path>: <reason>``.
 
     Adds the group option ``--debug`` (or ``CANVAS_DEBUG=1``) to show the traceback instead.
-    Usage errors keep click's message and exit code 2.
+    Usage errors keep click's message and exit code 2; Ctrl-C exits with 130.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -82,6 +84,11 @@ class CanvasGroup(click.Group):
             return super().invoke(ctx)
         except _PASS_THROUGH:
             raise
+        except KeyboardInterrupt:  # Ctrl-C: the shell's code for SIGINT, no traceback
+            if debugging(ctx):
+                raise
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
         except Exception as err:
             if debugging(ctx):
                 raise
