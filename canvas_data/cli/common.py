@@ -1,4 +1,6 @@
-"""Options and error handling shared by the command modules of ``canvas-build``."""
+"""Options and error handling shared by the commands of ``canvas-build``, ``canvas-train`` and
+``canvas-eval``: one vocabulary (``--styles``, ``--workers``, ``--threads``, ``--dtype``, ...) and
+one-line errors."""
 
 from __future__ import annotations
 
