@@ -172,7 +172,7 @@ def test_the_default_backbone_without_network_says_how_to_get_it(tmp_path):
     data = packed_folder(tmp_path)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     done = subprocess.run(
-        [sys.executable, "-m", "canvas_data.cli_train", "style", "--data", str(data), "--out",
+        [sys.executable, "-m", "canvas_data.cli.train", "style", "--data", str(data), "--out",
          str(tmp_path / "run"), "--epochs", "1", "--workers", "0", "--no-progress"],
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip

@@ -1,6 +1,6 @@
-"""One vocabulary across canvas-build, canvas-train and canvas-eval: every command of the three
-groups is walked, and the shared options must have the same names, meanings and choices, and
-every option must show its default."""
+"""What the three console commands share, one vocabulary: every command of canvas-build,
+canvas-train and canvas-eval is walked, and the shared options must have the same names,
+meanings and choices; every option says what it does and shows its default."""
 
 from __future__ import annotations
 
@@ -229,3 +229,12 @@ def test_a_style_typo_of_canvas_train_fails_before_torch(tmp_path):
     result, err = fresh_run("canvas_data.cli.train", *args)
     assert result == {"code": 1, "torch": False}, err
     assert "Van_Gohg" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("group", [build, train, evaluate], ids=lambda g: g.name)
+def test_every_option_of_every_command_has_help(group):
+    assert group.commands
+    for name, command in group.commands.items():
+        for param in command.params:
+            if isinstance(param, click.Option):
+                assert param.help, f"{name} {param.opts}"

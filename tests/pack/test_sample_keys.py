@@ -13,8 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import packed_folder, painted_workspace
-from test_attack_tar import rehash
+from test_tar_samples import rehash
 
 from canvas_data.cli.build import main
 from canvas_data.pipeline import pack_dataset
@@ -22,8 +21,8 @@ from canvas_data.workspace import sha256_file
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
-    return packed_folder(tmp_path_factory.mktemp("attack-repeats"))
+def packed(tiny_packed):
+    return tiny_packed
 
 
 def members(path):
@@ -84,12 +83,12 @@ def test_verify_names_a_key_held_by_two_shards(packed, tmp_path, target, split):
 
 
 @pytest.fixture(scope="module")
-def parquet_packed(tmp_path_factory):
+def parquet_packed(tiny_painted, tmp_path_factory):
     """A tiny packed folder of Parquet files only."""
-    root = tmp_path_factory.mktemp("attack-repeats-parquet")
-    work, recipe = painted_workspace(root)
-    pack_dataset(work, root / "uc", recipe=recipe, formats=("parquet",), progress=False)
-    return root / "uc"
+    work, recipe = tiny_painted
+    out = tmp_path_factory.mktemp("attack-repeats-parquet") / "uc"
+    pack_dataset(work, out, recipe=recipe, formats=("parquet",), progress=False)
+    return out
 
 
 def copy_first_row(folder, source, target, split):

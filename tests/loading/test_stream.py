@@ -5,11 +5,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import fill_seed_photos, write_recipe
 
 from canvas_data.pipeline import pack_dataset
-from canvas_data.recipe import load_recipe
-from canvas_data.stylizers.runner import stylize_workspace
 
 DRAWN = 24  # keys read per run: far more than one shard, so shard draws decide the order
 
@@ -28,14 +25,10 @@ print(json.dumps(keys))
 
 
 @pytest.fixture(scope="module")
-def many_shards(tmp_path_factory):
+def many_shards(tiny_painted, tmp_path_factory):
     """A tiny build with 2 samples per shard: 10 train shards to draw from."""
-    root = tmp_path_factory.mktemp("streams")
-    recipe = load_recipe(write_recipe(root))
-    work = root / "work"
-    fill_seed_photos(work, recipe)
-    stylize_workspace(work, recipe=recipe, progress=False, workers=1)
-    out = root / "uc"
+    work, recipe = tiny_painted
+    out = tmp_path_factory.mktemp("streams") / "uc"
     pack_dataset(work, out, recipe=recipe, max_samples=2, progress=False)
     return out
 

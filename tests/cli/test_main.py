@@ -1,7 +1,6 @@
 """The console commands and the ``-m`` entry points the README names all start their command.
 
-``python -m canvas_data.cli`` is what ``torchrun -m`` and ``accelerate launch -m`` run;
-``canvas_data.cli_train`` and ``canvas_data.cli_eval`` are the older module paths, kept working.
+``python -m canvas_data.cli`` is what ``torchrun -m`` and ``accelerate launch -m`` run.
 """
 
 from __future__ import annotations
@@ -19,9 +18,7 @@ ENTRY_POINTS = [
     ([sys.executable, "-m", "canvas_data.cli"], "stylize"),
     ([sys.executable, "-m", "canvas_data.cli.build"], "stylize"),
     ([sys.executable, "-m", "canvas_data.cli.train"], "import-release"),
-    ([sys.executable, "-m", "canvas_data.cli_train"], "import-release"),
     ([sys.executable, "-m", "canvas_data.cli.eval"], "summarize"),
-    ([sys.executable, "-m", "canvas_data.cli_eval"], "summarize"),
     ([str(BIN / "canvas-build")], "stylize"),
     ([str(BIN / "canvas-train")], "import-release"),
     ([str(BIN / "canvas-eval")], "summarize"),

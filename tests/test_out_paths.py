@@ -5,15 +5,19 @@ names the path that blocks (``canvas_data.out_paths.check_out``)."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from click.testing import CliRunner
 
+from canvas_data.atomic import PARTIAL
+from canvas_data.cli.build import main
 from canvas_data.cli.build import main as build
 from canvas_data.cli.eval import main as evaluate
 from canvas_data.cli.train import main as train
 from canvas_data.errors import one_line
 from canvas_data.out_paths import check_out
+from canvas_data.pipeline import pack_dataset
 
 OUTPUTS = {"--out", "--work", "--html", "--save-reference-stats"}
 READ_ONLY = {("shards", "--work")}  # packing reads the workspace, writes --out
@@ -133,3 +137,118 @@ def test_the_demo_checks_its_derived_workspace_before_stage_one(tmp_path):
     with pytest.raises(ValueError, match=f"^{tmp_path / 'uc-work'}: is a broken link to "):
         run_demo(tmp_path / "uc", progress=False, echo=said.append)
     assert said == [] and sorted(p.name for p in tmp_path.iterdir()) == ["uc-work"]
+
+
+# Output folders that overlap what a command reads: packing into the workspace, exporting into
+# the packed folder (also through a symlink) are refused before anything is written; a pack whose
+# --out holds a workspace being painted leaves that workspace's files in progress alone.
+
+
+@pytest.fixture(scope="module")
+def built(tiny_packed):
+    """The folder that holds the shared tiny workspace (``work``) and its packed folder (``uc``)."""
+    return tiny_packed.parent
+
+
+def snapshot(folder):
+    return {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+
+
+def one_line_error(args):
+    result = CliRunner().invoke(main, [*args, "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "internal error" not in lines[0], result.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("out", [".", "sub", "sub/deeper"])
+def test_shards_refuses_an_out_folder_in_the_workspace(built, tmp_path, out):
+    work = shutil.copytree(built / "work", tmp_path / "work")
+    before = snapshot(work)
+    line = one_line_error(["shards", "--work", str(work), "--out", str(work / out)])
+    assert "--out" in line and "--work" in line
+    assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("out", [".", "data", "Cartoon"])
+def test_export_refuses_an_out_folder_in_the_packed_folder(built, tmp_path, out):
+    packed = shutil.copytree(built / "uc", tmp_path / "uc")
+    link = tmp_path / "link"
+    link.symlink_to(packed)
+    before = snapshot(packed)
+    for target in (packed / out, link / out):
+        line = one_line_error(["export", str(packed), "--out", str(target)])
+        assert "packed folder" in line
+    assert snapshot(packed) == before
+
+
+def test_a_pack_leaves_the_partial_files_of_a_workspace_under_its_out_folder(built, tmp_path):
+    """``--out .`` with the workspace a sub-folder: a painter's file in progress survives."""
+    root = tmp_path / "root"
+    work = shutil.copytree(built / "work", root / "work")
+    cell = next(p for p in work.iterdir() if p.is_dir() and p.name != "Seed_Images")
+    obj = next(p for p in cell.iterdir() if p.is_dir())
+    in_progress = obj / f".99.jpg{PARTIAL}{os.getpid()}"  # a live writer: this process
+    in_progress.write_bytes(b"half a jpeg")
+
+    pack_dataset(work, root, progress=False)
+
+    assert in_progress.read_bytes() == b"half a jpeg"
+    assert (root / "manifest.json").is_file()
+
+
+# A dangling symbolic link where an output folder goes: each command says so in one line that
+# names the link, not "File exists" or "No such file or directory".
+
+
+@pytest.fixture(scope="module")
+def built_dangling(tiny_packed):
+    return tiny_packed.parent
+
+
+def error_line(command, args):
+    result = CliRunner().invoke(command, args)
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def commands(root, out):
+    return {
+        "shards": (build, ["shards", "--work", str(root / "work"), "--out", out, "--no-progress"]),
+        "export": (build, ["export", str(root / "uc"), "--out", out, "--no-progress"]),
+        "preview": (build, ["preview", str(root / "uc"), "--out", f"{out}/p.jpg"]),
+        "train": (
+            train,
+            [
+                "style",
+                "--data",
+                str(root / "uc"),
+                "--model",
+                "tiny",
+                "--epochs",
+                "0.1",
+                "--out",
+                out,
+                "--no-progress",
+            ],
+        ),  # fmt: skip
+    }
+
+
+@pytest.mark.parametrize("deeper", [False, True])
+@pytest.mark.parametrize("command", ["shards", "export", "preview", "train"])
+def test_a_dangling_link_in_the_out_path_is_named_as_such(
+    built_dangling, tmp_path, command, deeper
+):
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "gone" / "target")
+    out = str(link / "x") if deeper else str(link)
+    main, args = commands(built_dangling, out)[command]
+    line = error_line(main, args)
+    assert line.startswith(f"Error: {link}:"), line
+    assert "File exists" not in line and "No such file" not in line, line
+    assert "link" in line, line

@@ -7,7 +7,6 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from conftest import packed_folder
 from datasets import Dataset
 from torch.utils.data import DataLoader
 
@@ -19,9 +18,9 @@ from canvas_data.pack.shard_index import ShardIndex
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
+def packed(tiny_packed):
     """A tiny packed dataset: 64 px images, 10 samples per shard."""
-    return packed_folder(tmp_path_factory.mktemp("decode-cache"))
+    return tiny_packed
 
 
 def examples(ds, epoch=0):

@@ -16,7 +16,13 @@ from PIL import Image
 pytest.importorskip("diffusers")
 
 from canvas_data.atomic import write_json  # noqa: E402
-from canvas_data.classify.classifier import ClassifierInfo, Predictions, build_model, save_run  # noqa: E402
+from canvas_data.classify.classifier import (  # noqa: E402
+    Classifier,
+    ClassifierInfo,
+    Predictions,
+    build_model,
+    save_run,
+)
 from canvas_data.cli.eval import main  # noqa: E402
 from canvas_data.metrics.accuracy import evaluate_answers  # noqa: E402
 from canvas_data.metrics.answers import Answer, plan_answers  # noqa: E402
@@ -391,13 +397,6 @@ def test_generate_model_errors_are_one_line(tmp_path, monkeypatch):
     assert run.exit_code == 1 and "has no model_index.json" in run.output
 
 
-def test_every_option_is_documented():
-    for name, command in main.commands.items():
-        for param in command.params:
-            if isinstance(param, __import__("click").Option):
-                assert param.help, f"{name} {param.opts}"
-
-
 def test_generate_with_an_unlearned_unet_from_a_folder_or_a_state_dict(tmp_path, pipeline):
     from diffusers import UNet2DConditionModel
     from safetensors.torch import save_file
@@ -470,3 +469,35 @@ def test_a_combination_target_is_scored_from_the_same_answer_set(tmp_path, runs)
     assert {t["target"] for t in data["targets"]} == {"Van_Gogh", "Van_Gogh:Cats"}
     run = CliRunner().invoke(main, [*base, "--target", "Seed_Images:Cats"])
     assert run.exit_code == 1 and "'Seed_Images' is not a style" in run.output
+
+
+# ``canvas-eval accuracy --out`` where a file stands in the way: the answer set is not scored
+# for nothing (the out path is refused first, or the scores are still shown).
+
+
+def counting(method, calls):
+    """``method`` as it is, noting each call in ``calls``."""
+
+    def counted(self, *args, **kwargs):
+        calls.append(method.__name__)
+        return method(self, *args, **kwargs)
+
+    return counted
+
+
+def test_a_blocked_out_path_does_not_throw_the_scores_away(tmp_path, monkeypatch):
+    answers = hand_made_answers(tmp_path / "answers")
+    style = constant_run(tmp_path / "style", "style", STYLE_CLASSES, "Van_Gogh")
+    objects = constant_run(tmp_path / "object", "object", OBJECTS, "Cats")
+    (tmp_path / "afile").write_text("in the way")
+    calls = []
+    for name in ("predict", "predict_resized"):
+        monkeypatch.setattr(Classifier, name, counting(getattr(Classifier, name), calls))
+    args = ["accuracy", "--answers", str(answers), "--style-classifier", str(style),
+            "--object-classifier", str(objects), "--target", "Monet", "--device", "cpu",
+            "--no-progress", "--allow-missing", *SET,
+            "--out", str(tmp_path / "afile" / "x" / "Monet.json")]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert f"{tmp_path / 'afile'}: is a file, not a folder" in result.output
+    assert not calls or "UA " in result.output, result.output

@@ -6,8 +6,12 @@ import sys
 import time
 
 import pytest
+from click.testing import CliRunner
+from conftest import error_line, write_recipe
 from PIL import Image
 
+from canvas_data.cli.build import main
+from canvas_data.recipe import load_recipe
 from canvas_data.stylizers.paint_items import is_done
 from canvas_data.stylizers.runner import plan_items, shard_of_work, stylize_workspace
 from canvas_data.workspace import image_path, sidecar_path
@@ -99,3 +103,17 @@ def test_killed_run_resumes_with_nothing_lost_or_repeated(tmp_path, tiny_recipe)
     subprocess.run(cmd, check=True, capture_output=True)
     assert outputs(work) == outputs(reference)
     assert not list(work.rglob(".*partial*"))
+
+
+# A workspace with nothing to paint fails.
+
+
+def test_stylize_with_nothing_planned_fails_in_one_line(tmp_path):
+    recipe = write_recipe(tmp_path)
+    work = tmp_path / "w"
+    work.mkdir()
+    args = ["stylize", "--work", str(work), "--recipe", str(recipe), "--no-progress"]
+    line = error_line(CliRunner().invoke(main, args))
+    assert "nothing to stylize" in line and "canvas-build sources" in line
+    with pytest.raises(ValueError, match="nothing to stylize"):
+        stylize_workspace(work, recipe=load_recipe(recipe), progress=False)

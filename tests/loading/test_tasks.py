@@ -1,9 +1,12 @@
 """The ``idx`` filter: the release's forget sets (photos 1-3 of a cell) in one call, any view."""
 
+from __future__ import annotations
+
 from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 from conftest import fill_seed_photos, write_recipe
 from datasets import load_dataset
 from torch.utils.data import DataLoader
@@ -103,3 +106,42 @@ def test_bad_indices_are_refused(idx):
 def test_an_index_no_sample_has_is_an_error(five_photos, streaming):
     with pytest.raises(ValueError, match="no .*train"):
         style_classification(five_photos, idx=9, streaming=streaming, transform=None)
+
+
+# idx given as a 0-d array or tensor, or a tensor of indices, selects as the plain ints do.
+
+
+@pytest.fixture(scope="module")
+def packed(tiny_packed):
+    return tiny_packed
+
+
+@pytest.mark.parametrize(
+    "given, plain",
+    [
+        (np.array(2), 2),
+        (torch.tensor(2), 2),
+        (torch.tensor([3, 1]), [1, 3]),
+        (np.array([[1], [3]])[:, 0], [1, 3]),
+        ([np.int64(1), torch.tensor(3)], [1, 3]),
+    ],  # fmt: skip
+)
+def test_array_and_tensor_indices_read_as_ints(given, plain):
+    assert Selection.of("train", idx=given) == Selection.of("train", idx=plain)
+
+
+@pytest.mark.parametrize("bad", [np.array(0), torch.tensor(1.5), np.array([1.0, 2.0])])
+def test_bad_array_indices_are_refused_in_one_line(bad):
+    with pytest.raises(ValueError, match="^idx (holds|must be)"):
+        Selection.of("train", idx=bad)
+
+
+def test_a_0d_array_filters_a_view_and_a_resampled_stream(packed):
+    view = text_to_image(packed, idx=np.array(1), transform=None)
+    keys = {view[i]["key"] for i in range(len(view))}
+    assert keys and {k.rsplit("/", 1)[1] for k in keys} == {"1"}
+    stream = text_to_image(
+        packed, idx=torch.tensor(1), transform=None, streaming=True, resampled=True, seed=0
+    )
+    drawn = [example["key"] for example in stream]  # an epoch: the selection's size
+    assert len(drawn) == len(keys) and set(drawn) <= keys

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import painted_workspace
 from PIL import Image, ImageDraw, ImageFilter
 from release_data import write_release_parquet
 
@@ -201,9 +200,8 @@ def test_a_painting_whose_photo_is_missing_is_the_one_left_held_aside(tmp_path):
             assert (work / style / obj / f"{idx}.jpg").read_bytes() == data, (style, obj, idx)
 
 
-def test_paintings_of_the_cpu_stylizer_find_their_photos(tmp_path):
-    (tmp_path / "built").mkdir()
-    work, _ = painted_workspace(tmp_path / "built")
+def test_paintings_of_the_cpu_stylizer_find_their_photos(tmp_path, tiny_painted):
+    work, _ = tiny_painted
     made = {p.relative_to(work).as_posix(): p.read_bytes() for p in work.glob("*/*/*.jpg")}
     rows = [
         {

@@ -3,11 +3,12 @@
 import csv
 import json
 import re
+import shutil
 
 import pytest
 import webdataset as wds
 import yaml
-from conftest import TINY_OBJECTS, TINY_STYLES, painted_workspace
+from conftest import TINY_OBJECTS, TINY_STYLES
 from datasets import ClassLabel, load_dataset
 
 from canvas_data.card.dataset_card import render_card, rewrite_card
@@ -22,11 +23,12 @@ MODEL = "example-org/tiny-sd-img2img"
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
+def packed(tiny_painted, tmp_path_factory):
     """A tiny build (4 styles x 2 objects x 3 photos) whose seed photos record a licence and
     whose paintings record a model, as a diffusion backend's provenance would."""
     root = tmp_path_factory.mktemp("card")
-    work, recipe = painted_workspace(root)
+    work, recipe = tiny_painted
+    work = shutil.copytree(work, root / "work")
     for photo in (work / "Seed_Images").rglob("*.jpg"):
         side = {"licence": "CC0 1.0", "author": f"{photo.parent.name} photographer {photo.stem}"}
         sidecar_path(photo).write_text(json.dumps(side))

@@ -9,7 +9,6 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from conftest import painted_workspace
 
 from canvas_data.cli.build import main
 from canvas_data.errors import InputError
@@ -18,10 +17,9 @@ from canvas_data.pipeline import pack_dataset
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("attack")
-    work, recipe = painted_workspace(root)
-    out = root / "uc"
+def packed(tiny_painted, tmp_path_factory):
+    work, recipe = tiny_painted
+    out = tmp_path_factory.mktemp("attack") / "uc"
     pack_dataset(work, out, recipe=recipe, formats=("webdataset", "parquet"), progress=False)
     return out
 

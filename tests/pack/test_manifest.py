@@ -12,7 +12,6 @@ import tarfile
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import painted_workspace
 
 from canvas_data.cli.build import main
 from canvas_data.loading.loaders import text_to_image
@@ -27,11 +26,10 @@ FIRST = "data/train-000000.tar"
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
+def packed(tiny_painted, tmp_path_factory):
     """A tiny packed folder with tars and Parquet files."""
-    root = tmp_path_factory.mktemp("hostile")
-    work, recipe = painted_workspace(root)
-    out = root / "uc"
+    work, recipe = tiny_painted
+    out = tmp_path_factory.mktemp("hostile") / "uc"
     pack_dataset(work, out, recipe=recipe, formats=("webdataset", "parquet"), progress=False)
     return out
 

@@ -1,16 +1,24 @@
-"""A registered stylizer run with workers=2 from a script, however it was defined: the workers
-make it from the class and options sent to them, so it paints there; what they cannot be sent or
-cannot make is one error that says why, and nothing painted is lost or painted twice."""
+"""The stylize pool. A registered stylizer run with workers=2 from a script, however it was
+defined: the workers make it from the class and options sent to them, so it paints there; what
+they cannot be sent or cannot make is one error that says why, and nothing painted is lost or
+painted twice. Its processes end with the run (killed or Ctrl-C), and a rerun resumes."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
+import psutil
 import pytest
-from conftest import fill_seed_photos, write_recipe
+import yaml
+from conftest import fill_seed_photos, wait_for, write_recipe
 
+from canvas_data import atomic
 from canvas_data.recipe import load_recipe
 
 PLUGIN = """
@@ -191,3 +199,106 @@ def test_a_module_the_workers_cannot_import_is_named(tmp_path, work):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "caught: a worker process cannot read the stylizer" in done.stdout
     assert "made_up_name" in done.stdout
+
+
+# Killed runs: the pool's processes end with the run, and a rerun resumes.
+
+
+def slow_workspace(root: Path) -> Path:
+    """60 styles x 2 objects x 3 photos at 160 px: long enough to be stopped midway."""
+    path = root / "slow.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "extends": "demo",
+                "name": "slow",
+                "build": {
+                    "objects": ["Cats", "Human"],
+                    "photos_per_object": 3,
+                    "resolution": 160,
+                    "min_photo_side": 32,
+                },  # fmt: skip
+                "photos": {"source": "folder", "licence": "made by the test"},
+            }
+        )
+    )
+    work = root / "work"
+    fill_seed_photos(work, load_recipe(path))
+    return work
+
+
+def painted_killed(work: Path) -> list[Path]:
+    return [p for p in work.glob("*/*/*.json") if p.parts[-3] != "Seed_Images"]
+
+
+def start_stylize(work: Path) -> tuple[subprocess.Popen, list[psutil.Process]]:
+    """A real ``canvas-build stylize`` with 2 workers, once it has painted something."""
+    command = [sys.executable, "-m", "canvas_data.cli", "stylize", "--work", str(work),
+               "--workers", "2", "--no-progress"]  # fmt: skip
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: painted_killed(work) or run.poll() is not None, "a first painting", limit=120)
+    assert run.poll() is None, "the run ended before it could be stopped"
+    workers = psutil.Process(run.pid).children(recursive=True)
+    assert len(workers) >= 2
+    return run, workers
+
+
+def gone(processes: list[psutil.Process]) -> bool:
+    def ended(p: psutil.Process) -> bool:
+        try:
+            return p.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    return all(ended(p) for p in processes)
+
+
+@contextlib.contextmanager
+def ending(processes: list[psutil.Process]):
+    """Whatever the test finds, no process it started outlives it."""
+    try:
+        yield
+    finally:
+        for p in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+
+
+def rerun_finishes(work: Path) -> str:
+    command = [sys.executable, "-m", "canvas_data.cli", "stylize", "--work", str(work),
+               "--workers", "2", "--no-progress"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert len(painted_killed(work)) == 60 * 2 * 3
+    assert not list(work.rglob(f".*{atomic.PARTIAL}*"))
+    return done.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kill -9 and /proc semantics")
+def test_workers_end_when_the_run_is_killed(tmp_path):
+    work = slow_workspace(tmp_path)
+    run, workers = start_stylize(work)
+    run.kill()  # kill -9: no chance to clean up
+    run.wait(30)
+    with ending(workers):
+        wait_for(lambda: gone(workers), "the pool's processes after kill -9", limit=20)
+    count = len(painted_killed(work))
+    time.sleep(0.5)
+    assert len(painted_killed(work)) == count  # nobody paints any more
+    assert "already done" in rerun_finishes(work)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signal semantics")
+def test_ctrl_c_stops_the_run_and_its_workers_and_the_rerun_resumes(tmp_path):
+    work = slow_workspace(tmp_path)
+    run, workers = start_stylize(work)
+    run.send_signal(signal.SIGINT)
+    with ending([psutil.Process(run.pid), *workers]):
+        _, err = run.communicate(timeout=60)
+        assert run.returncode == 130 and "Traceback" not in err, err
+        wait_for(lambda: gone(workers), "the pool's processes after Ctrl-C", limit=20)
+    assert not list(work.rglob(f".*{atomic.PARTIAL}*"))  # nothing half-written
+    assert not list(work.rglob("*.lock"))  # no lock file left
+    done = len(painted_killed(work))
+    assert done < 60 * 2 * 3  # stopped midway: queued photos were not painted first
+    assert f"{done} already done" in rerun_finishes(work)
