@@ -145,17 +145,32 @@ class DiffusersOptions(_Section):
     references_per_style: PositiveInt | None = None
 
 
+class AdaINOptions(_Section):
+    """``stylizers.adain``: the fields of ``AdaINSettings``, all optional here."""
+
+    vgg: Text | None = None
+    decoder: Text | None = None
+    references: Text | None = None
+    device: Text | None = None
+    dtype: Text | None = None
+    batch_size: PositiveInt | None = None
+    resolution: Annotated[int, Field(ge=8, multiple_of=8)] | None = None
+    alpha: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
 class StylizersSpec(_Section):
     """Options per stylizer backend; a new backend adds its options model here."""
 
     procedural: ProceduralOptions | None = None
     diffusers: DiffusersOptions | None = None
+    adain: AdaINOptions | None = None
 
 
 class StyleSpecModel(_Section):
     prompt: Text | None = None
     negative_prompt: str | None = None
     procedural: list[dict[str, Any]] | None = None
+    references: Text | None = None  # a folder of style reference images (the adain backend)
 
 
 class PackSpec(_Section):

@@ -151,8 +151,9 @@ def sources(photos, manifest, work, recipe, progress, **web) -> None:
     "--backend",
     default="procedural",
     show_default=True,
-    help="Stylizer: `procedural` (built-in, CPU) or `diffusers` (Stable Diffusion img2img, "
-    "GPU; needs --model and the [diffusers] extra).",
+    help="Stylizer: `procedural` (built-in, CPU), `diffusers` (Stable Diffusion img2img, "
+    "GPU; needs --model and the [diffusers] extra) or `adain` (from reference paintings; "
+    "needs --vgg, --decoder and --references).",
 )
 @RECIPE
 @styles_option(

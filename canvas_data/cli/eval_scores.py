@@ -9,19 +9,29 @@ import click
 
 from canvas_data.cli.common import (
     PROGRESS,
+    TORCH_THREADS,
+    Aliased,
     default_cpus,
     device_option,
     dtype_option,
     one_line_errors,
     out_file,
-    threads_option,
+    set_torch_threads,
 )
 from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
+from canvas_data.metrics.scores import CRA_DEFINITIONS, RELEASE_README, WHOLE_TABLE
 
 SHOWN = 20  # missing, extra or unreadable files printed before "... and N more"
 
-DECODE_THREADS = threads_option(
-    "decode images", default=default_cpus(), show_default="min(8, CPUs)", old=("--workers",)
+DECODE_THREADS = click.option(
+    "--decode-threads",
+    "--workers",  # its older spelling, hidden: --workers means processes
+    "workers",
+    cls=Aliased,
+    type=click.IntRange(min=1),
+    default=default_cpus(),
+    show_default="min(8, CPUs)",
+    help="Threads that decode images, beside torch's (--threads).",
 )
 DEVICE = device_option("Where to run; auto: CUDA if available")
 
@@ -80,11 +90,21 @@ def _list(title: str, entries: list[str]) -> None:
     "styles only, as the benchmark's maintainers define it.",
 )
 @click.option(
+    "--cra-definition",
+    type=click.Choice(list(CRA_DEFINITIONS)),
+    default=RELEASE_README,
+    show_default=True,
+    help="Which CRA: release-readme, the other classifier on the images that do not involve "
+    "the target (the release README's wording); all-images, on every image, for an object "
+    "target over the 50 styles without Seed_Images (what public users of the release publish: "
+    "SAeUron's avg_accuracy scripts); whole-table, the plain mean of the release's "
+    "accuracy.py table (every image, every theme).",
+)
+@click.option(
     "--cra-on-all-images",
     is_flag=True,
-    help="CRA is the mean of the other classifier's whole per-concept table (the target's "
-    "images too; Seed_Images too for an object target). Default: the images that do not "
-    "involve the target, the 50 styles.",
+    hidden=True,
+    help="Old spelling of --cra-definition whole-table.",
 )
 @click.option(
     "--allow-missing",
@@ -113,6 +133,7 @@ def _list(title: str, entries: list[str]) -> None:
     help="Images per classifier call.",
 )
 @DECODE_THREADS
+@TORCH_THREADS
 @DEVICE
 @dtype_option("Classifier weights and activations")
 @PROGRESS
@@ -123,6 +144,7 @@ def accuracy(
     object_classifier,
     target,
     ira_includes_photos,
+    cra_definition,
     cra_on_all_images,
     allow_missing,
     combination_rule,
@@ -132,6 +154,7 @@ def accuracy(
     objects,
     seeds,
     batch_size,
+    workers,
     threads,
     device,
     dtype,
@@ -147,8 +170,17 @@ def accuracy(
     from canvas_data.atomic import write_json
     from canvas_data.classify.run_info import ClassifierInfo
     from canvas_data.metrics.accuracy import check_answer_set, evaluate_answers
+    from canvas_data.metrics.scores import Definitions
     from canvas_data.out_paths import check_out
 
+    if cra_on_all_images:
+        if cra_definition not in (RELEASE_README, WHOLE_TABLE):
+            raise click.UsageError(
+                f"--cra-on-all-images is --cra-definition {WHOLE_TABLE}; it contradicts "
+                f"--cra-definition {cra_definition}"
+            )
+        cra_definition = WHOLE_TABLE
+    definitions = Definitions(ira_includes_photos, cra_definition)
     if out is None:  # the default: accuracy.json beside the answers of the target, else in them
         check_out(answers / target if target and (answers / target).is_dir() else answers)
     chosen = answer_set(themes, objects, seeds)
@@ -161,6 +193,7 @@ def accuracy(
         combination_rule,
     )
     _quiet_transformers()
+    set_torch_threads(threads, workers=workers)  # the decode threads run beside torch
     sources, loaded = {}, {}
     from canvas_data.classify.classifier import load_classifier
 
@@ -176,12 +209,11 @@ def accuracy(
         themes=chosen["themes"],
         objects=chosen["objects"],
         seeds=seeds,  # None: the seeds present
-        ira_includes_photos=ira_includes_photos,
-        cra_on_all_images=cra_on_all_images,
+        definitions=definitions,
         allow_missing=allow_missing,
         combination_rule=combination_rule,
         batch_size=batch_size,
-        workers=threads,
+        workers=workers,
         progress=progress,
         sources=sources,
     )
@@ -222,6 +254,9 @@ def _report_accuracy(result: dict) -> None:
             f"{k} {'—' if v is None else f'{100 * v:.2f}%'}" for k, v in result["scores"].items()
         ]
         click.echo(f"target {result['target']} ({result['domain']}): " + ", ".join(cells))
+        counts = result.get("images_per_score") or {}
+        if counts:
+            click.echo("images per score: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
         for name in ("hit", "ira", "cra"):
             if name in result["definitions"]:
                 click.echo(f"  {name.upper()}: {result['definitions'][name]}")
@@ -258,6 +293,12 @@ def _report_accuracy(result: dict) -> None:
     help="Also keep the reference statistics in this .npz file, to pass "
     "as --reference for the next models.",
 )
+@click.option(
+    "--target",
+    default=None,
+    help="The style or object the model forgot: its images are left out of both the answers "
+    "and the reference, as the release's fid.py --forget-theme does. Default: every image.",
+)
 @click.option("--method", default=None, help="The unlearning method (the row in the summary).")
 @click.option(
     "--out",
@@ -274,6 +315,7 @@ def _report_accuracy(result: dict) -> None:
     help="Images per Inception call.",
 )
 @DECODE_THREADS
+@TORCH_THREADS
 @DEVICE
 @PROGRESS
 @one_line_errors
@@ -282,9 +324,11 @@ def fid(
     reference,
     inception,
     save_reference_stats,
+    target,
     method,
     out,
     batch_size,
+    workers,
     threads,
     device,
     progress,
@@ -304,14 +348,16 @@ def fid(
 
     if out is None:
         check_out(answers / "fid.json", file=True)
+    set_torch_threads(threads, workers=workers)  # the decode threads run beside torch
     result = compute_fid(
         answers,
         reference,
         weights=inception,
         device=device,
         batch_size=batch_size,
-        workers=threads,
+        workers=workers,
         save_reference=save_reference_stats,
+        target=target,
         progress=progress,
     )
     result["method"] = method
@@ -320,4 +366,8 @@ def fid(
     _list("unreadable", [e["reason"] for e in result["unreadable"]])
     n = result["images"]
     click.echo(f"FID {result['fid']:.3f} ({n['answers']} answers, {n['reference']} reference)")
+    if result["target"]:
+        gone = result["left_out"]
+        ref = "" if gone["reference"] is None else f" and {gone['reference']} reference images"
+        click.echo(f"left out the {gone['answers']} answers{ref} of {result['target']}")
     click.echo(f"wrote {out}")

@@ -10,9 +10,11 @@ from canvas_data import __version__
 from canvas_data.cli.common import (
     CONTEXT,
     PROGRESS,
+    TORCH_THREADS,
     CanvasGroup,
     one_line_errors,
     out_folder,
+    set_torch_threads,
     styles_option,
 )
 from canvas_data.cli.train_options import (
@@ -56,6 +58,7 @@ def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **
     spec = "dataset" if spec == "all" else spec  # `all`: the build's taxonomy
     order, classes = resolve_classes(task, spec, data)
     resume, progress = opts.pop("resume"), opts.pop("progress")
+    set_torch_threads(opts.pop("threads"), workers=opts["workers"])
     settings = TrainSettings(
         task=task, classes=classes, order=order, backbone=backbone or DEFAULT_BACKBONE, **opts
     )
@@ -90,6 +93,7 @@ def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **
     dest="spec",
 )
 @training_options
+@TORCH_THREADS
 @one_line_errors
 def style(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> None:
     """Fine-tune the style classifier on DATA into the run folder OUT."""
@@ -109,6 +113,7 @@ def style(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> Non
     "order), or comma-separated object names.",
 )
 @training_options
+@TORCH_THREADS
 @one_line_errors
 def object_(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> None:
     """Fine-tune the object classifier on DATA into the run folder OUT."""
@@ -175,6 +180,7 @@ def import_release(
 @DEVICE
 @DTYPE
 @WORKERS
+@TORCH_THREADS
 @PROGRESS
 @one_line_errors
 @needs_training_stack
@@ -187,6 +193,7 @@ def evaluate(
     device: str,
     dtype: str,
     workers: int,
+    threads: int | None,
     progress: bool,
 ) -> None:
     """Score the classifier in RUN on a split of DATA: metrics.json and confusion.png."""
@@ -195,6 +202,7 @@ def evaluate(
     from canvas_data.out_paths import check_out
 
     check_out(out or run)  # before the scoring, not after it
+    set_torch_threads(threads, workers=workers)
     classifier = load_classifier(run, device=device, dtype=dtype)
     ev = evaluate_classifier(
         classifier, data, split=split, batch_size=batch_size, workers=workers, progress=progress
@@ -220,6 +228,7 @@ def evaluate(
 @BATCH
 @DEVICE
 @DTYPE
+@TORCH_THREADS
 @PROGRESS
 @one_line_errors
 @needs_training_stack
@@ -230,6 +239,7 @@ def predict(
     batch_size: int,
     device: str,
     dtype: str,
+    threads: int | None,
     progress: bool,
 ) -> None:
     """Classify IMAGES with the classifier in RUN: one line per image, `path<TAB>class<TAB>prob`.
@@ -239,6 +249,7 @@ def predict(
     """
     from canvas_data.classify.classifier import load_classifier
 
+    set_torch_threads(threads)
     classifier = load_classifier(run, device=device, dtype=dtype)
     unreadable = 0
     for start in range(0, len(images), batch_size):  # decoded a batch at a time

@@ -170,4 +170,5 @@ def _provenance(stylizer: Stylizer, spec, item: Item, seed: int, photo_sha: str)
         "recipe_sha256": recipe.sha256,
         "toolkit_version": __version__,
         **stylizer.describe(spec),
+        **stylizer.describe_item(spec, seed),
     }

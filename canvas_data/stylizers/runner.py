@@ -174,6 +174,7 @@ def _run_batched(
     by_style: dict[str, list[Item]] = defaultdict(list)
     for it in todo:
         by_style[it.style].append(it)
+    stylizer.check_styles(sorted(by_style))
     size = max(1, stylizer.max_batch)
     for _, items in sorted(by_style.items()):
         for start in range(0, len(items), size):

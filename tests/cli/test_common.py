@@ -92,10 +92,10 @@ def test_old_spellings_feed_the_new_options(tmp_path):
     accuracy = evaluate.get_command(None, "accuracy")
     runs = ["--answers", str(tmp_path), "--style-classifier", str(tmp_path)]
     runs += ["--object-classifier", str(tmp_path)]
-    new = invoke_params(accuracy, [*runs, "--styles", "50,Seed_Images", "--threads", "2"])
+    new = invoke_params(accuracy, [*runs, "--styles", "50,Seed_Images", "--decode-threads", "2"])
     old = invoke_params(accuracy, [*runs, "--themes", "50,Seed_Images", "--workers", "2"])
     assert new["themes"] == old["themes"] == [*STYLES_50, SEED_STYLE]
-    assert new["threads"] == old["threads"] == 2
+    assert new["workers"] == old["workers"] == 2  # decode threads: --workers is hidden
     sources = build.get_command(None, "sources")
     web = ["--work", str(tmp_path / "w"), "--manifest", str(tmp_path / "m.csv")]
     (tmp_path / "m.csv").write_text("url,object\n")
