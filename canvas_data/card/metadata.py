@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from canvas_data.card.datasheet import hub_license
 from canvas_data.card.tables import split_counts
 from canvas_data.pack.manifest_schema import manifest_spec
 from canvas_data.recipe import Recipe
@@ -56,7 +57,7 @@ def card_metadata(manifest: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
     total = sum(manifest["splits"].values())
     meta = {
         "pretty_name": recipe.spec.pretty_name or "UnlearnCanvas",
-        "license": "other",
+        "license": hub_license(recipe),
         "task_categories": ["text-to-image", "image-classification", "image-to-image"],
         "tags": ["unlearncanvas", "machine-unlearning", "style-transfer", "webdataset"],
         "size_categories": [_size_category(total)],
