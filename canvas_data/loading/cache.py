@@ -7,24 +7,24 @@ each image once per epoch; with ``cache_dir=...`` the loaders keep the decoded p
 random transform, so augmentations still differ per epoch) and read them back in later epochs.
 What comes back is bit for bit what the decoder made.
 
-Layout: ``{cache_dir}/{dataset}/{size}/{Style}/{Object}/{idx}.rgb``, where ``dataset`` is a hash
+Layout: ``{cache_dir}/{dataset}/{size}/{Style}/{Object}/{idx}.npy``, where ``dataset`` is a hash
 of the packed folder's ``manifest.json`` (a rebuilt dataset gets a new folder) and ``size`` the
-decode size asked for (``min256x256``, or ``full``). Each file is a 16-byte header (magic,
-height, width) and the pixels, written under a temporary name and renamed, so DataLoader workers
-and ranks can share one cache. At 256 px a cached image takes 196 KB, at 512 px 786 KB: about
-half and twice a 1024 px JPEG at quality 95.
+decode size asked for (``min256x256``, or ``full``). Each file is a standard NumPy ``.npy`` array
+(``uint8``, height x width x 3; ``numpy.load`` reads it), written under a temporary name and
+renamed, so DataLoader workers and ranks can share one cache. At 256 px a cached image takes
+196 KB, at 512 px 786 KB: about half and twice a 1024 px JPEG at quality 95.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import io
 import logging
-import os
-import struct
+import tokenize
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
@@ -33,8 +33,7 @@ from canvas_data.images.decode import Size, decode_image, size_pair
 
 log = logging.getLogger(__name__)
 
-MAGIC = b"CDRGB\x01\x00\x00"
-HEADER = struct.Struct("<8sII")  # magic, height, width; then height * width * 3 bytes of RGB
+SUFFIX = ".npy"  # one standard NumPy array file per image: uint8, height x width x 3
 
 
 def size_tag(min_size: Size | None) -> str:
@@ -68,14 +67,13 @@ class DecodeCache:
         parts = key.split("/")
         if any(p in ("", ".", "..") for p in parts):
             raise ValueError(f"{key!r}: not a sample key")
-        return self.folder.joinpath(*parts).with_suffix(".rgb")
+        return self.folder.joinpath(*parts).with_suffix(SUFFIX)
 
     def get(self, key: str) -> np.ndarray | None:
         """The cached pixels of ``key`` (a writable array), or ``None`` if there are none."""
         path = self.path(key)
         try:
-            with open(path, "rb") as f:
-                pixels = _read_pixels(f)
+            pixels = _read_pixels(path)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as err:  # unreadable (permissions, I/O): decode instead, say so once
@@ -91,11 +89,11 @@ class DecodeCache:
         """Store ``pixels``; on a write error (disk full, read-only) warn once and stop writing."""
         if not self.writable:
             return
-        height, width = pixels.shape[:2]
-        data = HEADER.pack(MAGIC, height, width) + np.ascontiguousarray(pixels).tobytes()
+        buffer = io.BytesIO()
+        np.save(buffer, np.ascontiguousarray(pixels), allow_pickle=False)
         path = self.path(key)
         try:
-            write_bytes(path, data)
+            write_bytes(path, buffer.getbuffer())
         except OSError as err:
             self.writable = False
             with contextlib.suppress(OSError):  # a half-written temporary file, if any
@@ -111,15 +109,55 @@ class DecodeCache:
         return pixels
 
 
-def _read_pixels(f: BinaryIO) -> np.ndarray | None:
-    """The pixels of an open cache file, read straight into the array; ``None`` if damaged."""
-    head = f.read(HEADER.size)
-    if len(head) != HEADER.size:
+def _read_pixels(path: Path) -> np.ndarray | None:
+    """The RGB pixels of one cache file (a writable array); ``None`` if it is damaged: not an
+    ``.npy`` file, cut short or too long, or not a ``uint8`` height x width x 3 array.
+
+    The files of one cache share a few headers, so numpy's parse of each header (magic, version,
+    a dict read with ``ast.literal_eval``) is kept per header; the pixels are then read straight
+    into the array. That reads 3x as many 256 px images per second as ``numpy.load``, as fast as
+    a raw header of our own. Any other valid ``.npy`` goes through ``numpy.load``. Never unpickles.
+    """
+    with open(path, "rb") as f:
+        prefix = f.read(_V1_PREFIX)
+        if prefix[:8] != _V1_MAGIC or len(prefix) != _V1_PREFIX:
+            return _load_any(path)
+        header = _header(prefix + f.read(int.from_bytes(prefix[8:], "little")))
+        if header is None:
+            return None
+        pixels = np.empty(header, np.uint8)
+        if f.readinto(memoryview(pixels).cast("B")) != pixels.nbytes or f.read(1):
+            return None
+    return pixels
+
+
+# what numpy's header reader raises for a damaged header (its dict is read with ast)
+_BAD_HEADER = (ValueError, SyntaxError, tokenize.TokenError)
+_V1_MAGIC = np.lib.format.magic(1, 0)  # b"\x93NUMPY\x01\x00", what np.save writes for these
+_V1_PREFIX = len(_V1_MAGIC) + 2  # then the header's length, 2 bytes little-endian
+
+
+@functools.lru_cache(maxsize=256)
+def _header(head: bytes) -> tuple[int, int, int] | None:
+    """The shape of an RGB image array from a version 1.0 ``.npy`` header, parsed by numpy;
+    ``None`` for a damaged header or any other array."""
+    buffer = io.BytesIO(head)
+    try:
+        np.lib.format.read_magic(buffer)
+        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(buffer)
+    except _BAD_HEADER:
         return None
-    magic, height, width = HEADER.unpack(head)
-    if magic != MAGIC or os.fstat(f.fileno()).st_size != HEADER.size + height * width * 3:
+    if buffer.read(1) or fortran_order or dtype != np.uint8 or len(shape) != 3 or shape[2] != 3:
         return None
-    pixels = np.empty((height, width, 3), np.uint8)
-    if f.readinto(memoryview(pixels).cast("B")) != pixels.nbytes:
+    return shape
+
+
+def _load_any(path: Path) -> np.ndarray | None:
+    """Any ``.npy`` file read by ``numpy.load`` (no pickles); ``None`` unless an RGB image."""
+    try:
+        pixels = np.load(path, allow_pickle=False)
+    except (*_BAD_HEADER, EOFError):  # a bad header, an object array, fewer bytes than declared
+        return None
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         return None
     return pixels

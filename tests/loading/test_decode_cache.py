@@ -73,11 +73,72 @@ def test_a_later_epoch_reads_pixels_from_the_cache(packed, tmp_path):
     assert np.array_equal(ds[0]["image"], marked)
 
 
-def test_a_damaged_cache_file_is_decoded_again(packed, tmp_path, caplog):
+def test_a_cache_file_is_a_standard_npy_array(packed, tmp_path):
+    ds = text_to_image(packed, transform=None, decode_size=32, cache_dir=tmp_path)
+    first = ds[0]
+    path = ds.cache.path(first["key"])
+    assert path.suffix == ".npy"
+    stored = np.load(path, allow_pickle=False)
+    assert stored.dtype == np.uint8 and stored.shape == (32, 32, 3)
+    assert np.array_equal(stored, first["image"])
+
+
+def test_any_npy_version_of_an_rgb_array_is_read(packed, tmp_path):
+    ds = text_to_image(packed, transform=None, decode_size=32, cache_dir=tmp_path)
+    key = ds[0]["key"]
+    marked = np.full((32, 32, 3), 9, np.uint8)
+    with open(ds.cache.path(key), "wb") as f:
+        np.lib.format.write_array(f, marked, version=(2, 0))
+    assert np.array_equal(ds[0]["image"], marked)
+
+
+def _cut_short(path):
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def _trailing_bytes(path):
+    path.write_bytes(path.read_bytes() + b"extra")
+
+
+def _header_damaged(path):
+    data = bytearray(path.read_bytes())
+    data[20:30] = b"{'descr': "
+    path.write_bytes(bytes(data))
+
+
+def _not_npy(path):
+    path.write_text("not an array")
+
+
+def _pickled_objects(path):
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+
+
+def _wrong_dtype(path):
+    np.save(path, np.zeros((32, 32, 3), np.float32))
+
+
+def _wrong_shape(path):
+    np.save(path, np.zeros((32, 32), np.uint8))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _cut_short,
+        _trailing_bytes,
+        _header_damaged,
+        _not_npy,
+        _pickled_objects,
+        _wrong_dtype,
+        _wrong_shape,
+    ],
+)
+def test_a_damaged_cache_file_is_decoded_again(packed, tmp_path, caplog, damage):
     ds = text_to_image(packed, transform=None, decode_size=32, cache_dir=tmp_path)
     key = ds[0]["key"]
     path = ds.cache.path(key)
-    path.write_bytes(path.read_bytes()[:100])
+    damage(path)
     with caplog.at_level(logging.WARNING, logger="canvas_data.loading.cache"):
         image = ds[0]["image"]
     assert f"{path}: damaged decode-cache file" in caplog.text
