@@ -7,8 +7,10 @@ Every fenced block of a page is one of:
   ``PATH``; so two pages never share an output folder by accident;
 - a file the page writes: ``{.python .file title="my_stylizers.py"}`` (any language) is saved
   under its title into the page's folder before the next block runs;
-- marked as not run here: ``.gpu`` (needs a GPU or real weights; the page shows a title saying
-  so) or ``.setup`` (installs the toolkit: what CI itself runs);
+- marked as not run here, with a title saying why: ``.gpu`` (needs a GPU or real weights),
+  ``.release-data`` (the release's 76 GB), ``.network`` (hosts beyond the package registries),
+  ``.your-data`` (photos or models of the reader's own);
+  and ``.setup`` (installs the toolkit: what CI itself runs);
 - shown only: output, configuration excerpts and other languages (``text``, ``yaml``, ``json``).
 
 Fences are read with markdown-it-py (the parser pytest-markdown-docs and mkdocs' plugins use); the
@@ -34,7 +36,8 @@ PAGES = [ROOT / "README.md"] + sorted(
     p for p in (ROOT / "docs").rglob("*.md") if "incoming" not in p.relative_to(ROOT).parts
 )
 RUN = {"bash", "python"}
-SKIP = {"gpu", "setup"}
+NOT_HERE = {"gpu", "release-data", "network", "your-data"}  # each needs a title saying why
+SKIP = NOT_HERE | {"setup"}
 SHOWN = {"text", "yaml", "json", "toml", "console", "csv", "html", "markdown", ""}
 
 
@@ -67,9 +70,10 @@ def fences(page: Path) -> list[Fence]:
             words = shlex.split(info[1:-1])
             classes = [w[1:] for w in words if w.startswith(".")]
             lang, classes = (classes[0], set(classes[1:])) if classes else ("", set())
-        else:  # bash title="..." (GitHub's form: the language first)
+        else:  # bash .setup (GitHub's form: the language first, then classes)
             words = shlex.split(info) if info else []
-            lang, classes = (words[0] if words else ""), set()
+            lang = words[0] if words else ""
+            classes = {w[1:] for w in words[1:] if w.startswith(".")}
         attrs = dict(w.split("=", 1) for w in words if "=" in w and not w.startswith("."))
         out.append(Fence(lang, classes, attrs, token.content, token.map[0] + 1))
     return out
@@ -87,10 +91,9 @@ def test_every_block_is_run_written_shown_or_marked(page):
             assert fence.attrs.get("title"), f'{where}: a .file block needs title="NAME"'
         elif fence.kind == "shown":
             assert fence.lang in SHOWN, f"{where}: {fence.lang!r} blocks are neither run nor shown"
-        elif fence.kind == "skip" and "gpu" in fence.classes:
-            title = fence.attrs.get("title", "")
-            assert re.search(r"GPU|weights", title), (
-                f"{where}: a .gpu block needs a title saying so"
+        elif fence.kind == "skip" and fence.classes & NOT_HERE:
+            assert fence.attrs.get("title"), (
+                f"{where}: a block not run here needs a title saying why"
             )
         if fence.kind == "run":
             assert not re.search(r"--device\s+cuda|\.cuda\(\)|torchrun", fence.code), (
