@@ -2,7 +2,6 @@
 
 __version__ = "0.1.0"
 
-from canvas_data.moved import install as _install_moved_modules  # noqa: E402
 from canvas_data.taxonomy import (  # noqa: E402
     OBJECTS_20,
     SEED_STYLE,
@@ -14,9 +13,6 @@ from canvas_data.taxonomy import (  # noqa: E402
     caption,
     parse_caption,
 )
-
-# `import canvas_data.shards` and the other module paths of the flat layout keep working
-_install_moved_modules()
 
 __all__ = [
     "OBJECTS_20",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +102,46 @@ def packed_folder(root: Path) -> Path:
     return out
 
 
+def _digests(folder: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_painted(tmp_path_factory):
+    """``(work, recipe)``: one tiny painted workspace for the whole run (4 styles x 2 objects x 3
+    photos, 64 px), with its recipe at ``work.parent / "tiny.yaml"``.
+
+    Read only: pack from it freely (packing writes nothing into a workspace); a test that changes
+    it works on a copy (``shutil.copytree``). The run fails if a test changed it.
+    """
+    work, recipe = painted_workspace(tmp_path_factory.mktemp("tiny-build"))
+    before = _digests(work)
+    yield work, recipe
+    assert _digests(work) == before, f"a test changed the shared workspace {work}"
+
+
+@pytest.fixture(scope="session")
+def tiny_packed(tiny_painted):
+    """One tiny packed folder for the whole run: :func:`tiny_painted` packed at
+    ``work.parent / "uc"`` (WebDataset tars, manifest, card), as ``canvas-build shards`` writes it.
+
+    Read only: a test that changes it works on a copy (``shutil.copytree``). The run fails if a
+    test changed it.
+    """
+    from canvas_data.pipeline import pack_dataset
+
+    work, recipe = tiny_painted
+    out = work.parent / "uc"
+    pack_dataset(work, out, recipe=recipe, progress=False)
+    before = _digests(out)
+    yield out
+    assert _digests(out) == before, f"a test changed the shared packed folder {out}"
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """One torch thread: tiny models gain nothing from more, and on a small shared machine a
@@ -110,3 +152,22 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def error_line(result) -> str:
+    """The one ``Error:`` line of a failed command run with click's ``CliRunner``; no traceback."""
+    assert result.exit_code != 0, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+def wait_for(condition, what: str, limit: float = 30.0, step: float = 0.05):
+    """Poll ``condition`` until it holds (a bound against hanging, not a speed assertion)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(step)
+    raise AssertionError(f"{what}: not within {limit} s")

@@ -13,6 +13,9 @@ Every fenced block of a page is one of:
   and ``.setup`` (installs the toolkit: what CI itself runs);
 - shown only: output, configuration excerpts and other languages (``text``, ``yaml``, ``json``).
 
+The pages name repository files that exist (the docs, recipes, card template, scripts and the
+package's docstrings too).
+
 Fences are read with markdown-it-py (the parser pytest-markdown-docs and mkdocs' plugins use); the
 brace form ``{.bash .gpu title="..."}`` is Material for MkDocs' own (pymdownx.superfences).
 """
@@ -189,3 +192,28 @@ def test_the_site_in_a_browser_shows_navigation_and_the_cli_page(tmp_path):
             assert errors == []
         finally:
             browser.close()
+
+
+def documents() -> list[Path]:
+    """Every file a user reads: the docs, recipes, card template, scripts and the package."""
+    found = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    for folder, pattern in (
+        ("builders", "*.yaml"),
+        ("cards", "*.md"),
+        ("scripts", "*.py"),
+        ("canvas_data", "*.py"),
+    ):
+        found += sorted((ROOT / folder).rglob(pattern))
+    return found
+
+
+def test_every_repository_file_the_documents_name_exists():
+    path = re.compile(r"(?<![\w/.-])((?:canvas_data|tests|scripts|builders|cards)/[\w/.-]*\w\.py)")
+    stale = [
+        f"{doc.relative_to(ROOT)}:{n}: {m.group(1)}"
+        for doc in documents()
+        for n, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), 1)
+        for m in path.finditer(line)
+        if not (ROOT / m.group(1)).exists()
+    ]
+    assert not stale, "\n".join(stale)

@@ -135,11 +135,9 @@ def test_a_pickle_named_model_safetensors_is_one_line(tmp_path, pickled_run):
     one_error_line(invoke(eval_main, accuracy), weights)
 
 
-def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run):
+def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run, tiny_packed):
     """Each file of the newest checkpoint, damaged in turn, is named before training starts."""
     import shutil
-
-    from conftest import packed_folder
 
     from canvas_data.classify.train_checkpoints import check_checkpoint
     from canvas_data.classify.train_settings import SETTINGS_FILE, TrainSettings
@@ -155,7 +153,7 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run):
     out = tmp_path / "run"
     settings = TrainSettings(task="object", classes=["Cats", "Human"], backbone="tiny")
     atomic.write_json(out / SETTINGS_FILE, {"settings": dataclasses.asdict(settings)})
-    data = packed_folder(tmp_path)
+    data = tiny_packed
     args = ["object", "--data", data, "--out", out, "--objects", "Cats,Human", "--model",
             "tiny", "--resume", "--workers", "0", "--no-progress"]  # fmt: skip
     damages = {
@@ -250,10 +248,10 @@ def test_the_atomic_writer_removes_its_temporary_file_on_any_error(tmp_path, mon
     assert json.loads(target.read_text()) == {"kept": True} and not partials(tmp_path)
 
 
-def test_shards_on_a_full_disk_is_one_line_and_keeps_the_earlier_pack(tmp_path, monkeypatch):
-    from conftest import painted_workspace
-
-    work, recipe = painted_workspace(tmp_path)
+def test_shards_on_a_full_disk_is_one_line_and_keeps_the_earlier_pack(
+    tmp_path, monkeypatch, tiny_painted
+):
+    work, recipe = tiny_painted
     out = tmp_path / "uc"
     args = [
         "shards",
@@ -262,7 +260,7 @@ def test_shards_on_a_full_disk_is_one_line_and_keeps_the_earlier_pack(tmp_path, 
         "--out",
         out,
         "--recipe",
-        tmp_path / "tiny.yaml",
+        work.parent / "tiny.yaml",
         "--no-progress",
     ]
     assert invoke(build_main, args).exit_code == 0
@@ -281,10 +279,8 @@ def test_shards_on_a_full_disk_is_one_line_and_keeps_the_earlier_pack(tmp_path, 
 
 
 @pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES, errno.EDQUOT])
-def test_shards_into_a_read_only_folder_is_one_line(tmp_path, monkeypatch, code):
-    from conftest import painted_workspace
-
-    work, _ = painted_workspace(tmp_path)
+def test_shards_into_a_read_only_folder_is_one_line(tmp_path, monkeypatch, code, tiny_painted):
+    work, _ = tiny_painted
     out = tmp_path / "uc"
     monkeypatch.setattr(atomic, "open_file", Disk(error=code).open_file)
     args = [
@@ -294,7 +290,7 @@ def test_shards_into_a_read_only_folder_is_one_line(tmp_path, monkeypatch, code)
         "--out",
         out,
         "--recipe",
-        tmp_path / "tiny.yaml",
+        work.parent / "tiny.yaml",
         "--no-progress",
     ]
     one_error_line(invoke(build_main, args), str(out), os.strerror(code))
@@ -328,17 +324,14 @@ def test_stylize_into_a_read_only_workspace_is_one_line(tmp_path, tiny_work, mon
     assert not partials(tiny_work) and not list(tiny_work.glob("Monet/*/*"))
 
 
-def test_an_output_folder_under_a_file_says_the_file_is_in_the_way(tmp_path):
+def test_an_output_folder_under_a_file_says_the_file_is_in_the_way(tmp_path, tiny_packed):
     """Any command that makes a folder where a file is: one line naming that file."""
     blocking = tmp_path / "afile"
     blocking.write_text("not a folder")
     result = invoke(build_main, ["demo", "--out", blocking / "uc", "--no-progress"])
     assert result.exit_code == 1
     assert result.output.splitlines()[-1] == f"Error: {blocking}: is a file, not a folder"
-    from conftest import packed_folder
-
-    (tmp_path / "build").mkdir()
-    packed = packed_folder(tmp_path / "build")
+    packed = tiny_packed
     for out in (blocking / "uc", blocking / "deeper" / "uc"):
         line = one_error_line(invoke(build_main, ["preview", packed, "--out", out / "x.jpg"]))
         assert line == f"Error: {blocking}: is a file, not a folder"

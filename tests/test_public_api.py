@@ -6,8 +6,10 @@ The class orders come at once; the loaders, transforms and classifiers on first 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -43,10 +45,51 @@ def test_an_unknown_name_is_an_attribute_error():
         canvas_data.no_such_name  # noqa: B018
 
 
-def test_importing_the_package_imports_no_torch():
-    code = "import sys, canvas_data; print(sorted({'torch', 'webdataset'} & set(sys.modules)))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+HEAVY = ("torch", "albumentations", "webdataset", "datasets")
+IMPORTS_AFTER = """
+    import json, sys
+    import canvas_data
+    commands = json.loads(sys.argv[1])
+    if commands:
+        from click.testing import CliRunner
+        from canvas_data.cli.build import main
+    for args in commands:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
+    print(json.dumps(sorted(set(sys.argv[2:]) & set(sys.modules))))
+"""
+# what a fresh process does -> (the `canvas-build` commands it runs, the heavy packages it must
+# not import); {work}, {recipe}, {out} and {tmp} stand for the shared tiny workspace, its recipe,
+# its packed folder and a new folder. `verify` may load the card's `datasets` features.
+LIGHT = {
+    "import canvas_data": ([], HEAVY),
+    "canvas-build --help": ([["--help"]], HEAVY),
+    "canvas-build verify": ([["verify", "{out}", "--no-progress"]], HEAVY[:3]),
+    "canvas-build shards": (
+        [["shards", "--work", "{work}", "--out", "{tmp}/uc", "--recipe", "{recipe}"]],
+        HEAVY,
+    ),
+}
+
+
+@pytest.mark.parametrize("what", LIGHT)
+def test_what_needs_no_tensors_imports_no_heavy_package(what, tiny_packed, tmp_path):
+    """Importing the package, ``--help``, ``verify`` and ``shards`` import neither torch nor
+    albumentations or webdataset (the tars are written and read with ``tarfile``), and all but
+    ``verify`` not ``datasets`` either."""
+    work = tiny_packed.parent / "work"
+    names = {"work": work, "recipe": work.parent / "tiny.yaml", "out": tiny_packed, "tmp": tmp_path}
+    commands, heavy = LIGHT[what]
+    commands = [[arg.format(**names) for arg in args] for args in commands]
+    code = textwrap.dedent(IMPORTS_AFTER)
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(commands), *heavy], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+    if what == "canvas-build shards":
+        assert (tmp_path / "uc" / "samples.csv").is_file()
+        assert (tmp_path / "uc" / "preview.jpg").is_file()
 
 
 def test_no_sub_package_hides_a_public_name():

@@ -5,11 +5,3 @@
 it shares with ``croissant.json``; and the contact sheet ``preview.jpg``. The card templates are
 files in the separate package data ``canvas_data.cards``.
 """
-
-
-def __getattr__(name: str):
-    """The names the flat layout's ``canvas_data.card`` module had, from where they are now,
-    with a ``FutureWarning`` (see ``canvas_data.moved``)."""
-    from canvas_data.moved import moved_name
-
-    return moved_name(__name__, name)

@@ -7,11 +7,3 @@ curves (``sequence``) and an HTML report. FID (``fid``), and the cost columns: t
 (``profile``), storage (``storage``), ``efficiency``. Definitions follow the UnlearnCanvas paper
 and release, and every result states the ones it used.
 """
-
-
-def __getattr__(name: str):
-    """The names the flat layout's ``canvas_data.metrics`` module had, from where they are now,
-    with a ``FutureWarning`` (see ``canvas_data.moved``)."""
-    from canvas_data.moved import moved_name
-
-    return moved_name(__name__, name)

@@ -10,11 +10,3 @@ for the card (``packed``). ``verify`` re-hashes and decodes, ``export`` writes t
 layout again, ``push`` uploads to the Hub. Nothing here imports the card: the command runs the
 card after the shards (``canvas_data.pipeline.pack_dataset``).
 """
-
-
-def __getattr__(name: str):
-    """The names the flat layout's ``canvas_data.pack`` module had, from where they are now,
-    with a ``FutureWarning`` (see ``canvas_data.moved``)."""
-    from canvas_data.moved import moved_name
-
-    return moved_name(__name__, name)

@@ -8,11 +8,3 @@ seed photos in a process pool; ``paint_items`` claims items (so that several pro
 a workspace), paints them and writes each output. ``random_pipelines`` saves random-weight
 pipelines for tests and benchmarks.
 """
-
-
-def __getattr__(name: str):
-    """The names the flat layout's ``canvas_data.stylizers`` module had, from where they are now,
-    with a ``FutureWarning`` (see ``canvas_data.moved``)."""
-    from canvas_data.moved import moved_name
-
-    return moved_name(__name__, name)

@@ -1,12 +1,12 @@
 """croissant.json: written without mlcroissant, validated and iterated with it."""
 
 import json
+import shutil
 
 import mlcroissant as mlc
 import numpy as np
 import pytest
 import webdataset as wds
-from conftest import packed_folder
 from etils import epath
 from mlcroissant._src.operation_graph.operations import extract
 
@@ -17,8 +17,8 @@ from canvas_data.taxonomy import OBJECTS_20, STYLES_61
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
-    return packed_folder(tmp_path_factory.mktemp("croissant"))
+def packed(tiny_packed):
+    return tiny_packed
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +62,7 @@ def test_recipe_date_published_silences_the_last_warning(packed, tmp_path):
     manifest = json.loads((packed / "manifest.json").read_text())
     dated = Recipe(recipe.name, {**recipe.data, "date_published": "2025-01-31"}, recipe.source)
     doc = croissant_metadata(packed, manifest, dated, read_index(packed, manifest))
-    path = packed / "dated.json"
+    path = shutil.copytree(packed, tmp_path / "uc") / "dated.json"  # beside the shards it names
     path.write_text(json.dumps(doc))
     ds = mlc.Dataset(jsonld=str(path))
     assert not ds.metadata.ctx.issues.errors and not ds.metadata.ctx.issues.warnings

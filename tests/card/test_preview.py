@@ -1,12 +1,12 @@
 """The contact sheet: grid size, which image lands in which cell, the CLI."""
 
 import io
+import shutil
 
 import numpy as np
 import pytest
 import webdataset as wds
 from click.testing import CliRunner
-from conftest import packed_folder
 from PIL import Image, ImageOps
 
 from canvas_data.card.preview import pick_objects, pick_styles, write_preview
@@ -15,8 +15,9 @@ from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, STYLES_61
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
-    return packed_folder(tmp_path_factory.mktemp("preview"))
+def packed(tiny_packed, tmp_path_factory):
+    """A copy of the shared packed folder: the tests write contact sheets into it."""
+    return shutil.copytree(tiny_packed, tmp_path_factory.mktemp("preview") / "uc")
 
 
 def packed_images(out):

@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from conftest import TINY_OBJECTS, error_line, write_recipe
 from PIL import Image, ImageFile
 
+from canvas_data.cli.build import main
 from canvas_data.images.normalize import PhotoError, square_box, square_resize
 from canvas_data.intake.bundled_photos import BUNDLED, bundled_credits, write_bundled_photos
 from canvas_data.intake.photo_checks import load_photo
@@ -386,3 +390,88 @@ def test_natural_order_duplicates_and_stale(tmp_path: Path) -> None:
     smaller = intake_photos(root, work, load_recipe(make_recipe(tmp_path, n=2)), progress=False)
     assert smaller.stale == [str(Path("Seed_Images") / "Cats" / "3.jpg")]
     assert seed_photo_path(work, "Cats", 3).is_file()  # reported, never deleted
+
+
+# Photo file names that are not UTF-8 (legal on Linux) reach every stage: the seed photo's
+# provenance names the file with the odd bytes escaped, and stylize, shards, verify and export
+# work on; an unusable photo with such a name is reported and skipped, not a crash.
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [*args, "--no-progress"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def test_photos_with_non_utf8_names_build_verify_and_export(tmp_path):
+    recipe = write_recipe(tmp_path, styles=["Monet"], photos_per_object=2)
+    photos = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    for obj in TINY_OBJECTS:
+        folder = photos / obj
+        folder.mkdir(parents=True)
+        for i in range(2):
+            name = os.fsencode(folder) + b"/caf\xe9-\xff%d.jpg" % i  # Latin-1 bytes, not UTF-8
+            Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(
+                name.decode("utf-8", "surrogateescape"), "JPEG"
+            )
+        open(os.fsencode(folder) + b"/a-empty-\xff.jpg", "wb").close()
+    work, out, export = tmp_path / "work", tmp_path / "uc", tmp_path / "export"
+
+    result = run("sources", "--photos", str(photos), "--work", str(work), "--recipe", str(recipe))
+    assert result.exit_code == 0, result.output
+    assert "a-empty-" in result.output and "empty file" in result.output
+    sidecar = json.loads((work / "Seed_Images" / TINY_OBJECTS[0] / "1.json").read_text("utf-8"))
+    assert sidecar["source_path"] == f"{TINY_OBJECTS[0]}/caf\\xe9-\\xff0.jpg"
+
+    assert run("stylize", "--work", str(work), "--workers", "1").exit_code == 0
+    result = run("shards", "--work", str(work), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert run("verify", str(out)).exit_code == 0
+    assert run("export", str(out), "--out", str(export)).exit_code == 0
+    lines = (export / "metadata.jsonl").read_text("utf-8").splitlines()
+    assert len(lines) == len(TINY_OBJECTS) * 2 * 2  # photos and Monet, 2 per object
+
+
+# A folder with no usable photo fails; a folder named almost like an object gets a hint.
+
+
+def _jpeg(seed: int = 0, size: tuple[int, int] = (96, 80)) -> bytes:
+    rng = np.random.default_rng(seed)
+    img = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def test_sources_with_no_usable_photo_fails_in_one_line(tmp_path):
+    recipe = write_recipe(tmp_path)
+    photos = tmp_path / "photos"
+    (photos / "Cats").mkdir(parents=True)
+    (photos / "Cats" / "1.jpg").write_bytes(b"not a photo")
+    (photos / "Human").mkdir()
+    args = ["sources", "--photos", str(photos), "--work", str(tmp_path / "w"), "--recipe"]
+    line = error_line(CliRunner().invoke(main, [*args, str(recipe), "--no-progress"]))
+    assert f"no usable photo in {photos}" in line
+
+
+@pytest.mark.parametrize("folder", ["cat", "Cat", "cats_", "Catz"])
+def test_a_folder_named_almost_like_an_object_gets_a_suggestion(tmp_path, folder):
+    recipe = load_recipe(write_recipe(tmp_path))
+    photos = tmp_path / "photos"
+    (photos / folder).mkdir(parents=True)
+    (photos / folder / "1.jpg").write_bytes(_jpeg())
+    (photos / "Human").mkdir()
+    (photos / "Human" / "1.jpg").write_bytes(_jpeg(1))
+    report = intake_photos(photos, tmp_path / "w", recipe, progress=False)
+    assert report.near_misses == {folder: "Cats"}
+    assert f"{folder} (did you mean Cats?)" in report.summary()
+
+
+def test_the_failure_line_names_the_near_miss(tmp_path):
+    photos = tmp_path / "photos"
+    (photos / "cat").mkdir(parents=True)
+    (photos / "cat" / "1.jpg").write_bytes(_jpeg())
+    args = ["sources", "--photos", str(photos), "--work", str(tmp_path / "w")]
+    result = CliRunner().invoke(main, [*args, "--recipe", str(write_recipe(tmp_path))])
+    assert "cat/ -> Cats?" in error_line(result)

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import write_recipe
+from conftest import error_line, write_recipe
 from PIL import Image
 
 from canvas_data.cli.build import main
@@ -489,3 +489,17 @@ def test_the_card_credits_web_photos_and_flags_unlicensed_ones(server, tmp_path,
     assert "1 of them have no declared licence" in card
     assert "| `Seed_Images/Cats/1` | Ada | CC BY 4.0 | https://example.org/a |" in card
     assert "| `Seed_Images/Human/1` | - | **none** |" in card
+
+
+# A manifest with no usable row fails.
+
+
+def test_sources_from_a_manifest_with_no_usable_row_fails(tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("url,object,licence\nfile:///etc/passwd,Cats,CC0\n")
+    result = CliRunner().invoke(
+        main,
+        ["sources", "--manifest", str(manifest), "--work", str(tmp_path / "w"), "--recipe",
+         str(write_recipe(tmp_path)), "--no-progress", "--retries", "0"],
+    )  # fmt: skip
+    assert f"no usable photo in {manifest}" in error_line(result)

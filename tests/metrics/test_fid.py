@@ -5,6 +5,7 @@ must equal the Fréchet distance computed independently (numpy and scipy) from t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,3 +135,17 @@ def test_a_state_dict_of_other_weights_and_garbage_are_refused(tmp_path):
     garbage.write_bytes(b"not weights")
     with pytest.raises(ValueError, match="neither TorchScript nor a state dict"):
         compute_fid(gen, gen, weights=garbage, progress=False)
+
+
+# The help and the README say what the TorchScript Inception file is.
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_fid_says_the_torchscript_file_is_a_program():
+    help_text = " ".join(CliRunner().invoke(main, ["fid", "--help"]).output.split())
+    assert "a program" in help_text and "runs its code" in help_text
+    assert "weights-only" in help_text and "weights_only=True" in help_text
+    section = README.read_text().split("### How this FID differs", 1)[1].split("\n## ", 1)[0]
+    assert "It is not only weights: `torch.jit.load` runs the code" in " ".join(section.split())

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 import webdataset as wds
-from conftest import packed_folder, painted_workspace
 
 from canvas_data.pack import packed
 from canvas_data.pack.manifest import MANIFEST
@@ -96,8 +92,8 @@ def test_reader_refuses_a_sample_with_a_member_twice(tmp_path):
         list(iter_samples(path, TAXONOMY))
 
 
-def test_card_index_comes_from_the_writer_and_matches_a_reread(tmp_path, monkeypatch):
-    work, _ = painted_workspace(tmp_path)
+def test_card_index_comes_from_the_writer_and_matches_a_reread(tmp_path, monkeypatch, tiny_painted):
+    work, _ = tiny_painted
     from canvas_data.pipeline import pack_dataset
 
     def no_rereading(*args, **kwargs):
@@ -115,51 +111,13 @@ def test_card_index_comes_from_the_writer_and_matches_a_reread(tmp_path, monkeyp
         assert open_image(out, row).size == (row.width, row.height)
 
 
-def test_preview_decodes_at_a_reduced_scale_that_still_covers_the_thumbnail(tmp_path):
-    out = packed_folder(tmp_path)
+def test_preview_decodes_at_a_reduced_scale_that_still_covers_the_thumbnail(tiny_packed):
+    out = tiny_packed
     row = read_index(out, json.loads((out / MANIFEST).read_text())).rows[0]
     full = open_image(out, row)
     for side in (8, 16, 32):
         small = open_image(out, row, min_size=side)
         assert min(small.size) >= side and small.width < full.width
-
-
-CLI_IMPORTS = """
-    import json, sys
-    from click.testing import CliRunner
-    from canvas_data.cli.build import main
-    for args in json.loads(sys.argv[1]):
-        result = CliRunner().invoke(main, args)
-        assert result.exit_code == 0, (args, result.output)
-    heavy = ("torch", "albumentations", "webdataset", "datasets")
-    print(json.dumps([m for m in heavy if m in sys.modules]))
-"""
-
-
-def imported_by(*commands: list[str]) -> list[str]:
-    """The heavy modules a fresh process has imported after running ``commands`` of the CLI."""
-    code = textwrap.dedent(CLI_IMPORTS)
-    done = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(commands)], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def test_help_and_verify_import_no_torch(tmp_path):
-    out = packed_folder(tmp_path)
-    heavy = imported_by(["--help"], ["verify", str(out)])
-    assert "torch" not in heavy and "albumentations" not in heavy and "webdataset" not in heavy
-
-
-def test_shards_imports_neither_torch_nor_datasets(tmp_path):
-    work, recipe = painted_workspace(tmp_path)
-    out = tmp_path / "uc"
-    recipe_path = tmp_path / "tiny.yaml"
-    assert recipe_path.is_file()
-    args = ["shards", "--work", str(work), "--out", str(out), "--recipe", str(recipe_path)]
-    assert imported_by(args) == []
-    assert (out / SAMPLES_CSV).is_file() and (out / "preview.jpg").is_file()
 
 
 @pytest.mark.parametrize("name", ["demo", "unlearncanvas"])
