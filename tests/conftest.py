@@ -145,12 +145,15 @@ def tiny_packed(tiny_painted):
 @pytest.fixture(scope="module")
 def one_thread():
     """One torch thread: tiny models gain nothing from more, and on a small shared machine a
-    second spinning thread can make them many times slower."""
+    second spinning thread can make them many times slower. ``OMP_NUM_THREADS`` keeps the
+    commands run in the test at one too."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_NUM_THREADS", "1")
+        yield
     torch.set_num_threads(threads)
 
 

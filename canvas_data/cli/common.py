@@ -150,3 +150,22 @@ SHARD_INDEX = click.option(
     default=None,
     help="Which share this process does (default: RANK or 0).",
 )
+TORCH_THREADS = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    show_default="usable cores less --workers, at least 1",
+    help="Threads of torch's CPU kernels. Default: the cores this process may use (affinity "
+    "mask, cgroup quota) less the workers the command starts beside torch.",
+)
+
+
+def set_torch_threads(threads: int | None, workers: int = 0):
+    """Torch's CPU threads for a command (``canvas_data.threads``): ``--threads``, else the
+    usable cores less the command's ``workers``; a busy machine is warned about on stderr."""
+    from canvas_data.threads import use_torch_threads
+
+    choice = use_torch_threads(threads, workers)
+    if choice.busy:
+        click.echo(f"warning: {choice.busy}", err=True)
+    return choice

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import NUM_SHARDS, PROGRESS, SHARD_INDEX, one_line_errors, out_folder
+from canvas_data.cli.common import (
+    NUM_SHARDS,
+    PROGRESS,
+    SHARD_INDEX,
+    TORCH_THREADS,
+    one_line_errors,
+    out_folder,
+    set_torch_threads,
+)
 from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
 
 
@@ -101,11 +109,40 @@ from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
     is_flag=True,
     help="Write OUT/{Theme}/{Theme}_{Object}_seed{seed}.jpg instead of a flat folder.",
 )
+@click.option(
+    "--target",
+    default=None,
+    help="A combination target Style:Object (Van_Gogh:Cats) whose cell --extra-seeds adds "
+    "images to.",
+)
+@click.option(
+    "--extra-seeds",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --target Style:Object: N more images of the target's cell, named "
+    "{Style}_{Object}_fine_seed{seed}.jpg (seeds from 1000 up, none of the set's), that "
+    "`accuracy --target Style:Object` adds to the cell's UA. The cells SC and OC read get none: "
+    "they already average many cells.",
+)
+@TORCH_THREADS
 @NUM_SHARDS
 @SHARD_INDEX
 @PROGRESS
 @one_line_errors
-def generate(out, themes, objects, seeds, num_shards, shard_index, progress, **settings):
+def generate(
+    out,
+    themes,
+    objects,
+    seeds,
+    target,
+    extra_seeds,
+    num_shards,
+    shard_index,
+    progress,
+    threads,
+    **settings,
+):
     """Generate a model's answer set: every theme x object x seed, from its prompt.
 
     Defaults are the benchmark's: DDIM, 100 steps, guidance 9, 512 px, seeds 188 288 588 688
@@ -113,14 +150,28 @@ def generate(out, themes, objects, seeds, num_shards, shard_index, progress, **s
     or accelerate launch each rank generates its share (RANK of WORLD_SIZE) on its own GPU
     (LOCAL_RANK). With HF_HUB_OFFLINE=1 a Hub id must already be in the Hugging Face cache.
     """
+    from canvas_data.metrics.answers import plan_fine_answers
+    from canvas_data.metrics.finer_scale import parse_combination
     from canvas_data.metrics.generate import GenerateSettings, generate_answers
     from canvas_data.work_share import share_from_env
 
+    chosen = answer_set(themes, objects, seeds)
+    fine = []
+    if target or extra_seeds:
+        pair = parse_combination(target, chosen["themes"], chosen["objects"]) if target else None
+        if pair is None or not extra_seeds:
+            raise click.UsageError(
+                "--target Style:Object and --extra-seeds N go together: N more images of that "
+                "combination's cell"
+            )
+        fine = plan_fine_answers(*pair, extra_seeds, taken=chosen["seeds"])
+    set_torch_threads(threads)  # the sampling loop is the one thing running
     share = share_from_env(num_shards, shard_index)
     report = generate_answers(
         out,
         GenerateSettings(**settings),
-        **answer_set(themes, objects, seeds),
+        **chosen,
+        fine=fine,
         num_shards=share[0],
         shard_index=share[1],
         progress=progress,

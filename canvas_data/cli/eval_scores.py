@@ -8,8 +8,15 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import PROGRESS, one_line_errors, out_file
+from canvas_data.cli.common import (
+    PROGRESS,
+    TORCH_THREADS,
+    one_line_errors,
+    out_file,
+    set_torch_threads,
+)
 from canvas_data.cli.eval_answer_set import answer_set, answer_set_options
+from canvas_data.metrics.scores import CRA_DEFINITIONS, RELEASE_README, WHOLE_TABLE
 
 SHOWN = 20  # missing, extra or unreadable files printed before "... and N more"
 
@@ -82,11 +89,21 @@ def _list(title: str, entries: list[str]) -> None:
     "styles only, as the benchmark's maintainers define it.",
 )
 @click.option(
+    "--cra-definition",
+    type=click.Choice(list(CRA_DEFINITIONS)),
+    default=RELEASE_README,
+    show_default=True,
+    help="Which CRA: release-readme, the other classifier on the images that do not involve "
+    "the target (the release README's wording); all-images, on every image, for an object "
+    "target over the 50 styles without Seed_Images (what public users of the release publish: "
+    "SAeUron's avg_accuracy scripts); whole-table, the plain mean of the release's "
+    "accuracy.py table (every image, every theme).",
+)
+@click.option(
     "--cra-on-all-images",
     is_flag=True,
-    help="CRA is the mean of the other classifier's whole per-concept table (the target's "
-    "images too; Seed_Images too for an object target). Default: the images that do not "
-    "involve the target, the 50 styles.",
+    hidden=True,
+    help="Old spelling of --cra-definition whole-table.",
 )
 @click.option(
     "--allow-missing",
@@ -115,6 +132,7 @@ def _list(title: str, entries: list[str]) -> None:
     help="Images per classifier call.",
 )
 @DECODE_WORKERS
+@TORCH_THREADS
 @DEVICE
 @click.option(
     "--dtype",
@@ -130,6 +148,7 @@ def accuracy(
     object_classifier,
     target,
     ira_includes_photos,
+    cra_definition,
     cra_on_all_images,
     allow_missing,
     combination_rule,
@@ -140,6 +159,7 @@ def accuracy(
     seeds,
     batch_size,
     workers,
+    threads,
     device,
     dtype,
     progress,
@@ -154,11 +174,21 @@ def accuracy(
     from canvas_data.atomic import write_json
     from canvas_data.classify.classifier import load_classifier
     from canvas_data.metrics.accuracy import evaluate_answers
+    from canvas_data.metrics.scores import Definitions
     from canvas_data.out_paths import check_out
 
+    if cra_on_all_images:
+        if cra_definition not in (RELEASE_README, WHOLE_TABLE):
+            raise click.UsageError(
+                f"--cra-on-all-images is --cra-definition {WHOLE_TABLE}; it contradicts "
+                f"--cra-definition {cra_definition}"
+            )
+        cra_definition = WHOLE_TABLE
+    definitions = Definitions(ira_includes_photos, cra_definition)
     if out is None:  # the default: accuracy.json beside the answers of the target, else in them
         check_out(answers / target if target and (answers / target).is_dir() else answers)
     _quiet_transformers()
+    set_torch_threads(threads, workers=workers)  # the decode threads run beside torch
     sources, loaded = {}, {}
     for task, run in (("style", style_classifier), ("object", object_classifier)):
         loaded[task] = load_classifier(run, device=device, dtype=dtype)
@@ -173,8 +203,7 @@ def accuracy(
         themes=chosen["themes"],
         objects=chosen["objects"],
         seeds=seeds,  # None: the seeds present
-        ira_includes_photos=ira_includes_photos,
-        cra_on_all_images=cra_on_all_images,
+        definitions=definitions,
         allow_missing=allow_missing,
         combination_rule=combination_rule,
         batch_size=batch_size,
@@ -219,6 +248,9 @@ def _report_accuracy(result: dict) -> None:
             f"{k} {'—' if v is None else f'{100 * v:.2f}%'}" for k, v in result["scores"].items()
         ]
         click.echo(f"target {result['target']} ({result['domain']}): " + ", ".join(cells))
+        counts = result.get("images_per_score") or {}
+        if counts:
+            click.echo("images per score: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
         for name in ("hit", "ira", "cra"):
             if name in result["definitions"]:
                 click.echo(f"  {name.upper()}: {result['definitions'][name]}")
@@ -255,6 +287,12 @@ def _report_accuracy(result: dict) -> None:
     help="Also keep the reference statistics in this .npz file, to pass "
     "as --reference for the next models.",
 )
+@click.option(
+    "--target",
+    default=None,
+    help="The style or object the model forgot: its images are left out of both the answers "
+    "and the reference, as the release's fid.py --forget-theme does. Default: every image.",
+)
 @click.option("--method", default=None, help="The unlearning method (the row in the summary).")
 @click.option(
     "--out",
@@ -271,6 +309,7 @@ def _report_accuracy(result: dict) -> None:
     help="Images per Inception call.",
 )
 @DECODE_WORKERS
+@TORCH_THREADS
 @DEVICE
 @PROGRESS
 @one_line_errors
@@ -279,10 +318,12 @@ def fid(
     reference,
     inception,
     save_reference_stats,
+    target,
     method,
     out,
     batch_size,
     workers,
+    threads,
     device,
     progress,
 ):
@@ -301,6 +342,7 @@ def fid(
 
     if out is None:
         check_out(answers / "fid.json", file=True)
+    set_torch_threads(threads, workers=workers)  # the decode threads run beside torch
     result = compute_fid(
         answers,
         reference,
@@ -309,6 +351,7 @@ def fid(
         batch_size=batch_size,
         workers=workers,
         save_reference=save_reference_stats,
+        target=target,
         progress=progress,
     )
     result["method"] = method
@@ -317,4 +360,8 @@ def fid(
     _list("unreadable", [e["reason"] for e in result["unreadable"]])
     n = result["images"]
     click.echo(f"FID {result['fid']:.3f} ({n['answers']} answers, {n['reference']} reference)")
+    if result["target"]:
+        gone = result["left_out"]
+        ref = "" if gone["reference"] is None else f" and {gone['reference']} reference images"
+        click.echo(f"left out the {gone['answers']} answers{ref} of {result['target']}")
     click.echo(f"wrote {out}")

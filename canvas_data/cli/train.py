@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from canvas_data import __version__
-from canvas_data.cli.common import PROGRESS, CanvasGroup, one_line_errors, out_folder
+from canvas_data.cli.common import (
+    PROGRESS,
+    TORCH_THREADS,
+    CanvasGroup,
+    one_line_errors,
+    out_folder,
+    set_torch_threads,
+)
 from canvas_data.cli.train_options import (
     BATCH,
     DATA,
@@ -42,7 +49,9 @@ def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **
 
     names = [s.strip() for s in spec.split(",") if s.strip()]
     order, classes = resolve_classes(task, names[0] if len(names) == 1 else names, data)
+
     resume, progress = opts.pop("resume"), opts.pop("progress")
+    set_torch_threads(opts.pop("threads"), workers=opts["workers"])
     settings = TrainSettings(
         task=task, classes=classes, order=order, backbone=backbone or DEFAULT_BACKBONE, **opts
     )
@@ -74,6 +83,7 @@ def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **
     "61-way head), `50` (its 51-way head), or comma-separated style names.",
 )
 @training_options
+@TORCH_THREADS
 @one_line_errors
 @needs_training_stack
 def style(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> None:
@@ -94,6 +104,7 @@ def style(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> Non
     "order), or comma-separated object names.",
 )
 @training_options
+@TORCH_THREADS
 @one_line_errors
 @needs_training_stack
 def object_(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> None:
@@ -161,6 +172,7 @@ def import_release(
     show_default="min(8, CPUs)",
     help="DataLoader worker processes.",
 )
+@TORCH_THREADS
 @PROGRESS
 @one_line_errors
 @needs_training_stack
@@ -173,6 +185,7 @@ def evaluate(
     device: str,
     dtype: str,
     workers: int,
+    threads: int | None,
     progress: bool,
 ) -> None:
     """Score the classifier in RUN on a split of DATA: metrics.json and confusion.png."""
@@ -181,6 +194,7 @@ def evaluate(
     from canvas_data.out_paths import check_out
 
     check_out(out or run)  # before the scoring, not after it
+    set_torch_threads(threads, workers=workers)
     classifier = load_classifier(run, device=device, dtype=dtype)
     ev = evaluate_classifier(
         classifier, data, split=split, batch_size=batch_size, workers=workers, progress=progress
@@ -206,6 +220,7 @@ def evaluate(
 @BATCH
 @DEVICE
 @DTYPE
+@TORCH_THREADS
 @PROGRESS
 @one_line_errors
 @needs_training_stack
@@ -216,11 +231,13 @@ def predict(
     batch_size: int,
     device: str,
     dtype: str,
+    threads: int | None,
     progress: bool,
 ) -> None:
     """Classify IMAGES with the classifier in RUN: one line per image, `path<TAB>class<TAB>prob`."""
     from canvas_data.classify.classifier import load_classifier
 
+    set_torch_threads(threads)
     classifier = load_classifier(run, device=device, dtype=dtype)
     found = classifier.predict(images, batch_size=batch_size, progress=progress)
     for path, ranked in zip(images, found.top(top), strict=True):

@@ -28,6 +28,7 @@ from canvas_data.metrics.finer_scale import (
     parse_combination,
 )
 from canvas_data.metrics.scores import (
+    BENCHMARK,
     OBJECT,
     STYLE,
     Definitions,
@@ -173,8 +174,7 @@ def evaluate_answers(
     themes: Sequence[str] = THEMES,
     objects: Sequence[str] = OBJECTS_20,
     seeds: Sequence[int] | None = None,
-    ira_includes_photos: bool = False,
-    cra_on_all_images: bool = False,
+    definitions: Definitions = BENCHMARK,
     allow_missing: bool = False,
     combination_rule: str = "both",
     batch_size: int = 64,
@@ -189,10 +189,13 @@ def evaluate_answers(
     ``canvas_data.metrics.answers``). ``target``: the concept the model was made to forget (a theme
     or an object), for UA, IRA and CRA, or a ``Style:Object`` combination, for UA, SC, OC and UP
     under ``combination_rule`` (``canvas_data.metrics.finer_scale``); ``None`` reports accuracies
-    only (a model before unlearning).
-    ``seeds``: the seeds expected; ``None`` takes those present. ``ira_includes_photos``,
-    ``cra_on_all_images``: depart from the benchmark's definitions (``metrics.Definitions``);
-    the result's ``definitions`` says which were used. ``method`` names the model's unlearning
+    only (a model before unlearning). For a combination target, the finer-scale images of its
+    cell (``{Style}_{Object}_fine_seed{seed}.jpg``, ``generate --extra-seeds``) are added to its
+    UA; the result's ``fine_seeds`` says which were found. ``seeds``: the seeds expected; ``None``
+    takes those present. ``definitions``: which IRA and CRA (``metrics.scores.Definitions``: the
+    benchmark's by default, or a named CRA definition); the result's ``definitions`` says which
+    were used, and ``images_per_score`` how many images each score rests on. ``method`` names the
+    model's unlearning
     method in the table. ``sources`` describes the classifiers (run folders).
 
     Errors (``ValueError``, one line): an unknown target, classifiers without the set's classes,
@@ -202,13 +205,14 @@ def evaluate_answers(
     if combination_rule not in RULES:
         raise ValueError(f"unknown combination rule {combination_rule!r}; use {', '.join(RULES)}")
     domain = COMBINATION if pair else target_domain(target, themes, objects) if target else None
-    definitions = Definitions(ira_includes_photos, cra_on_all_images)
     _check_classes(style_classifier, themes, STYLE)
     _check_classes(object_classifier, objects, OBJECT)
-    scan = scan_answers(answers, themes, objects, seeds, target=target)
+    scan = scan_answers(
+        answers, themes, objects, seeds, target=target, fine_cells=[pair] if pair else ()
+    )
     if not allow_missing:
         scan.check(MAX_MISSING_SHARE)
-    by_path = {path: answer for answer, path in scan.found.items()}
+    by_path = {path: answer for answer, path in [*scan.found.items(), *scan.fine.items()]}
     predicted, unreadable = classify_files(
         list(by_path),
         {STYLE: style_classifier, OBJECT: object_classifier},
@@ -216,16 +220,19 @@ def evaluate_answers(
         workers=workers,
         progress=progress,
     )
-    judged, rows = [], []
+    judged, fine, rows = [], [], []
     for path, said in predicted.items():
         a = by_path[path]
-        judged.append(Judged(a.theme, a.obj, a.seed, said[STYLE][0], said[OBJECT][0]))
+        (fine if a.fine else judged).append(
+            Judged(a.theme, a.obj, a.seed, said[STYLE][0], said[OBJECT][0])
+        )
         rows.append(
             {
                 "file": path.relative_to(scan.folder).as_posix(),
                 "theme": a.theme,
                 "object": a.obj,
                 "seed": a.seed,
+                **({"fine": True} if a.fine else {}),
                 "style_pred": said[STYLE][0],
                 "style_prob": round(said[STYLE][1], 6),
                 "object_pred": said[OBJECT][0],
@@ -234,14 +241,16 @@ def evaluate_answers(
         )
     style = concept_accuracy(judged, STYLE, themes)
     objs = concept_accuracy(judged, OBJECT, objects)
-    combination = None
+    combination, per_score = None, None
     if pair:
-        combination = combination_result(judged, *pair, combination_rule, definitions)
+        combination = combination_result([*judged, *fine], *pair, combination_rule, definitions)
         scores, described = combination["scores"], combination.pop("definitions")
+        per_score = combination.pop("images_per_score")
         combination = {"style": pair[0], "object": pair[1], **combination}
     else:
         plain = unlearning_scores(judged, themes, objects, target, definitions) if target else None
         scores, described = (plain.as_dict() if plain else None), definitions.describe()
+        per_score = dict(plain.images) if plain else None
     return {
         "kind": RESULT_KIND,
         "toolkit_version": __version__,
@@ -249,8 +258,10 @@ def evaluate_answers(
         "target": target,
         "domain": domain,
         "scores": scores,
+        "images_per_score": per_score,
         "definitions": described,
         **({"combination": combination} if combination else {}),
+        **({"fine_seeds": _fine_record(pair, scan, len(fine))} if pair else {}),
         "style_accuracy": {c: _acc_dict(a) for c, a in style.items()},
         "object_accuracy": {c: _acc_dict(a) for c, a in objs.items()},
         "answers": str(scan.folder),
@@ -262,6 +273,7 @@ def evaluate_answers(
         "images": {
             "expected": scan.expected,
             "classified": len(judged),
+            **({"fine": len(fine)} if pair else {}),  # finer-scale images of the target's cell
             "missing": len(scan.missing),
             "extra": len(scan.extra),
             "unreadable": len(unreadable),
@@ -271,6 +283,19 @@ def evaluate_answers(
         "unreadable": [{"path": _rel(p, scan), "reason": r} for p, r in unreadable],
         "classifiers": sources or {},
         "predictions": rows,
+    }
+
+
+def _fine_record(pair: tuple[str, str], scan: AnswerScan, classified: int) -> dict[str, Any]:
+    """What the finer-scale images of a combination target's cell added (``generate
+    --extra-seeds``)."""
+    return {
+        "cell": f"{pair[0]}:{pair[1]}",
+        "seeds": sorted(a.seed for a in scan.fine),
+        "found": len(scan.fine),
+        "classified": classified,
+        "used_for": "UA (the target's cell) only; SC, OC, UP and the per-concept tables rest on "
+        "the standard set",
     }
 
 

@@ -10,6 +10,15 @@ answer set of the model that unlearned a target flat into a folder named after t
 Its seeds are those present unless given (the release's samplers write only seed 188 for some
 methods). It lists what is missing and what does not belong, and ``AnswerScan.check`` refuses a
 set with more than a small share missing.
+
+Finer-scale seeds: a combination target (``Van_Gogh:Cats``) is scored on its one cell, 5 images
+in the standard set, so its UA moves in 20-point steps. ``canvas-eval generate --target
+Style:Object --extra-seeds N`` adds N images of that cell, named
+``{Style}_{Object}_fine_seed{seed}.jpg`` with seeds from ``FINE_SEED_START`` up that are not seeds
+of the set (other noise than every standard image). The marker keeps them out of the standard
+set (the release's scripts never read them, and the seeds present are those of the standard
+names); ``scan_answers(fine_cells=...)`` reads them for the cells a target needs and lists the
+others as extra.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ _SEED = re.compile(r"^(?P<stem>.+)_seed_?(?P<seed>[0-9]+)$")  # on name_key(stem
 _SEPARATORS = re.compile(r"[\s_\-]+")
 _TARGET_DEPTH = 3  # how deep below the given folder a folder named after the target is looked for
 NAMING = "{Theme}_{Object}_seed{seed}.jpg (or _seed_{seed}; .jpeg, .png, .webp)"
+FINE = "_fine"  # before _seed: a finer-scale seed of one cell, outside the standard set
+FINE_SEED_START = 1000
 MAX_MISSING_SHARE = 0.05  # more missing than this is refused unless allowed
 
 
@@ -53,10 +64,12 @@ class Answer:
     theme: str
     obj: str
     seed: int
+    fine: bool = False  # a finer-scale seed of its cell, outside the standard set
 
     @property
     def file_name(self) -> str:
-        return f"{self.theme}_{self.obj}_seed{self.seed}.jpg"
+        marker = FINE if self.fine else ""
+        return f"{self.theme}_{self.obj}{marker}_seed{self.seed}.jpg"
 
     def path(self, folder: Path, per_theme: bool = False) -> Path:
         """Where the image goes: ``folder/NAME`` or ``folder/{Theme}/NAME``."""
@@ -77,6 +90,26 @@ def plan_answers(
                 f"duplicate {kind}s: {sorted({v for v in values if values.count(v) > 1})}"
             )
     return sorted(Answer(t, o, int(s)) for t in themes for o in objects for s in seeds)
+
+
+def fine_seeds(count: int, taken: Iterable[int] = SEEDS) -> list[int]:
+    """``count`` seeds for the finer-scale images of a cell: from ``FINE_SEED_START`` up,
+    skipping ``taken`` (the standard set's seeds), so no image repeats a standard one's noise."""
+    if count < 0:
+        raise ValueError(f"extra seeds must be 0 or more, got {count}")
+    taken, seeds, seed = set(taken), [], FINE_SEED_START
+    while len(seeds) < count:
+        if seed not in taken:
+            seeds.append(seed)
+        seed += 1
+    return seeds
+
+
+def plan_fine_answers(
+    style: str, obj: str, count: int, taken: Iterable[int] = SEEDS
+) -> list[Answer]:
+    """The ``count`` finer-scale images of the cell ``style`` x ``obj`` (see ``fine_seeds``)."""
+    return [Answer(style, obj, seed, fine=True) for seed in fine_seeds(count, taken)]
 
 
 def prompt_for(answer: Answer, template: str | None = None) -> str:
@@ -120,10 +153,12 @@ def parse_name(name: str, themes: Iterable[str], objects: Iterable[str]) -> Answ
     if not match:
         return None
     stem, themes, objects = match["stem"], _by_key(themes), _by_key(objects)
+    fine = stem.endswith(FINE)
+    stem = stem.removesuffix(FINE)
     for key in sorted(objects, key=len, reverse=True):  # names may hold underscores
         theme = stem.removesuffix(f"_{key}")
         if theme != stem and theme in themes:
-            return Answer(themes[theme], objects[key], int(match["seed"]))
+            return Answer(themes[theme], objects[key], int(match["seed"]), fine)
     return None
 
 
@@ -134,7 +169,8 @@ class AnswerScan:
     ``folder``: where the images were read (the given folder, or its folder named after the
     target); ``given``: the folder asked for; ``seeds``: the seeds expected (given, or those
     present); ``seeds_found``: images per seed among the expected themes and objects;
-    ``target_folders``: folders in ``folder`` that each hold a whole answer set (one per target).
+    ``target_folders``: folders in ``folder`` that each hold a whole answer set (one per target);
+    ``fine``: the finer-scale images read (of the cells asked for), apart from ``found``.
     """
 
     folder: Path
@@ -147,6 +183,7 @@ class AnswerScan:
     missing: list[Answer] = field(default_factory=list)
     extra: list[tuple[Path, str]] = field(default_factory=list)
     target_folders: list[str] = field(default_factory=list)
+    fine: dict[Answer, Path] = field(default_factory=dict)
 
     @property
     def expected(self) -> int:
@@ -309,6 +346,7 @@ def scan_answers(
     objects: Sequence[str] = OBJECTS_20,
     seeds: Sequence[int] | None = None,
     target: str | None = None,
+    fine_cells: Iterable[tuple[str, str]] = (),
 ) -> AnswerScan:
     """Find the answer images in ``folder`` (flat or one folder per theme), or in its folder
     named after ``target`` when that holds the answer set (see ``answer_folder``).
@@ -316,8 +354,10 @@ def scan_answers(
     ``seeds``: the seeds expected; ``None`` expects the seeds present among the images of the
     given themes and objects (the benchmark's five when there are none). Image files whose name
     is not an expected answer, answers found twice, images in a folder named after another
-    theme, and folders that are not themes are listed as ``extra`` with a reason. Files that are
-    not images (reports, sidecars) and hidden files are ignored. Errors: ``FileNotFoundError``
+    theme, and folders that are not themes are listed as ``extra`` with a reason. Finer-scale
+    images (``_fine_seed``) of the ``(theme, object)`` cells in ``fine_cells`` go to
+    ``scan.fine``; those of other cells are extra. Files that are not images (reports, sidecars)
+    and hidden files are ignored. Errors: ``FileNotFoundError``
     when ``folder`` is not a folder.
     """
     given = Path(folder)
@@ -340,7 +380,10 @@ def scan_answers(
         else:
             named.append((answer, path, theme_folder))
     wanted_themes, wanted_objects = set(themes), set(objects)
+    cells = set(fine_cells)
     for answer, _, _ in named:
+        if answer.fine:
+            continue
         if answer.theme in wanted_themes and answer.obj in wanted_objects:
             scan.seeds_found[answer.seed] = scan.seeds_found.get(answer.seed, 0) + 1
     scan.seeds_found = dict(sorted(scan.seeds_found.items()))
@@ -351,6 +394,12 @@ def scan_answers(
     for answer, path, theme_folder in named:
         if theme_folder is not None and answer.theme != theme_folder:
             scan.extra.append((path, f"a {answer.theme} image in the folder of {theme_folder}"))
+        elif answer.fine and (answer.theme, answer.obj) not in cells:
+            scan.extra.append((path, "a finer-scale image of a cell the target does not read"))
+        elif answer.fine and answer in scan.fine:
+            scan.extra.append((path, f"a second copy of {scan.fine[answer]}"))
+        elif answer.fine:
+            scan.fine[answer] = path
         elif answer not in expected:
             scan.extra.append((path, "not in the expected themes, objects and seeds"))
         elif answer in scan.found:
@@ -359,4 +408,5 @@ def scan_answers(
             scan.found[answer] = path
     scan.missing = sorted(expected - set(scan.found))
     scan.found = dict(sorted(scan.found.items()))
+    scan.fine = dict(sorted(scan.fine.items()))
     return scan

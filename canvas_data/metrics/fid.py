@@ -15,6 +15,14 @@ The network comes from a local file, never a download, in one of two forms:
 Every image is converted to RGB and resized to 299 x 299 with Pillow's bicubic filter (as
 clean-fid does) before it reaches the network, so answer sets and references of any size compare.
 Reference statistics can be saved once (``save_reference_stats``) and reused for many models.
+
+``target``: the concept the model forgot (a style or an object), left out of both sets as the
+release's ``machine_unlearning/evaluation/quantitative/fid.py --forget-theme T`` does (its
+default, every image, is ``target=None``). What an image shows is read from its name: the
+dataset's layout ``{Style}/{Object}/{idx}.jpg`` or an answer name
+``{Theme}_{Object}_seed{seed}.jpg``; with a target, an image named neither way is refused, as
+nothing tells whether it shows the target. Saved reference statistics record the target they
+left out and are refused for another.
 """
 
 from __future__ import annotations
@@ -34,7 +42,9 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import writing
-from canvas_data.metrics.answers import IMAGE_SUFFIXES
+from canvas_data.metrics.answers import IMAGE_SUFFIXES, name_key, parse_name
+from canvas_data.suggest import did_you_mean
+from canvas_data.taxonomy import OBJECTS_20, SEED_STYLE, STYLES_61
 
 INPUT_SIZE = 299
 WEIGHTS_ENV = "CANVAS_INCEPTION"
@@ -194,27 +204,99 @@ def feed(
     return fed
 
 
+TARGET_RULE = (
+    "the release's fid.py --forget-theme: the images of the target (a style: every image in it; "
+    "an object: every image of it) left out of both the generated and the reference set"
+)
+_STYLES = tuple(s for s in STYLES_61 if s != SEED_STYLE)
+
+
+def fid_target(target: str) -> str:
+    """The style or object ``target`` names (spaces, hyphens and case ignored), as the
+    taxonomy writes it. ``ValueError`` for ``Seed_Images`` or a name of neither."""
+    known = {name_key(n): n for n in (*_STYLES, *OBJECTS_20)}
+    found = known.get(name_key(target))
+    if found is None:
+        raise ValueError(
+            f"--target {target!r} is neither a style nor an object"
+            f"{did_you_mean(target, known.values())}"
+        )
+    return found
+
+
+def shows(path: Path, root: Path) -> tuple[str, str] | None:
+    """``(theme, object)`` an image shows by its name, ``None`` when its name does not say:
+    ``{Theme}/{Object}/{idx}.jpg`` (the dataset's layout) or ``{Theme}_{Object}_seed{seed}``."""
+    parts = path.relative_to(root).parts
+    themes = {name_key(n): n for n in STYLES_61}
+    objects = {name_key(n): n for n in OBJECTS_20}
+    if len(parts) >= 3:
+        theme, obj = themes.get(name_key(parts[-3])), objects.get(name_key(parts[-2]))
+        if theme and obj and Path(parts[-1]).stem.isdigit():
+            return theme, obj
+    answer = parse_name(path.name, STYLES_61, OBJECTS_20)
+    return (answer.theme, answer.obj) if answer else None
+
+
+def leave_out(paths: Sequence[Path], root: Path, target: str | None) -> tuple[list[Path], int]:
+    """``paths`` without the images of ``target`` and how many were left out. ``ValueError``
+    (naming the first and counting them) for images whose name does not say what they show."""
+    if target is None:
+        return list(paths), 0
+    kept, dropped, unnamed = [], 0, []
+    for path in paths:
+        cell = shows(path, root)
+        if cell is None:
+            unnamed.append(path)
+        elif target in cell:
+            dropped += 1
+        else:
+            kept.append(path)
+    if unnamed:
+        raise ValueError(
+            f"{root}: {len(unnamed)} images whose name does not say whether they show {target} "
+            f"(first: {unnamed[0].relative_to(root)}); --target needs {{Style}}/{{Object}}/"
+            "{idx}.jpg or {Theme}_{Object}_seed{seed}.jpg names"
+        )
+    return kept, dropped
+
+
 STAT_KEYS = ("real_features_sum", "real_features_cov_sum", "real_features_num_samples")
 
 
-def save_reference_stats(metric, path: Path, weights_sha256: str, source: str) -> Path:
-    """Keep the reference side of ``metric`` (feature sums) in an ``.npz`` file."""
+def save_reference_stats(
+    metric, path: Path, weights_sha256: str, source: str, target: str | None = None
+) -> Path:
+    """Keep the reference side of ``metric`` (feature sums) in an ``.npz`` file, with the target
+    left out of it (``""``: none)."""
     path = Path(path)
     arrays = {k: getattr(metric, k).detach().cpu().numpy() for k in STAT_KEYS}
     with writing(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays, weights_sha256=weights_sha256, source=source)
+        np.savez(f, **arrays, weights_sha256=weights_sha256, source=source, target=target or "")
     return path
 
 
-def load_reference_stats(metric, path: Path, weights_sha256: str) -> tuple[int, str]:
-    """Restore a saved reference side into ``metric``; returns (images, what they came from)."""
+def load_reference_stats(
+    metric, path: Path, weights_sha256: str, target: str | None = None
+) -> tuple[int, str]:
+    """Restore a saved reference side into ``metric``; returns (images, what they came from).
+    ``ValueError`` when it was computed with other weights, or leaving out another target than
+    ``target`` (files from before targets left nothing out)."""
     try:
         data = np.load(path)
         stored = {k: data[k] for k in (*STAT_KEYS, "weights_sha256", "source")}
+        left_out = str(data["target"]) if "target" in data.files else ""
     except (OSError, ValueError, KeyError) as err:
         raise ValueError(f"{path}: not a reference statistics file ({err})") from None
     if str(stored["weights_sha256"]) != weights_sha256:
         raise ValueError(f"{path}: computed with other Inception weights than the ones given")
+    if left_out != (target or ""):
+        was = f"without the images of {left_out}" if left_out else "from every image"
+        now = f"--target {target}" if target else "no --target"
+        raise ValueError(
+            f"{path}: reference statistics computed {was}, but this run has {now}; compute "
+            "them again from the reference images"
+        )
     for key in STAT_KEYS:
         current = getattr(metric, key)
         setattr(metric, key, torch.as_tensor(stored[key], dtype=current.dtype).to(metric.device))
@@ -230,27 +312,32 @@ def compute_fid(
     batch_size: int = 50,
     workers: int = 4,
     save_reference: Path | None = None,
+    target: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """FID of the images under ``answers`` against ``reference`` (a folder of images, or an
-    ``.npz`` file of saved reference statistics). Returns the result as a dict."""
+    ``.npz`` file of saved reference statistics), both without the images of ``target`` (a
+    style or an object; see the module docstring). Returns the result as a dict."""
+    target = fid_target(target) if target else None
+    answers, reference = Path(answers), Path(reference)
+    generated, dropped = leave_out(list_images(answers), answers, target)
+    ref_paths, ref_dropped = (
+        leave_out(list_images(reference), reference, target) if reference.is_dir() else ([], 0)
+    )
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     weights = weights_path(weights)
     sha = _sha256(weights)
     metric, backend = fid_metric(weights, device)
-    generated = list_images(answers)
-    reference = Path(reference)
     if reference.is_file():
-        n_ref, ref_source = load_reference_stats(metric, reference, sha)
+        n_ref, ref_source = load_reference_stats(metric, reference, sha, target)
         ref = Features(used=n_ref)
     else:
-        paths = list_images(reference)
-        ref = feed(metric, paths, real=True, batch_size=batch_size, workers=workers,
+        ref = feed(metric, ref_paths, real=True, batch_size=batch_size, workers=workers,
                    progress=progress, desc="reference")  # fmt: skip
         ref_source = str(reference)
         if save_reference:
-            save_reference_stats(metric, save_reference, sha, ref_source)
+            save_reference_stats(metric, save_reference, sha, ref_source, target)
     gen = feed(metric, generated, real=False, batch_size=batch_size, workers=workers,
                progress=progress, desc="answers")  # fmt: skip
     for side, fed in (("answers", gen), ("reference", ref)):
@@ -263,6 +350,12 @@ def compute_fid(
         "answers": str(answers),
         "reference": ref_source,
         "images": {"answers": gen.used, "reference": ref.used},
+        "target": target,
+        "left_out": {
+            "rule": TARGET_RULE if target else "none: every image of both sets",
+            "answers": dropped,
+            "reference": ref_dropped if reference.is_dir() else None,  # saved statistics
+        },
         "unreadable": [{"path": p, "reason": r} for p, r in gen.unreadable + ref.unreadable],
         "inception": {"file": str(weights), "sha256": sha, "backend": backend},
         "preprocessing": f"RGB, Pillow bicubic resize to {INPUT_SIZE}x{INPUT_SIZE}, uint8",

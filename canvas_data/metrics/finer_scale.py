@@ -28,10 +28,10 @@ score under all three rules.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from canvas_data.metrics.scores import BENCHMARK, Definitions, Judged
+from canvas_data.metrics.scores import BENCHMARK, Definitions, Judged, cell_mean
 from canvas_data.taxonomy import SEED_STYLE
 
 COMBINATION = "combination"
@@ -50,6 +50,7 @@ class CombinationScores:
     sc: float | None
     oc: float | None
     up: float | None
+    images: dict[str, int] = field(default_factory=dict, compare=False)
 
     def as_dict(self) -> dict[str, float | None]:
         return {"UA": self.ua, "SC": self.sc, "OC": self.oc, "UP": self.up}
@@ -89,21 +90,6 @@ def _hit(rule: str) -> Callable[[Judged], bool]:
     raise ValueError(f"unknown combination rule {rule!r}; use {', '.join(RULES)}")
 
 
-def _cell_mean(
-    judged: Sequence[Judged], keep: Callable[[Judged], bool], hit: Callable[[Judged], bool]
-) -> float | None:
-    """The mean over the kept cells (theme, object) of each cell's hit rate."""
-    n: dict[tuple[str, str], int] = {}
-    hits: dict[tuple[str, str], int] = {}
-    for j in judged:
-        if keep(j):
-            cell = (j.theme, j.obj)
-            n[cell] = n.get(cell, 0) + 1
-            hits[cell] = hits.get(cell, 0) + hit(j)
-    rates = [hits[c] / n[c] for c in n]
-    return sum(rates) / len(rates) if rates else None
-
-
 def combination_scores(
     judged: Sequence[Judged],
     style: str,
@@ -111,18 +97,24 @@ def combination_scores(
     rule: str = "both",
     definitions: Definitions = BENCHMARK,
 ) -> CombinationScores:
-    """UA, SC, OC and UP of the target ``style:obj`` under ``rule`` (see the module docstring)."""
+    """UA, SC, OC and UP of the target ``style:obj`` under ``rule`` (see the module docstring);
+    ``images`` says how many images each rests on."""
     hit = _hit(rule)
-
-    def styled(j: Judged) -> bool:
-        return definitions.ira_includes_photos or j.theme != SEED_STYLE
-
-    target = _cell_mean(judged, lambda j: j.theme == style and j.obj == obj, hit)
+    styled = definitions.counts_as_style
+    cells: dict[str, Callable[[Judged], bool]] = {
+        "UA": lambda j: j.theme == style and j.obj == obj,
+        "SC": lambda j: j.theme == style and j.obj != obj,
+        "OC": lambda j: j.obj == obj and j.theme != style and styled(j.theme),
+        "UP": lambda j: j.theme != style and j.obj != obj and styled(j.theme),
+    }
+    got = {name: cell_mean(judged, keep, hit) for name, keep in cells.items()}
+    target = got["UA"][0]
     return CombinationScores(
         ua=None if target is None else 1.0 - target,
-        sc=_cell_mean(judged, lambda j: j.theme == style and j.obj != obj, hit),
-        oc=_cell_mean(judged, lambda j: j.obj == obj and j.theme != style and styled(j), hit),
-        up=_cell_mean(judged, lambda j: j.theme != style and j.obj != obj and styled(j), hit),
+        sc=got["SC"][0],
+        oc=got["OC"][0],
+        up=got["UP"][0],
+        images={name: n for name, (_, n) in got.items()},
     )
 
 
@@ -155,10 +147,13 @@ def combination_result(
     rule: str = "both",
     definitions: Definitions = BENCHMARK,
 ) -> dict[str, Any]:
-    """The ``scores`` (under ``rule``), the same under every rule, and the definitions."""
+    """The ``scores`` (under ``rule``), the images each rests on, the same scores under every
+    rule, and the definitions."""
     _hit(rule)  # an unknown rule fails before anything is computed
+    chosen = combination_scores(judged, style, obj, rule, definitions)
     return {
-        "scores": combination_scores(judged, style, obj, rule, definitions).as_dict(),
+        "scores": chosen.as_dict(),
+        "images_per_score": chosen.images,
         "by_rule": {
             r: combination_scores(judged, style, obj, r, definitions).as_dict() for r in RULES
         },

@@ -242,15 +242,20 @@ def generate_answers(
     themes: Sequence[str] = THEMES,
     objects: Sequence[str] = OBJECTS_20,
     seeds: Sequence[int] = SEEDS,
+    fine: Sequence[Answer] = (),
     num_shards: int = 1,
     shard_index: int = 0,
     progress: bool = True,
 ) -> GenerateReport:
-    """Generate this share of the answer set into ``out``, skipping images that exist."""
+    """Generate this share of the answer set into ``out``, skipping images that exist.
+
+    ``fine``: finer-scale images to add (``answers.plan_fine_answers``: more seeds of the cell of
+    a combination target), generated like the others."""
     settings.check()
     started = time.perf_counter()
     out = Path(out)
-    mine = shard_of_work(plan_answers(themes, objects, seeds), num_shards, shard_index)
+    plan = [*plan_answers(themes, objects, seeds), *fine]
+    mine = shard_of_work(plan, num_shards, shard_index)
     layout = settings.per_theme_folders
     _remove_partials(out, [a.path(out, layout) for a in mine])
     todo = [a for a in mine if not a.path(out, layout).is_file()]

@@ -21,19 +21,32 @@ by default (``Definitions()``, the benchmark's own definitions):
   object_50.pth is used instead", ``issues/13``).
 
 ``Definitions(ira_includes_photos=True)`` counts ``Seed_Images`` among the styles in the IRA of a
-style target; ``Definitions(cra_on_all_images=True)`` takes the CRA as the mean of the other
-classifier's whole per-concept table (every image, the target's included; for an object target
-the 51 themes), as the release's ``accuracy.py`` prints it. Both together give the plain means of
-the release script's tables.
+style target. The CRA has three named definitions (``CRA_DEFINITIONS``), chosen by
+``Definitions(cra=NAME)``:
 
-The benchmark's table averages each over the style targets and, apart, over the object targets.
-These are plain functions over plain data, so they can be checked by hand.
+- ``release-readme`` (default): the images that do not involve the target, as above;
+- ``all-images``: the reading that public users of the release publish (SAeUron's
+  ``avg_accuracy_style.py`` and ``avg_accuracy_cls.py`` scripts, which average the tables of the
+  release's ``machine_unlearning/evaluation/quantitative/accuracy.py``): the other classifier over
+  every image of the answer set, the target's too; for an object target, the mean over the 50
+  styles (``Seed_Images`` left out);
+- ``whole-table``: the plain mean of the other classifier's whole table as the release's
+  ``accuracy.py`` writes it (every image; for an object target every theme, ``Seed_Images`` too).
+
+``release-readme`` and ``all-images`` differ by about a point on real answer sets.
+``forgetting_scores`` scores a set of forgotten targets (sequential unlearning),
+``unlearning_scores`` one; ``cell_mean`` is the finer-scale scores' mean over (theme, object)
+cells. Every score comes with the number of images it rests on. The
+benchmark's table averages each over the style targets and, apart, over the object targets.
+These are plain functions over plain data, so they can be checked by hand; every command that
+reports UA, IRA or CRA (``accuracy``, ``summarize``, ``--sequence``, finer scale) computes them
+here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from canvas_data.suggest import did_you_mean
@@ -50,57 +63,110 @@ SOURCE = (
 )
 
 
+RELEASE_README = "release-readme"
+ALL_IMAGES = "all-images"
+WHOLE_TABLE = "whole-table"
+CRA_DEFINITIONS: dict[str, dict[str, str]] = {
+    RELEASE_README: {
+        "cra": (
+            "style target: object classifier, mean over the objects of their accuracy on the "
+            "images of every other theme (Seed_Images photos included); object target: style "
+            "classifier, mean over the styles (Seed_Images excluded) of their accuracy on the "
+            "images of the other objects"
+        ),
+        "source": (
+            "machine_unlearning/README.md of the release: 'any images generated involving the "
+            "unlearned target will be considered for unlearning accuracy calculation ... For "
+            "other images, the retaining accuracy ... will be calculated separately'"
+        ),
+    },
+    ALL_IMAGES: {
+        "cra": (
+            "style target: object classifier, mean over the objects of their accuracy on every "
+            "image (the target's too); object target: style classifier, mean over the styles "
+            "(Seed_Images excluded) of their accuracy on every image (the target's too)"
+        ),
+        "source": (
+            "the reading public users of the release publish: SAeUron's scripts "
+            "avg_accuracy_style.py and avg_accuracy_cls.py, means of the tables "
+            "of the release's machine_unlearning/evaluation/quantitative/accuracy.py (object "
+            "target: the 50 styles without Seed_Images)"
+        ),
+    },
+    WHOLE_TABLE: {
+        "cra": (
+            "style target: object classifier, mean over the objects of their accuracy on every "
+            "image (the target's too); object target: style classifier, mean over every theme "
+            "(Seed_Images too) of its accuracy on every image"
+        ),
+        "source": (
+            "the plain mean of the table the release's "
+            "machine_unlearning/evaluation/quantitative/accuracy.py writes"
+        ),
+    },
+}
+
+
 @dataclass(frozen=True)
 class Definitions:
     """Which images and concepts IRA and CRA average over (the defaults are the benchmark's).
 
-    ``ira_includes_photos``: the IRA of a style target also averages ``Seed_Images``.
-    ``cra_on_all_images``: the CRA is the mean of the other classifier's whole per-concept table
-    (every image, the target's too; for an object target, every theme, ``Seed_Images`` too).
+    ``ira_includes_photos``: the IRA of a style target also averages ``Seed_Images`` (and the
+    finer-scale OC and UP keep its cells). ``cra``: a name of ``CRA_DEFINITIONS``.
+    ``ValueError`` for another name.
     """
 
     ira_includes_photos: bool = False
-    cra_on_all_images: bool = False
+    cra: str = RELEASE_README
+
+    def __post_init__(self) -> None:
+        if self.cra not in CRA_DEFINITIONS:
+            raise ValueError(
+                f"unknown CRA definition {self.cra!r}{did_you_mean(self.cra, CRA_DEFINITIONS)}; "
+                f"use {', '.join(CRA_DEFINITIONS)}"
+            )
+
+    def counts_as_style(self, theme: str) -> bool:
+        """Whether a theme enters a mean over the style domain (``Seed_Images`` is photos)."""
+        return self.ira_includes_photos or theme != SEED_STYLE
+
+    def name(self) -> str:
+        """A short name for messages: ``CRA release-readme, IRA without Seed_Images``."""
+        photos = "with" if self.ira_includes_photos else "without"
+        return f"CRA {self.cra}, IRA {photos} Seed_Images"
 
     def describe(self) -> dict[str, Any]:
         """The definitions in words, with their source, for a result file."""
         photos = "and Seed_Images" if self.ira_includes_photos else "(Seed_Images excluded)"
-        if self.cra_on_all_images:
-            cra = (
-                "style target: object classifier, mean over the objects of their accuracy on "
-                "every image (the target's too); object target: style classifier, mean over "
-                "every theme (Seed_Images too) of its accuracy on every image"
-            )
-        else:
-            cra = (
-                "style target: object classifier, mean over the objects of their accuracy on "
-                "the images of every other theme (Seed_Images photos included); object target: "
-                "style classifier, mean over the styles (Seed_Images excluded) of their "
-                "accuracy on the images of the other objects"
-            )
+        cra = CRA_DEFINITIONS[self.cra]
+        benchmark = self == Definitions()
         return {
             "ua": "1 - the target's accuracy (its images, its domain's classifier)",
             "ira": (
                 f"style target: mean accuracy over the other styles {photos}; object target: "
                 "mean accuracy over the other objects (their images in every theme)"
             ),
-            "cra": cra,
+            "cra": cra["cra"],
+            "cra_definition": self.cra,
+            "cra_source": cra["source"],
             "ira_includes_photos": self.ira_includes_photos,
-            "cra_on_all_images": self.cra_on_all_images,
+            "cra_on_all_images": self.cra != RELEASE_README,  # as results before the names
             "source": SOURCE
-            if not (self.ira_includes_photos or self.cra_on_all_images)
+            if benchmark
             else "changed from the benchmark's definitions by option; those follow " + SOURCE,
         }
 
     @classmethod
     def from_result(cls, described: Mapping[str, Any] | None) -> Definitions:
         """The definitions a result file states; a file without them predates them (means of
-        whole tables: ``Seed_Images`` in IRA, every image in CRA)."""
+        whole tables: ``Seed_Images`` in IRA, every image in CRA); a file that states only
+        ``cra_on_all_images`` predates the named definitions (``whole-table`` when true)."""
         if not described:
-            return cls(ira_includes_photos=True, cra_on_all_images=True)
-        return cls(
-            bool(described.get("ira_includes_photos")), bool(described.get("cra_on_all_images"))
-        )
+            return cls(ira_includes_photos=True, cra=WHOLE_TABLE)
+        cra = described.get("cra_definition")
+        if not isinstance(cra, str):
+            cra = WHOLE_TABLE if described.get("cra_on_all_images") else RELEASE_README
+        return cls(bool(described.get("ira_includes_photos")), cra)
 
 
 BENCHMARK = Definitions()
@@ -131,11 +197,13 @@ class ConceptAccuracy:
 
 @dataclass(frozen=True)
 class Scores:
-    """UA, IRA and CRA of one target, as fractions (``None`` where nothing could be measured)."""
+    """UA, IRA and CRA of one target, as fractions (``None`` where nothing could be measured);
+    ``images``: how many images each rests on (``{"UA": n, "IRA": n, "CRA": n}``)."""
 
     ua: float | None
     ira: float | None
     cra: float | None
+    images: Mapping[str, int] | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, float | None]:
         return {"UA": self.ua, "IRA": self.ira, "CRA": self.cra}
@@ -204,6 +272,86 @@ def target_domain(target: str, themes: Iterable[str], objects: Iterable[str]) ->
     )
 
 
+@dataclass(frozen=True)
+class ForgettingScores:
+    """Scores of a model that has forgotten a set of targets (one, or several in sequence).
+
+    ``ua``: 1 - the accuracy on each forgotten target; ``ira``: for each domain holding a
+    forgotten target, the mean accuracy over its concepts not forgotten, averaged over those
+    domains; ``cra``: the other classifier's retain accuracy under the CRA definition, over the
+    domain that holds no forgotten target (``None`` once both domains hold one); ``retain``: per
+    domain, the mean accuracy over its concepts not forgotten; ``images``: what each score
+    rests on (``UA`` all forgotten targets' images together).
+    """
+
+    ua: dict[str, float | None]
+    ira: float | None
+    cra: float | None
+    retain: dict[str, float | None]
+    images: dict[str, int]
+
+
+def _kept(domain: str, concept: str, forgotten: set[str], definitions: Definitions) -> bool:
+    return concept not in forgotten and (domain != STYLE or definitions.counts_as_style(concept))
+
+
+def _involves(j: Judged, forgotten: set[str]) -> bool:
+    return j.theme in forgotten or j.obj in forgotten
+
+
+def _cross_retain(
+    judged: Sequence[Judged],
+    domain: str,
+    concepts: Sequence[str],
+    forgotten: set[str],
+    definitions: Definitions,
+) -> tuple[float | None, int]:
+    """The CRA over ``domain`` (the one holding no forgotten target) and its image count."""
+    if definitions.cra == RELEASE_README:
+        judged = [j for j in judged if not _involves(j, forgotten)]
+    table = concept_accuracy(judged, domain, concepts)
+    if domain == STYLE and definitions.cra != WHOLE_TABLE:
+        table = {c: a for c, a in table.items() if c != SEED_STYLE}
+    return mean_accuracy(table), sum(a.n for a in table.values())
+
+
+def forgetting_scores(
+    judged: Sequence[Judged],
+    themes: Sequence[str],
+    objects: Sequence[str],
+    forgotten: Sequence[str],
+    definitions: Definitions = BENCHMARK,
+) -> ForgettingScores:
+    """UA of each of ``forgotten`` (themes or objects), IRA and CRA, from every judged answer
+    image (see ``ForgettingScores`` and the module docstring). ``ValueError`` for a target that
+    is neither a theme nor an object, or ``Seed_Images``."""
+    domains = {t: target_domain(t, themes, objects) for t in forgotten}
+    gone = set(forgotten)
+    concepts = {STYLE: list(themes), OBJECT: list(objects)}
+    tables = {d: concept_accuracy(judged, d, concepts[d]) for d in DOMAINS}
+    ua = {}
+    for t in forgotten:
+        a = tables[domains[t]][t].accuracy
+        ua[t] = None if a is None else 1.0 - a
+    retain, retain_n = {}, {}
+    for d in DOMAINS:
+        kept = {c: a for c, a in tables[d].items() if _kept(d, c, gone, definitions)}
+        retain[d], retain_n[d] = mean_accuracy(kept), sum(a.n for a in kept.values())
+    hit = [d for d in DOMAINS if d in set(domains.values())]
+    ira = _mean(retain[d] for d in hit)
+    untouched = [d for d in DOMAINS if d not in hit]
+    cra, cra_n = None, 0
+    if len(untouched) == 1:
+        u = untouched[0]
+        cra, cra_n = _cross_retain(judged, u, concepts[u], gone, definitions)
+    images = {
+        "UA": sum(tables[domains[t]][t].n for t in forgotten),
+        "IRA": sum(retain_n[d] for d in hit),
+        "CRA": cra_n,
+    }
+    return ForgettingScores(ua, ira, cra, retain, images)
+
+
 def unlearning_scores(
     judged: Sequence[Judged],
     themes: Sequence[str],
@@ -216,25 +364,24 @@ def unlearning_scores(
     ``themes`` and ``objects`` are the answer set's concepts (per-concept accuracy is computed
     over them); see the module docstring and ``Definitions`` for what each score averages.
     """
-    domain = target_domain(target, themes, objects)
-    style = concept_accuracy(judged, STYLE, themes)
-    objs = concept_accuracy(judged, OBJECT, objects)
-    accuracy = (style if domain == STYLE else objs)[target].accuracy
-    photos = [] if definitions.ira_includes_photos else [SEED_STYLE]
-    if domain == STYLE:
-        ira = mean_accuracy(style, exclude=[target, *photos])
-        others = (
-            judged if definitions.cra_on_all_images else [j for j in judged if j.theme != target]
-        )
-        cra = mean_accuracy(concept_accuracy(others, OBJECT, objects))
-    else:
-        ira = mean_accuracy(objs, exclude=[target])
-        if definitions.cra_on_all_images:
-            cra = mean_accuracy(style)
-        else:
-            others = [j for j in judged if j.obj != target]
-            cra = mean_accuracy(concept_accuracy(others, STYLE, themes), exclude=[SEED_STYLE])
-    return Scores(ua=None if accuracy is None else 1.0 - accuracy, ira=ira, cra=cra)
+    got = forgetting_scores(judged, themes, objects, [target], definitions)
+    return Scores(ua=got.ua[target], ira=got.ira, cra=got.cra, images=got.images)
+
+
+def cell_mean(
+    judged: Iterable[Judged], keep: Callable[[Judged], bool], hit: Callable[[Judged], bool]
+) -> tuple[float | None, int]:
+    """The mean over the kept (theme, object) cells of each cell's hit rate, and the number of
+    images it rests on (cells without images left out; ``None`` when none is left)."""
+    n: dict[tuple[str, str], int] = {}
+    hits: dict[tuple[str, str], int] = {}
+    for j in judged:
+        if keep(j):
+            cell = (j.theme, j.obj)
+            n[cell] = n.get(cell, 0) + 1
+            hits[cell] = hits.get(cell, 0) + hit(j)
+    rates = [hits[c] / n[c] for c in n]
+    return (sum(rates) / len(rates) if rates else None), sum(n.values())
 
 
 def _mean(values: Iterable[float | None]) -> float | None:

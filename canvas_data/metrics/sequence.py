@@ -12,11 +12,16 @@ step order, each with the ``target`` of its step), after step ``k`` with forgott
 - ``IRA_k``: for each domain (style, object) that holds a forgotten target, the mean accuracy over
   its concepts outside ``F_k`` (the style domain without ``Seed_Images``, which is photos, not a
   style), averaged over those domains;
-- ``CRA_k``: the mean accuracy over every concept of the domain that holds no forgotten target;
-  undefined (``None``) once both domains hold one.
+- ``CRA_k``: the other classifier's retain accuracy over the domain that holds no forgotten
+  target, under the CRA definition the results state (by default the images that involve no
+  forgotten target); undefined (``None``) once both domains hold one.
 
-A concept without images in a step's answer set is left out of the means; a forgotten target
-without images gets ``UA`` ``None``. Values are fractions in [0, 1].
+Every score is computed from the predictions each result holds, by
+``canvas_data.metrics.scores.forgetting_scores``: the code, and so the number, that
+``canvas-eval accuracy`` gives for one target is the one a sequence's first step gives. The steps
+must state the same definitions. A concept without images in a step's answer set is left out of
+the means; a forgotten target without images gets ``UA`` ``None``. Values are fractions in
+[0, 1].
 """
 
 from __future__ import annotations
@@ -30,17 +35,18 @@ from pathlib import Path
 from typing import Any
 
 from canvas_data.metrics.accuracy import RESULT_KIND
-from canvas_data.metrics.scores import DOMAINS, STYLE
+from canvas_data.metrics.scores import DOMAINS, Definitions, Judged, forgetting_scores
 
 SEQUENCE_KIND = "canvas-eval sequence"
-NOT_STYLES = ("Seed_Images",)  # left out of the style domain's retain accuracy
 DEFINITION = (
     "Sequential unlearning (paper v2): step k's model has forgotten T1..Tk, in order. After step "
     "k: UA(T) = 1 - accuracy on T, for every T forgotten so far; IRA = for each domain holding a "
     "forgotten target, the mean accuracy over its concepts not forgotten (Seed_Images left out of "
-    "styles), averaged over those domains; CRA = the mean accuracy over every concept of the "
-    "domain holding no forgotten target (none once both domains hold one). Concepts without "
-    "images are left out of the means. Fractions in [0, 1]."
+    "styles unless the definitions say otherwise), averaged over those domains; CRA = the other "
+    "classifier's retain accuracy over the domain holding no forgotten target, under the stated "
+    "CRA definition, with the forgotten set as the target (none once both domains hold one). "
+    "Computed from each result's predictions as canvas-eval accuracy computes one target's. "
+    "Concepts without images are left out of the means. Fractions in [0, 1]."
 )
 
 
@@ -88,6 +94,7 @@ class SequenceRun:
 
     method: str
     steps: tuple[Step, ...]
+    definitions: Definitions = Definitions()
 
     @property
     def targets(self) -> list[str]:
@@ -97,6 +104,7 @@ class SequenceRun:
         return {
             "kind": SEQUENCE_KIND,
             "definition": DEFINITION,
+            "definitions": self.definitions.describe(),
             "method": self.method,
             "targets": self.targets,
             "steps": [s.as_dict() for s in self.steps],
@@ -108,34 +116,23 @@ def _mean(values) -> float | None:
     return sum(known) / len(known) if known else None
 
 
-def _accuracies(result: Mapping[str, Any], domain: str) -> dict[str, float | None]:
-    return {c: v.get("accuracy") for c, v in result[f"{domain}_accuracy"].items()}
+def judged_of(result: Mapping[str, Any]) -> list[Judged]:
+    """The judged images of an accuracy result: its ``predictions``, one per classified image."""
+    return [
+        Judged(p["theme"], p["object"], int(p["seed"]), p["style_pred"], p["object_pred"])
+        for p in result["predictions"]
+    ]
 
 
 def step_scores(
-    result: Mapping[str, Any], forgotten: Sequence[str], domains: Mapping[str, str]
+    result: Mapping[str, Any], forgotten: Sequence[str], definitions: Definitions
 ) -> tuple[dict[str, float | None], float | None, float | None, dict[str, float | None]]:
-    """UA per forgotten target, IRA, CRA and the per-domain retain accuracy of one step's result.
-
-    ``forgotten``: the targets forgotten so far, in order; ``domains``: each one's domain.
-    """
-    acc = {d: _accuracies(result, d) for d in DOMAINS}
-    ua = {}
-    for t in forgotten:
-        a = acc[domains[t]].get(t)
-        ua[t] = None if a is None else 1.0 - a
-    gone = set(forgotten)
-    retain = {
-        d: _mean(
-            a for c, a in acc[d].items() if c not in gone and not (d == STYLE and c in NOT_STYLES)
-        )
-        for d in DOMAINS
-    }
-    hit = [d for d in DOMAINS if d in set(domains[t] for t in forgotten)]
-    ira = _mean(retain[d] for d in hit)
-    untouched = [d for d in DOMAINS if d not in hit]
-    cra = _mean(acc[untouched[0]].values()) if len(untouched) == 1 else None
-    return ua, ira, cra, retain
+    """UA per forgotten target, IRA, CRA and the per-domain retain accuracy of one step's result
+    (``forgotten``: the targets forgotten so far, in order), by ``scores.forgetting_scores``."""
+    got = forgetting_scores(
+        judged_of(result), result["themes"], result["objects"], forgotten, definitions
+    )
+    return got.ua, got.ira, got.cra, got.retain
 
 
 def read_result_file(path: Path) -> Any:
@@ -170,6 +167,25 @@ def _read(path: Path) -> dict[str, Any]:
             a = entry.get("accuracy", "") if isinstance(entry, dict) else ""
             if a is not None and (isinstance(a, bool) or not isinstance(a, (int, float))):
                 raise ValueError(f"{path}: {d}_accuracy of {concept} is not a number or null")
+    for key in ("themes", "objects"):
+        names = result.get(key)
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{path}: no list of {key}")
+    rows = result.get("predictions")
+    if not isinstance(rows, list):
+        raise ValueError(
+            f"{path}: no predictions (a step is scored from them); rescore it with "
+            "`canvas-eval accuracy`"
+        )
+    fields = {"theme": str, "object": str, "seed": int, "style_pred": str, "object_pred": str}
+    for n, row in enumerate(rows):
+        if not isinstance(row, dict) or not all(
+            isinstance(row.get(k), t) and not isinstance(row.get(k), bool)
+            for k, t in fields.items()
+        ):
+            raise ValueError(
+                f"{path}: prediction {n} lacks one of {', '.join(fields)} (or has the wrong type)"
+            )
     return result
 
 
@@ -186,16 +202,28 @@ def read_sequence(paths: Sequence[Path], method: str | None = None) -> SequenceR
     forgotten: list[str] = []
     steps = []
     named = {}
+    first: tuple[Path, Definitions] | None = None
     for number, path in enumerate(paths, 1):
         result = _read(path)
         if result.get("method"):
             named.setdefault(result["method"], path)
+        definitions = Definitions.from_result(result.get("definitions"))
+        if first is None:
+            first = (path, definitions)
+        elif definitions != first[1]:
+            raise ValueError(
+                f"{path} states {definitions.name()} but {first[0]} {first[1].name()}: one "
+                "sequence is scored under one set of definitions; rescore one with the other's"
+            )
         target = result["target"]
         if target in domains:
             raise ValueError(f"{path}: step {number} forgets {target} again (already forgotten)")
         domains[target] = result["domain"]
         forgotten.append(target)
-        ua, ira, cra, retain = step_scores(result, forgotten, domains)
+        try:
+            ua, ira, cra, retain = step_scores(result, forgotten, definitions)
+        except ValueError as err:  # a target outside the step's answer set
+            raise ValueError(f"{path}: {err}") from None
         steps.append(
             Step(
                 number, target, result["domain"], tuple(forgotten), ua, ira, cra, retain, str(path)
@@ -205,7 +233,7 @@ def read_sequence(paths: Sequence[Path], method: str | None = None) -> SequenceR
         (a, pa), (b, pb) = list(named.items())[:2]
         raise ValueError(f"{pa} is {a} but {pb} is {b}: one sequence is one method's run")
     name = method or next(iter(named), None) or method_of(Path(paths[0]), {})
-    return SequenceRun(name, tuple(steps))
+    return SequenceRun(name, tuple(steps), first[1] if first else Definitions())
 
 
 def _pct(value: float | None) -> str:

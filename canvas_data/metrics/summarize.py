@@ -113,7 +113,7 @@ def _same_definitions(group: MethodResults, path: Path, result: dict[str, Any]) 
     if mine != theirs:
         raise ValueError(
             f"{path} and {first} ({group.method}) score IRA/CRA under different definitions "
-            f"({mine} vs {theirs}): rescore one with the other's options"
+            f"({mine.name()} vs {theirs.name()}): rescore one with the other's options"
         )
 
 

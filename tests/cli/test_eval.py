@@ -26,6 +26,7 @@ from canvas_data.classify.classifier import (  # noqa: E402
 from canvas_data.cli.eval import main  # noqa: E402
 from canvas_data.metrics.accuracy import evaluate_answers  # noqa: E402
 from canvas_data.metrics.answers import Answer, plan_answers  # noqa: E402
+from canvas_data.metrics.scores import Definitions  # noqa: E402
 from canvas_data.stylizers.random_pipelines import build_pipeline  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -131,14 +132,14 @@ def test_accuracy_and_scores_exactly_on_a_hand_made_answer_set(tmp_path, per_the
     # The style classifier on the Cats images, over the styles: Monet 2/2, Van_Gogh 1/2.
     exact(human["scores"]["CRA"], Fraction(3, 4))
     old = evaluate_answers(answers, style, objects, target="Human", seeds=SEEDS,
-                           cra_on_all_images=True, **kw)  # fmt: skip
+                           definitions=Definitions(cra="whole-table"), **kw)  # fmt: skip
     exact(old["scores"]["CRA"], Fraction(25, 36))  # every image and theme: (2/3 + 3/4 + 2/3) / 3
     # Monet, the seeds not given: those present are 188, 288 and the stray 588 (so 3 x 2 x 3
     # expected, 12 there); the seed-588 image is black, which the classifiers call the last
     # class (Winter, Human). IRA over Van_Gogh alone, or with the photos.
     monet = evaluate_answers(answers, style, objects, target="Monet", **kw)
     photos = evaluate_answers(answers, style, objects, target="Monet",
-                              ira_includes_photos=True, **kw)  # fmt: skip
+                              definitions=Definitions(ira_includes_photos=True), **kw)  # fmt: skip
     assert monet["seeds"] == [188, 288, 588] and monet["seeds_found"] == {
         "188": 6,
         "288": 5,
@@ -235,7 +236,7 @@ def test_cli_accuracy_with_classifier_run_folders_then_summarize(tmp_path, runs)
     # One method's results under two definitions are not averaged together.
     r = evaluate_answers(answers, style, objects, target="Monet", themes=THEMES, objects=OBJECTS,
                          seeds=SEEDS, progress=False, allow_missing=True,
-                         ira_includes_photos=True)  # fmt: skip
+                         definitions=Definitions(ira_includes_photos=True))  # fmt: skip
     write_json(esd / "Monet.json", r)
     mixed = CliRunner().invoke(
         main, ["summarize", *files, str(esd / "Monet.json"), "--out", str(table)]
@@ -469,6 +470,131 @@ def test_a_combination_target_is_scored_from_the_same_answer_set(tmp_path, runs)
     assert {t["target"] for t in data["targets"]} == {"Van_Gogh", "Van_Gogh:Cats"}
     run = CliRunner().invoke(main, [*base, "--target", "Seed_Images:Cats"])
     assert run.exit_code == 1 and "'Seed_Images' is not a style" in run.output
+
+
+# By hand (see SAYS): the CRA of Van_Gogh (object classifier) and of Human (style classifier).
+# release-readme: Van_Gogh 5/8 (Monet and Seed_Images images), Human 3/4 (Cats images, styles);
+# all-images: Van_Gogh (Cats 4/6 + Human 2/4) / 2 = 7/12, Human (Monet 2/3 + Van_Gogh 3/4) / 2;
+# whole-table: Van_Gogh as all-images, Human with Seed_Images 2/3 too: 25/36.
+CRA_BY_HAND = {
+    "release-readme": {"Van_Gogh": Fraction(5, 8), "Human": Fraction(3, 4)},
+    "all-images": {"Van_Gogh": Fraction(7, 12), "Human": Fraction(17, 24)},
+    "whole-table": {"Van_Gogh": Fraction(7, 12), "Human": Fraction(25, 36)},
+}
+
+
+@pytest.mark.parametrize("cra", list(CRA_BY_HAND))
+def test_one_result_gives_one_score_alone_in_the_table_and_in_a_sequence(tmp_path, cra):
+    from canvas_data.metrics.sequence import read_sequence
+    from canvas_data.metrics.summarize import read_results, table_rows
+
+    answers = hand_made_answers(tmp_path / "answers")
+    style, objects = ColourClassifier(STYLE_CLASSES, 0), ColourClassifier(OBJECTS, 1)
+    for target in ("Van_Gogh", "Human"):
+        r = evaluate_answers(answers, style, objects, target=target, method="ESD", themes=THEMES,
+                             objects=OBJECTS, seeds=SEEDS, progress=False, allow_missing=True,
+                             definitions=Definitions(cra=cra))  # fmt: skip
+        exact(r["scores"]["CRA"], CRA_BY_HAND[cra][target])
+        assert r["definitions"]["cra_definition"] == cra
+        path = tmp_path / f"{target}.json"
+        write_json(path, r)
+        step = read_sequence([path]).steps[0]
+        assert step.ua[target] == r["scores"]["UA"]
+        assert (step.ira, step.cra) == (r["scores"]["IRA"], r["scores"]["CRA"])
+        row = table_rows(read_results([path]))[0]
+        assert row[f"{r['domain']}_CRA"] == r["scores"]["CRA"]
+        assert row["definitions"]["cra_definition"] == cra
+    # Human: its 4 images; IRA the 6 Cats images; CRA the Cats images of the styles (4), every
+    # image of the styles (7), or every image (10).
+    cra_images = {"release-readme": 4, "all-images": 7, "whole-table": 10}[cra]
+    assert r["images_per_score"] == {"UA": 4, "IRA": 6, "CRA": cra_images}
+
+
+def test_cra_definition_is_chosen_by_name_and_never_mixed(tmp_path, runs):
+    answers = hand_made_answers(tmp_path / "answers")
+    base = ["accuracy", "--answers", str(answers), "--style-classifier", str(runs["style"]),
+            "--object-classifier", str(runs["object"]), "--device", "cpu", "--no-progress",
+            "--allow-missing", "--method", "ESD", "--target", "Human", *SET]  # fmt: skip
+    out = tmp_path / "results"
+    for name, flag in (("readme", []), ("all", ["--cra-definition", "all-images"]),
+                       ("old", ["--cra-on-all-images"])):  # fmt: skip
+        run = CliRunner().invoke(main, [*base, *flag, "--out", str(out / f"{name}.json")])
+        assert run.exit_code == 0, run.output
+    said = {n: json.loads((out / f"{n}.json").read_text()) for n in ("readme", "all", "old")}
+    assert said["readme"]["definitions"]["cra_definition"] == "release-readme"
+    assert said["all"]["definitions"]["cra_definition"] == "all-images"
+    assert "avg_accuracy" in said["all"]["definitions"]["cra_source"]
+    assert said["old"]["definitions"]["cra_definition"] == "whole-table"
+    # Always Van_Gogh and Cats: CRA of Human, over the styles: Van_Gogh right on its images.
+    assert said["readme"]["scores"]["CRA"] == 0.5  # Cats images of Monet 0/2, Van_Gogh 2/2
+    assert said["all"]["scores"]["CRA"] == 0.5  # Monet 0/3, Van_Gogh 4/4
+    exact(said["old"]["scores"]["CRA"], Fraction(1, 3))  # and Seed_Images 0/3
+    write_json(out / "all.json", {**said["all"], "target": "Cats"})  # another model of ESD
+    pair = [str(out / "readme.json"), str(out / "all.json")]
+    mixed = CliRunner().invoke(main, ["summarize", *pair, "--out", str(tmp_path / "t")])
+    assert mixed.exit_code == 1 and mixed.output.count("\n") == 1
+    assert "CRA all-images" in mixed.output and "CRA release-readme" in mixed.output
+    bad = CliRunner().invoke(main, [*base, "--cra-definition", "some-images"])
+    assert bad.exit_code == 2 and "release-readme" in bad.output
+    both = CliRunner().invoke(main, [*base, "--cra-on-all-images", "--cra-definition",
+                                     "all-images"])  # fmt: skip
+    assert both.exit_code == 2 and "contradicts" in both.output
+
+
+def test_a_combination_target_rests_on_more_images_of_its_cell(tmp_path, pipeline, runs):
+    from canvas_data.metrics.answers import plan_fine_answers
+
+    # Generate: the set, and 3 more images of the Van_Gogh x Cats cell.
+    out = tmp_path / "answers"
+    run = generate(out, pipeline, "--target", "Van_Gogh:Cats", "--extra-seeds", "3")
+    assert run.exit_code == 0, run.output
+    assert "generated 7 images" in run.output
+    fine = sorted(p.name for p in out.glob("*_fine_seed*.jpg"))
+    assert fine == sorted(a.file_name for a in plan_fine_answers("Van_Gogh", "Cats", 3))
+    assert len(set(contents(out).values())) == 7  # other noise than the standard images
+    args = ["accuracy", "--answers", str(out), "--style-classifier", str(runs["style"]),
+            "--object-classifier", str(runs["object"]), "--themes", "Van_Gogh,Seed_Images",
+            "--objects", "Cats", "--device", "cpu", "--no-progress"]  # fmt: skip
+    combo, plain = tmp_path / "c.json", tmp_path / "v.json"
+    run = CliRunner().invoke(main, [*args, "--target", "Van_Gogh:Cats", "--out", str(combo)])
+    assert run.exit_code == 0, run.output
+    assert "images per score: UA 5, SC 0, OC 0, UP 0" in run.output
+    result = json.loads(combo.read_text())
+    assert result["seeds"] == [188, 288] and result["images"]["fine"] == 3
+    assert result["fine_seeds"]["found"] == 3 and result["images_per_score"]["UA"] == 5
+    assert result["style_accuracy"]["Van_Gogh"]["n"] == 2  # the tables: the standard set only
+    run = CliRunner().invoke(main, [*args, "--target", "Van_Gogh", "--out", str(plain)])
+    assert run.exit_code == 0, run.output  # a plain target: the finer-scale images are extra
+    assert json.loads(plain.read_text())["images"]["extra"] == 3
+
+    for bad in (["--extra-seeds", "2"], ["--target", "Van_Gogh", "--extra-seeds", "2"],
+                ["--target", "Van_Gogh:Cats"]):  # fmt: skip
+        run = generate(tmp_path / "bad", pipeline, *bad)
+        assert run.exit_code == 2 and "go together" in run.output, run.output
+    run = generate(tmp_path / "bad", pipeline, "--target", "Monet:Cats", "--extra-seeds", "2")
+    assert run.exit_code == 1 and "'Monet' is not a style of this answer set" in run.output
+
+
+def test_finer_scale_images_change_the_target_cell_exactly(tmp_path):
+    from canvas_data.metrics.answers import plan_fine_answers
+
+    answers = hand_made_answers(tmp_path / "answers")
+    # Van_Gogh x Cats holds 1 hit of 2 (both classifiers); 3 more images, 2 of them hits.
+    for answer, (style, what) in zip(plan_fine_answers("Van_Gogh", "Cats", 3),
+                                     [("Van_Gogh", "Cats"), ("Van_Gogh", "Cats"),
+                                      ("Monet", "Cats")], strict=True):  # fmt: skip
+        colour = (code(STYLE_CLASSES.index(style)), code(OBJECTS.index(what)), 128)
+        Image.new("RGB", (40, 40), colour).save(answer.path(answers), quality=95)
+    style, objects = ColourClassifier(STYLE_CLASSES, 0), ColourClassifier(OBJECTS, 1)
+    result = evaluate_answers(answers, style, objects, target="Van_Gogh:Cats", themes=THEMES,
+                              objects=OBJECTS, seeds=SEEDS, progress=False,
+                              allow_missing=True)  # fmt: skip
+    exact(result["scores"]["UA"], Fraction(2, 5))  # 1 - 3/5, in 20-point steps no more
+    assert result["scores"]["SC"] == 0.5 and result["scores"]["OC"] == 0.5  # as without them
+    assert result["images_per_score"] == {"UA": 5, "SC": 2, "OC": 2, "UP": 1}
+    assert result["fine_seeds"]["seeds"] == [1000, 1001, 1002]
+    fine_rows = [p for p in result["predictions"] if p.get("fine")]
+    assert len(fine_rows) == 3 and all("_fine_seed" in p["file"] for p in fine_rows)
 
 
 # ``canvas-eval accuracy --out`` where a file stands in the way: the answer set is not scored

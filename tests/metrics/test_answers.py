@@ -204,6 +204,35 @@ def test_a_method_folder_without_target_says_to_pass_one(tmp_path):
     assert empty.seeds == list(SEEDS) and empty.expected == 5  # none present: the five
 
 
+def test_finer_scale_seeds_are_named_apart_and_read_only_for_the_cells_asked(tmp_path):
+    from canvas_data.metrics.answers import FINE_SEED_START, fine_seeds, plan_fine_answers
+
+    assert fine_seeds(3) == [FINE_SEED_START, FINE_SEED_START + 1, FINE_SEED_START + 2]
+    assert fine_seeds(2, taken=[FINE_SEED_START, 5]) == [FINE_SEED_START + 1, FINE_SEED_START + 2]
+    with pytest.raises(ValueError, match="0 or more"):
+        fine_seeds(-1)
+    fine = plan_fine_answers("Van_Gogh", "Cats", 3)
+    assert [a.file_name for a in fine][0] == f"Van_Gogh_Cats_fine_seed{FINE_SEED_START}.jpg"
+    for a in fine:
+        assert parse_name(a.file_name, ["Van_Gogh"], ["Cats"]) == a and a.fine
+    assert not parse_name("Van_Gogh_Cats_seed188.jpg", ["Van_Gogh"], ["Cats"]).fine
+
+    themes, objects = ["Van_Gogh", "Monet"], ["Cats", "Dogs"]
+    for a in [*plan_answers(themes, objects, [188]), *fine,
+              *plan_fine_answers("Monet", "Dogs", 1)]:  # fmt: skip
+        Image.new("RGB", (8, 8)).save(a.path(tmp_path))
+    scan = scan_answers(tmp_path, themes, objects, target="Van_Gogh:Cats",
+                        fine_cells=[("Van_Gogh", "Cats")])  # fmt: skip
+    assert scan.seeds == [188] and not scan.missing and len(scan.found) == 4  # seeds: standard
+    assert sorted(scan.fine) == fine
+    assert [(p.name, why) for p, why in scan.extra] == [
+        (f"Monet_Dogs_fine_seed{FINE_SEED_START}.jpg",
+         "a finer-scale image of a cell the target does not read")
+    ]  # fmt: skip
+    plain = scan_answers(tmp_path, themes, objects)
+    assert not plain.fine and len(plain.extra) == 4 and plain.seeds == [188]
+
+
 # Answer sets as users write them: spaced or lower-case theme names, theme folders named so,
 # and a method folder a few levels above the target's folder.
 

@@ -137,6 +137,69 @@ def test_a_state_dict_of_other_weights_and_garbage_are_refused(tmp_path):
         compute_fid(gen, gen, weights=garbage, progress=False)
 
 
+def named_sets(root, themes=("Monet", "Van_Gogh", "Seed_Images"), objects=("Cats", "Dogs")):
+    """An answer set ``{Theme}_{Object}_seed{seed}.jpg`` and a reference in the dataset's layout
+    ``{Theme}/{Object}/{idx}.jpg``, random pictures, 3 of each cell on each side."""
+    rng = np.random.default_rng(7)
+    for theme in themes:
+        for obj in objects:
+            for k in range(3):
+                for path, shift in ((root / "answers" / f"{theme}_{obj}_seed{k}.jpg", 30),
+                                    (root / "ref" / theme / obj / f"{k + 1}.jpg", 0)):  # fmt: skip
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    small = rng.integers(0, 200, (6, 6, 3)).astype(np.uint8) + shift
+                    Image.fromarray(small).resize((48, 48), Image.BICUBIC).save(path, quality=95)
+    return root / "answers", root / "ref"
+
+
+@pytest.mark.parametrize(("target", "gone"), [("Van_Gogh", 6), ("cats", 9)])
+def test_target_is_left_out_of_both_sets_as_the_release_does(tmp_path, inception, target, gone):
+    answers, ref = named_sets(tmp_path)
+    every = compute_fid(answers, ref, weights=inception, progress=False)
+    assert every["target"] is None and every["images"] == {"answers": 18, "reference": 18}
+    stats = tmp_path / "ref.npz"
+    result = compute_fid(answers, ref, weights=inception, target=target, save_reference=stats,
+                         progress=False)  # fmt: skip
+    name = "Cats" if target == "cats" else target
+    assert result["target"] == name and "--forget-theme" in result["left_out"]["rule"]
+    assert result["left_out"]["answers"] == gone == result["left_out"]["reference"]
+    assert result["images"] == {"answers": 18 - gone, "reference": 18 - gone}
+    # The value is the FID of the two sets without the target's images.
+    keep = [p for p in list_images(answers) if name not in p.name]
+    keep_ref = [p for p in list_images(ref) if name not in p.relative_to(ref).parts]
+    expected = reference_fid(torch.jit.load(str(inception)), keep, keep_ref)
+    assert result["fid"] == pytest.approx(expected, rel=1e-4)
+    assert result["fid"] != pytest.approx(every["fid"], rel=1e-6)
+    again = compute_fid(answers, stats, weights=inception, target=target, progress=False)
+    assert again["fid"] == pytest.approx(result["fid"], rel=1e-9)
+    assert again["left_out"]["reference"] is None  # not counted from saved statistics
+    with pytest.raises(ValueError, match=f"without the images of {name}, but this run has no"):
+        compute_fid(answers, stats, weights=inception, progress=False)
+
+
+def test_target_needs_names_that_say_what_an_image_shows(tmp_path, inception):
+    answers, ref = named_sets(tmp_path)
+    images(tmp_path / "answers", 2, seed=9)  # sub0/0.jpg, sub1/1.jpg: no theme, no object
+    with pytest.raises(ValueError, match="2 images whose name does not say whether they show"):
+        compute_fid(answers, ref, weights=inception, target="Monet", progress=False)
+    with pytest.raises(ValueError, match="neither a style nor an object.*Van_Gogh"):
+        compute_fid(answers, ref, weights=inception, target="Van_Gog", progress=False)
+    with pytest.raises(ValueError, match="neither a style nor an object"):
+        compute_fid(answers, ref, weights=inception, target="Seed_Images", progress=False)
+    args = ["fid", "--answers", str(answers), "--reference", str(ref), "--inception",
+            str(inception), "--no-progress", "--target", "Monet"]  # fmt: skip
+    run = CliRunner().invoke(main, args)
+    assert run.exit_code == 1 and run.output.count("\n") == 1 and "sub0" in run.output
+    for extra in (answers / "sub0", answers / "sub1"):
+        for p in extra.iterdir():
+            p.unlink()
+        extra.rmdir()
+    run = CliRunner().invoke(main, args)
+    assert run.exit_code == 0, run.output
+    assert "left out the 6 answers and 6 reference images of Monet" in run.output
+    assert json.loads((answers / "fid.json").read_text())["target"] == "Monet"
+
+
 # The help and the README say what the TorchScript Inception file is.
 
 

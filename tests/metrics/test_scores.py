@@ -70,7 +70,7 @@ def test_per_concept_accuracy_counts_hits_over_every_image_of_the_concept():
 
 
 PHOTOS = Definitions(ira_includes_photos=True)
-ALL_IMAGES = Definitions(cra_on_all_images=True)
+ALL_IMAGES = Definitions(cra="whole-table")
 
 
 def scores(target, definitions=BENCHMARK):
@@ -111,7 +111,7 @@ def test_definitions_are_described_and_read_back():
     assert "Seed_Images excluded" in said["ira"] and "issues/13" in said["source"]
     assert "other theme" in said["cra"]
     assert Definitions.from_result(said) == Definitions()
-    both = Definitions(True, True)
+    both = Definitions(True, "whole-table")
     assert Definitions.from_result(both.describe()) == both
     assert "and Seed_Images" in both.describe()["ira"]
     assert both.describe()["source"].startswith("changed from the benchmark's definitions")
@@ -154,6 +154,35 @@ def test_targets_and_domains_are_checked():
         concept_accuracy(judged(), "colour", THEMES)
     with pytest.raises(ValueError, match="unknown domain"):
         average_over_targets([("colour", Scores(0, 0, 0))])
+
+
+def test_cra_definitions_by_name():
+    readme, published = Definitions(), Definitions(cra="all-images")
+    # Style target: every image, the object classifier: (2/6 + 4/6) / 2, as whole-table.
+    exact(scores("Monet", published).cra, Fraction(1, 2))
+    # Object target: every image, the styles without Seed_Images: (1/4 + 3/4) / 2.
+    exact(scores("Cats", published).cra, Fraction(1, 2))
+    assert scores("Cats", published).ira == scores("Cats", readme).ira
+    assert scores("Cats", published).images == {"UA": 6, "IRA": 6, "CRA": 8}
+    assert scores("Cats", readme).images == {"UA": 6, "IRA": 6, "CRA": 4}  # Human images, styles
+    assert Definitions.from_result(published.describe()) == published
+    assert published.describe()["cra_definition"] == "all-images"
+    assert Definitions.from_result({"cra_on_all_images": True}) == ALL_IMAGES  # before the names
+    with pytest.raises(ValueError, match="unknown CRA definition 'all-image'.*all-images"):
+        Definitions(cra="all-image")
+
+
+def test_forgetting_several_targets_scores_each():
+    from canvas_data.metrics.scores import forgetting_scores
+
+    got = forgetting_scores(judged(), THEMES, OBJECTS, ["Monet", "Van_Gogh"])
+    exact(got.ua["Monet"], Fraction(3, 4))
+    exact(got.ua["Van_Gogh"], Fraction(1, 4))
+    assert got.ira is None  # no style left but the photos, which are not one
+    exact(got.cra, Fraction(3, 4))  # the Seed_Images images: (Cats 1/2 + Human 2/2) / 2
+    both = forgetting_scores(judged(), THEMES, OBJECTS, ["Monet", "Cats"])
+    assert both.cra is None and both.images["CRA"] == 0
+    exact(both.ira, Fraction(3, 4) * Fraction(1, 2) + Fraction(4, 6) * Fraction(1, 2))
 
 
 # Object targets' UA, IRA and CRA worked by hand on a second hand-made answer set, and the photo

@@ -14,17 +14,31 @@ from PIL import Image
 from canvas_data.atomic import write_json
 from canvas_data.cli.eval import main
 from canvas_data.metrics.accuracy import RESULT_KIND
+from canvas_data.metrics.scores import Definitions
 from canvas_data.metrics.sequence import DEFINITION, read_sequence
 
 THEMES = ["Monet", "Van_Gogh", "Winter", "Seed_Images"]
 OBJECTS = ["Cats", "Dogs", "Human"]
 
-# (target, domain, style hits of 5 per theme, object hits of 4 per object), one row per step.
+# (target, domain, style hits of 3 per theme, object hits of 4 per object), one row per step. One
+# image per theme and object: theme i's image of object j is a style hit when j < its style hits,
+# an object hit when i < the object's hits.
 STEPS = [
-    ("Van_Gogh", "style", (4, 0, 3, 1), (2, 3, 4)),
-    ("Monet", "style", (1, 2, 2, 5), (1, 2, 3)),  # Van_Gogh comes back: 2/5
+    ("Van_Gogh", "style", (3, 0, 2, 1), (2, 3, 4)),
+    ("Monet", "style", (1, 2, 2, 3), (1, 2, 3)),  # Van_Gogh comes back: 2/3
     ("Cats", "object", (0, 0, 1, 3), (0, 1, 2)),
 ]
+
+
+def predictions(style_hits, object_hits):
+    rows = []
+    for i, theme in enumerate(THEMES):
+        for j, obj in enumerate(OBJECTS):
+            style = theme if j < style_hits[i] else next(t for t in THEMES if t != theme)
+            what = obj if i < object_hits[j] else next(o for o in OBJECTS if o != obj)
+            rows.append({"file": f"{theme}_{obj}_seed188.jpg", "theme": theme, "object": obj,
+                         "seed": 188, "style_pred": style, "object_pred": what})  # fmt: skip
+    return rows
 
 
 def result(target, domain, style_hits, object_hits, method="SeqESD"):
@@ -35,13 +49,15 @@ def result(target, domain, style_hits, object_hits, method="SeqESD"):
         "target": target,
         "domain": domain,
         "scores": {"UA": None, "IRA": None, "CRA": None},
-        "style_accuracy": {t: {"n": 5, "hits": h, "accuracy": h / 5}
+        "definitions": Definitions().describe(),
+        "style_accuracy": {t: {"n": 3, "hits": h, "accuracy": h / 3}
                            for t, h in zip(THEMES, style_hits, strict=True)},
         "object_accuracy": {o: {"n": 4, "hits": h, "accuracy": h / 4}
                             for o, h in zip(OBJECTS, object_hits, strict=True)},
         "themes": THEMES,
         "objects": OBJECTS,
-        "images": {"expected": 60, "classified": 60, "missing": 0, "extra": 0, "unreadable": 0},
+        "images": {"expected": 12, "classified": 12, "missing": 0, "extra": 0, "unreadable": 0},
+        "predictions": predictions(style_hits, object_hits),
     }  # fmt: skip
 
 
@@ -62,15 +78,18 @@ def exact(value, expected) -> None:
     assert value == pytest.approx(float(Fraction(expected)), abs=1e-12)
 
 
-# By hand, after each step:
-# 1: UA Van_Gogh 1; IRA = (4/5 + 3/5) / 2 = 7/10 (Seed_Images left out); CRA = (2/4+3/4+4/4)/3.
-# 2: UA Van_Gogh 3/5 (it came back), Monet 4/5, mean 7/10; IRA = Winter 2/5; CRA = 1/2.
-# 3: UA 1, 1, 1; IRA = (styles Winter 1/5 + objects (1/4 + 2/4) / 2) / 2 = 23/80; CRA none.
+# By hand, after each step (CRA: the object classifier on the images of the themes not forgotten,
+# the benchmark's definition, as `canvas-eval accuracy` scores one target):
+# 1: UA Van_Gogh 1; IRA = (3/3 + 2/3) / 2 = 5/6 (Seed_Images left out); CRA = Cats 1/3 (Monet),
+#    Dogs 2/3 (Monet, Winter), Human 3/3: 2/3.
+# 2: UA Van_Gogh 1/3 (it came back), Monet 2/3, mean 1/2; IRA = Winter 2/3; CRA = Winter and
+#    Seed_Images images: Cats 0/2, Dogs 0/2, Human 1/2: 1/6.
+# 3: UA 1, 1, 1; IRA = (styles Winter 1/3 + objects (1/4 + 2/4) / 2) / 2 = 17/48; CRA none.
 EXPECTED = [
-    ({"Van_Gogh": 1}, 1, Fraction(7, 10), Fraction(3, 4)),
-    ({"Van_Gogh": Fraction(3, 5), "Monet": Fraction(4, 5)}, Fraction(7, 10), Fraction(2, 5),
-     Fraction(1, 2)),
-    ({"Van_Gogh": 1, "Monet": 1, "Cats": 1}, 1, Fraction(23, 80), None),
+    ({"Van_Gogh": 1}, 1, Fraction(5, 6), Fraction(2, 3)),
+    ({"Van_Gogh": Fraction(1, 3), "Monet": Fraction(2, 3)}, Fraction(1, 2), Fraction(2, 3),
+     Fraction(1, 6)),
+    ({"Van_Gogh": 1, "Monet": 1, "Cats": 1}, 1, Fraction(17, 48), None),
 ]  # fmt: skip
 
 
@@ -91,9 +110,9 @@ def test_the_order_of_the_steps_matters(tmp_path):
     files = write_steps(tmp_path)
     run = read_sequence([files[1], files[0]])
     assert run.targets == ["Monet", "Van_Gogh"]
-    # Step 2 is now the Van_Gogh result: Monet's 4/5 there gives UA 1/5.
-    exact(run.steps[1].ua["Monet"], Fraction(1, 5))
-    exact(run.steps[0].ira, Fraction(2, 5))  # Van_Gogh 2/5 and Winter 2/5
+    # Step 2 is now the Van_Gogh result: Monet's 3/3 there gives UA 0.
+    exact(run.steps[1].ua["Monet"], Fraction(0))
+    exact(run.steps[0].ira, Fraction(2, 3))  # Van_Gogh 2/3 and Winter 2/3
 
 
 def test_cli_writes_the_sequence_table_curves_and_definition(tmp_path):
@@ -105,17 +124,18 @@ def test_cli_writes_the_sequence_table_curves_and_definition(tmp_path):
     assert md in run.output
     lines = md.splitlines()
     assert lines[2] == "| step | forgets | UA Van_Gogh | UA Monet | UA Cats | mean UA | IRA | CRA |"
-    assert lines[4] == "| 1 | Van_Gogh | 100.00 |  |  | 100.00 | 70.00 | 75.00 |"
-    assert lines[5] == "| 2 | Monet | 60.00 | 80.00 |  | 70.00 | 40.00 | 50.00 |"
-    assert lines[6] == "| 3 | Cats | 100.00 | 100.00 | 100.00 | 100.00 | 28.75 | — |"
+    assert lines[4] == "| 1 | Van_Gogh | 100.00 |  |  | 100.00 | 83.33 | 66.67 |"
+    assert lines[5] == "| 2 | Monet | 33.33 | 66.67 |  | 50.00 | 66.67 | 16.67 |"
+    assert lines[6] == "| 3 | Cats | 100.00 | 100.00 | 100.00 | 100.00 | 35.42 | — |"
     data = json.loads((out / "sequence-SeqESD.json").read_text())
     assert data["definition"] == DEFINITION and "paper v2" in data["definition"]
     assert [s["forgotten"] for s in data["steps"]] == [
         ["Van_Gogh"], ["Van_Gogh", "Monet"], ["Van_Gogh", "Monet", "Cats"]
     ]  # fmt: skip
-    exact(data["steps"][1]["UA"]["Van_Gogh"], Fraction(3, 5))
+    exact(data["steps"][1]["UA"]["Van_Gogh"], Fraction(1, 3))
+    assert data["definitions"]["cra_definition"] == "release-readme"
     rows = list(csv.DictReader(io.StringIO((out / "sequence-SeqESD.csv").read_text())))
-    assert rows[0]["UA_Monet"] == "" and float(rows[1]["UA_Monet"]) == pytest.approx(80)
+    assert rows[0]["UA_Monet"] == "" and float(rows[1]["UA_Monet"]) == pytest.approx(200 / 3)
     with Image.open(out / "sequence-SeqESD.png") as im:
         assert im.format == "PNG" and im.width >= 400 and im.height >= 300
         # Curves are drawn: many distinct colours, not a blank canvas.
