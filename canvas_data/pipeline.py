@@ -87,11 +87,15 @@ def run_demo(
 
     echo(f"[1/4] seed photos from the bundled sample images -> {work}")
     photos = write_bundled_photos(work / ".bundled-photos")
-    summaries.append(intake_photos(photos, work, resolved, progress=progress).summary())
+    # the demo's workspace is its own (check_targets): a changed demo recipe rebuilds it
+    intake = intake_photos(photos, work, resolved, progress=progress, repaint_stale=True)
+    summaries.append(intake.summary())
     echo(f"      {summaries[-1]}")
 
     echo(f"[2/4] stylize {len(resolved.styles)} styles with the built-in CPU stylizer")
-    styled = stylize_workspace(work, recipe=resolved, workers=workers, progress=progress)
+    styled = stylize_workspace(
+        work, recipe=resolved, workers=workers, progress=progress, repaint_stale=True
+    )
     summaries.append(styled.summary())
     echo(f"      {summaries[-1]}")
     for key, reason in styled.failed:

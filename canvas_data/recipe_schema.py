@@ -144,18 +144,44 @@ class DiffusersOptions(_Section):
     style_references: Text | None = None
     references_per_style: PositiveInt | None = None
 
+    @model_validator(mode="after")
+    def _denoises(self) -> DiffusersOptions:
+        """img2img runs ``round(steps x strength)`` denoising steps: none paints nothing."""
+        given = self.steps is not None and self.strength is not None
+        if given and round(self.steps * self.strength) < 1:
+            raise ValueError(
+                f"steps: {self.steps} steps at strength {self.strength} denoise nothing "
+                "(img2img runs round(steps x strength) steps); raise either"
+            )
+        return self
+
+
+class AdaINOptions(_Section):
+    """``stylizers.adain``: the fields of ``AdaINSettings``, all optional here."""
+
+    vgg: Text | None = None
+    decoder: Text | None = None
+    references: Text | None = None
+    device: Text | None = None
+    dtype: Text | None = None
+    batch_size: PositiveInt | None = None
+    resolution: Annotated[int, Field(ge=8, multiple_of=8)] | None = None
+    alpha: Annotated[float, Field(ge=0, le=1)] | None = None
+
 
 class StylizersSpec(_Section):
     """Options per stylizer backend; a new backend adds its options model here."""
 
     procedural: ProceduralOptions | None = None
     diffusers: DiffusersOptions | None = None
+    adain: AdaINOptions | None = None
 
 
 class StyleSpecModel(_Section):
     prompt: Text | None = None
     negative_prompt: str | None = None
     procedural: list[dict[str, Any]] | None = None
+    references: Text | None = None  # a folder of style reference images (the adain backend)
 
 
 class PackSpec(_Section):
@@ -194,6 +220,18 @@ class RecipeSpec(_Section):
             if spec is not None and spec.procedural is not None:
                 validate_chain(name, spec.procedural)
         return styles
+
+    @model_validator(mode="after")
+    def _numbers_fit(self) -> RecipeSpec:
+        """Cross-field checks: values each valid alone that cannot make a dataset together."""
+        build, split = self.build or BuildSpec(), self.split or SplitSpec()
+        if split.test_per_object >= build.photos_per_object:
+            raise ValueError(
+                f"split.test_per_object: {split.test_per_object} test photos per object leaves "
+                f"no train photo of build.photos_per_object ({build.photos_per_object}); it must "
+                "be below it (0 for no test split)"
+            )
+        return self
 
     @field_validator("responsible_ai")
     @classmethod

@@ -160,3 +160,42 @@ def test_cli_reports_a_bad_recipe_in_one_line(tmp_path):
     assert result.exit_code != 0
     assert "did you mean 'resolution'" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("test_per_object", [3, 4, 40])
+def test_a_test_split_that_leaves_no_train_photo_is_refused(tmp_path, test_per_object):
+    path = _recipe(
+        tmp_path, {"build": {"photos_per_object": 3}, "split": {"test_per_object": test_per_object}}
+    )
+    with pytest.raises(ValueError) as err:
+        load_recipe(path)
+    message = str(err.value)
+    assert message.startswith(f"recipe {path}: split.test_per_object: {test_per_object} ")
+    assert "build.photos_per_object (3)" in message and "\n" not in message
+
+
+def test_the_split_is_checked_after_extends(tmp_path):
+    parent = _recipe(tmp_path, {"split": {"test_per_object": 5}}, name="parent.yaml")
+    child = tmp_path / "child.yaml"
+    child.write_text(yaml.safe_dump({"extends": str(parent), "build": {"photos_per_object": 5}}))
+    with pytest.raises(ValueError, match=r"child\.yaml: split\.test_per_object: 5 "):
+        load_recipe(child)
+    fits = _recipe(tmp_path, {"build": {"photos_per_object": 6}})
+    assert load_recipe(fits).photos_per_object == 6
+
+
+def test_build_names_outside_the_taxonomy_name_the_key(tmp_path):
+    path = _recipe(
+        tmp_path, {"taxonomy": {"objects": ["Cats", "Dogs"]}, "build": {"objects": ["Human"]}}
+    )
+    with pytest.raises(ValueError, match=rf"recipe {path}: build\.objects: unknown object"):
+        load_recipe(path)
+
+
+def test_diffusers_steps_and_strength_that_denoise_nothing_are_refused(tmp_path):
+    path = _recipe(tmp_path, {"stylizers": {"diffusers": {"steps": 2, "strength": 0.2}}})
+    with pytest.raises(ValueError) as err:
+        load_recipe(path)
+    assert str(err.value).startswith(f"recipe {path}: stylizers.diffusers: steps: 2 steps at")
+    ok = _recipe(tmp_path, {"stylizers": {"diffusers": {"steps": 5, "strength": 0.2}}}, "ok.yaml")
+    assert load_recipe(ok).stylizer_options("diffusers")["steps"] == 5

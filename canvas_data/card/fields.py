@@ -111,8 +111,8 @@ def card_fields(
         "example_style": example_style,
         "example_object": example_object,
         "split_rows": split_rows(manifest),
-        "split_rule": _split_rule(recipe),
-        "split_rule_short": _split_rule(recipe).split(",")[0],
+        "split_rule": split_rule(manifest),
+        "split_rule_short": split_rule(manifest, short=True),
         "split_caveat": (
             " Here, though, several photos of an object are crops of one picture (see "
             "[Seed photos](#seed-photos)), so train and test can show the same scene."
@@ -232,13 +232,38 @@ def _licence_summary(recipe: Recipe) -> str:
     )
 
 
-def _split_rule(recipe: Recipe) -> str:
-    n = recipe.test_per_object
-    last = "the last photo" if n == 1 else f"the last {n} photos"
-    return (
-        f"{last} of every object (highest idx) and all {'its' if n == 1 else 'their'} "
-        "paintings are `test`, the other photos `train`."
-    )
+def split_rule(manifest: dict[str, Any], *, short: bool = False) -> str:
+    """The split as made, from the manifest's counts of seed photos per object and split (of
+    the first style packed when no seed photo is): the same rule for every object, or each
+    object's test and total photos where they differ (an object short of photos)."""
+    counts = manifest.get("counts") or {}
+    styles = [s for split in counts.values() for s in split]
+    style = SEED_STYLE if SEED_STYLE in styles else next(iter(styles), None)
+    per_object: dict[str, list[int]] = {}  # object -> [test, total]
+    for split, by_style in counts.items():
+        for obj, n in (by_style.get(style) or {}).items():
+            cell = per_object.setdefault(obj, [0, 0])
+            cell[0] += n if split == "test" else 0
+            cell[1] += n
+    if not any(test for test, _ in per_object.values()):
+        return (
+            "all photos and their paintings are `train`; there is no `test` split."
+            if not short
+            else "all `train`, no `test` split"
+        )
+    tests = {test for test, _ in per_object.values()}
+    if len(tests) == 1:
+        n = tests.pop()
+        last = "the last photo" if n == 1 else f"the last {n} photos"
+        head, their = f"{last} of every object (highest idx)", "its" if n == 1 else "their"
+    else:
+        order = list((manifest.get("taxonomy") or {}).get("objects") or [])
+        ranked = sorted(per_object, key=lambda o: (order.index(o) if o in order else len(order), o))
+        each = ", ".join(f"{o} {per_object[o][0]} of {per_object[o][1]}" for o in ranked)
+        head, their = f"the last photos of every object (highest idx; {each})", "their"
+    if short:
+        return head
+    return f"{head} and all {their} paintings are `test`, the other photos `train`."
 
 
 def _jpg_note(recipe: Recipe) -> str:

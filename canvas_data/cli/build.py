@@ -12,6 +12,7 @@ from canvas_data.cli.common import (
     PROGRESS,
     READ_WORK,
     RECIPE,
+    REPAINT_STALE,
     SHARD_INDEX,
     WORK,
     CanvasGroup,
@@ -50,12 +51,8 @@ def main() -> None:
     "source_page.",
 )
 @WORK
-@click.option(
-    "--recipe",
-    default="unlearncanvas",
-    show_default=True,
-    help="Built-in recipe name (see `canvas-build recipes`) or a YAML path.",
-)
+@RECIPE
+@REPAINT_STALE
 @click.option(
     "--per-object",
     type=click.IntRange(min=1),
@@ -97,7 +94,7 @@ def main() -> None:
 )
 @PROGRESS
 @one_line_errors
-def sources(photos, manifest, work, recipe, progress, **web) -> None:
+def sources(photos, manifest, work, recipe, repaint_stale, progress, **web) -> None:
     """Take seed photos from a folder (--photos) or from the web (--manifest) into the workspace.
 
     Applies EXIF orientation, converts to RGB, crops the centre square and resizes to the recipe's
@@ -105,8 +102,9 @@ def sources(photos, manifest, work, recipe, progress, **web) -> None:
     and a rerun changes nothing. With --manifest, photos are downloaded with retries, checked,
     de-duplicated by perceptual hash and credited (author, licence) in their sidecars; a rerun
     downloads only what is missing and retries what failed. Report: WORK/reports/sources.json.
+    Another recipe than the workspace's is refused unless --repaint-stale.
     """
-    from canvas_data.recipe import load_recipe
+    from canvas_data.recipe import workspace_recipe
 
     if (photos is None) == (manifest is None):
         raise click.UsageError("give exactly one of --photos FOLDER or --manifest FILE")
@@ -118,7 +116,13 @@ def sources(photos, manifest, work, recipe, progress, **web) -> None:
             raise click.UsageError(f"{flags} only apply with --manifest")
         from canvas_data.intake.photos import intake_photos
 
-        report = intake_photos(photos, work, load_recipe(recipe), progress=progress)
+        report = intake_photos(
+            photos,
+            work,
+            workspace_recipe(work, recipe),
+            progress=progress,
+            repaint_stale=repaint_stale,
+        )
     else:
         from canvas_data.intake.download import FetchOptions
         from canvas_data.intake.web_sources import fetch_sources
@@ -127,20 +131,21 @@ def sources(photos, manifest, work, recipe, progress, **web) -> None:
         report = fetch_sources(
             manifest,
             work,
-            load_recipe(recipe),
+            workspace_recipe(work, recipe),
             per_object=web["per_object"],
             allow_unlicensed=web["allow_unlicensed"],
             keep_duplicates=web["keep_duplicates"],
             workers=web["workers"],
             options=fetch,
             progress=progress,
+            repaint_stale=repaint_stale,
         )
     click.echo(report.summary())
     if not sum(report.accepted.values()):
         where = photos if photos is not None else manifest
         hint = "; ".join(f"{k}/ -> {v}?" for k, v in getattr(report, "near_misses", {}).items())
         raise click.ClickException(
-            f"no usable photo in {where} for {', '.join(load_recipe(recipe).objects)}"
+            f"no usable photo in {where} for {', '.join(workspace_recipe(work, recipe).objects)}"
             + (f" (folders that look like objects: {hint})" if hint else "")
         )
 
@@ -151,8 +156,9 @@ def sources(photos, manifest, work, recipe, progress, **web) -> None:
     "--backend",
     default="procedural",
     show_default=True,
-    help="Stylizer: `procedural` (built-in, CPU) or `diffusers` (Stable Diffusion img2img, "
-    "GPU; needs --model and the [diffusers] extra).",
+    help="Stylizer: `procedural` (built-in, CPU), `diffusers` (Stable Diffusion img2img, "
+    "GPU; needs --model and the [diffusers] extra) or `adain` (from reference paintings; "
+    "needs --vgg, --decoder and --references).",
 )
 @RECIPE
 @click.option("--styles", callback=names, help="Comma-separated styles to build (default: all).")
@@ -165,11 +171,22 @@ def sources(photos, manifest, work, recipe, progress, **web) -> None:
 )
 @NUM_SHARDS
 @SHARD_INDEX
+@REPAINT_STALE
 @diffusers_options
 @PROGRESS
 @one_line_errors
 def stylize(
-    work, backend, recipe, styles, objects, workers, num_shards, shard_index, progress, **diffusion
+    work,
+    backend,
+    recipe,
+    styles,
+    objects,
+    workers,
+    num_shards,
+    shard_index,
+    repaint_stale,
+    progress,
+    **diffusion,
 ):
     """Paint every seed photo of WORK in every style of the recipe.
 
@@ -177,7 +194,10 @@ def stylize(
     provenance sidecar ({idx}.json) and a per-item seed from (recipe seed, style, object, idx).
     Under torchrun or accelerate launch, each rank builds its share (RANK of WORLD_SIZE) on its
     own GPU (LOCAL_RANK). [diffusers] options default to the recipe's stylizers.diffusers values;
-    with HF_HUB_OFFLINE=1 a Hub id must already be in the Hugging Face cache.
+    with HF_HUB_OFFLINE=1 a Hub id must already be in the Hugging Face cache. The styles and
+    objects asked and the stylizer settings are kept in WORK/build.json: other settings for a
+    painted style are refused unless --repaint-stale, which also repaints paintings whose seed
+    photo or settings changed since.
     """
     from canvas_data.recipe import workspace_recipe
     from canvas_data.stylizers.runner import stylize_workspace
@@ -195,10 +215,15 @@ def stylize(
         num_shards=share[0],
         shard_index=share[1],
         progress=progress,
+        repaint_stale=repaint_stale,
         **options,
     )
     for key, reason in report.failed:
         click.echo(f"failed {key}: {reason}", err=True)
+    if report.stale_left:
+        from canvas_data.build_record import stale_line
+
+        click.echo(f"warning: {stale_line(report.stale_left, work)}", err=True)
     click.echo(report.summary())
     if report.failed:
         raise SystemExit(1)
@@ -249,7 +274,9 @@ def shards(work, out, recipe, max_samples, max_bytes, resolution, styles, fmt, c
     Image bytes are copied as they are (no re-encoding unless --resolution asks). The dataset
     card makes `load_dataset(OUT)` return labelled splits; manifest.json lists every shard with
     its sha256. Missing, unreadable and extra files are reported by name. Shards whose inputs
-    did not change are kept on a rerun. WORK may be a copy of the release's folder.
+    did not change are kept on a rerun. WORK may be a copy of the release's folder. Without
+    --styles, the styles and objects `stylize` was asked for (WORK/build.json) are packed;
+    paintings whose seed photo or settings changed since they were made stop the run.
     """
     from canvas_data.pack.variants import parse_styles
     from canvas_data.pipeline import pack_dataset
@@ -296,7 +323,9 @@ def verify(folder: Path, progress: bool) -> None:
     """Check a packed FOLDER: re-hash shards, decode samples, compare counts.
 
     Exits non-zero and names the offending shard when anything differs from manifest.json.
-    Tars and Parquet shards are both checked.
+    Tars and Parquet shards are both checked. A workspace (WORK/build.json or Seed_Images, no
+    manifest) is checked against its build record: stale paintings and missing images the build
+    asked for are named.
     """
     from canvas_data.pack.parquet import verify_packed
 

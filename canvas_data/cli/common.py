@@ -135,6 +135,12 @@ READ_WORK = click.option(
     required=True,
     help="Workspace folder, in the release's layout: {Style}/{Object}/{idx}.jpg.",
 )  # the workspace of a command that only reads it: it need not be writable
+REPAINT_STALE = click.option(
+    "--repaint-stale",
+    is_flag=True,
+    help="Go on where the workspace's build record (WORK/build.json) disagrees, and repaint "
+    "the paintings whose seed photo or settings have changed since.",
+)
 PROGRESS = click.option("--progress/--no-progress", default=True, help="Show progress bars.")
 
 

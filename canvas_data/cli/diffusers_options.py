@@ -1,4 +1,5 @@
-"""The options of ``canvas-build stylize`` that only the ``diffusers`` backend takes."""
+"""The options of ``canvas-build stylize`` that only the model backends take: ``diffusers``, and
+``adain`` (which shares ``--device``, ``--dtype``, ``--batch-size`` and ``--resolution``)."""
 
 from __future__ import annotations
 
@@ -16,18 +17,20 @@ _OPTIONS = [
     click.option("--revision", help="[diffusers] Hub revision (branch, tag or commit) of --model."),
     click.option(
         "--device",
-        help="[diffusers] auto (default: this rank's GPU, LOCAL_RANK, if CUDA is available, "
+        help="[diffusers, adain] auto (default: this rank's GPU, LOCAL_RANK, if CUDA is available, "
         "else cpu), cuda, cuda:N, mps or cpu.",
     ),
     click.option(
         "--dtype",
         type=click.Choice(["auto", "float16", "bfloat16", "float32"]),
-        help="[diffusers] Weights and activations; auto: float16 on a GPU, float32 on the CPU.",
+        help="[diffusers, adain] Weights and activations; auto: float16 on a GPU, float32 on "
+        "the CPU.",
     ),
     click.option(
         "--batch-size",
         type=click.IntRange(min=1),
-        help="[diffusers] Items of one style per pipeline call (default: 4 on a GPU, 1 on CPU).",
+        help="[diffusers, adain] Items of one style per forward pass (default: diffusers 4, "
+        "adain 8 on a GPU; 1 on the CPU).",
     ),
     click.option(
         "--strength",
@@ -52,7 +55,7 @@ _OPTIONS = [
     click.option(
         "--resolution",
         type=click.IntRange(min=8),
-        help="[diffusers] Output side in pixels, a multiple of 8 (default: the recipe's).",
+        help="[diffusers, adain] Output side in pixels, a multiple of 8 (default: the recipe's).",
     ),
     click.option(
         "--controlnet",
@@ -97,6 +100,29 @@ _OPTIONS = [
         type=click.IntRange(min=1),
         help="[diffusers] Reference images per style, spread over the style's files (default: 4).",
     ),
+    click.option(
+        "--vgg",
+        type=click.Path(dir_okay=False),
+        help="[adain] Encoder weights: pytorch-AdaIN's vgg_normalised.pth (or torchvision's "
+        "vgg19 state dict).",
+    ),
+    click.option(
+        "--decoder",
+        type=click.Path(dir_okay=False),
+        help="[adain] Decoder weights: pytorch-AdaIN's decoder.pth.",
+    ),
+    click.option(
+        "--references",
+        type=click.Path(exists=True, file_okay=False),
+        help="[adain] Folder of style reference images, DIR/{Style}/... at any depth (a copy of "
+        "the release works); each item is painted from one, chosen by its seed. A style's "
+        "styles.{Style}.references in the recipe wins.",
+    ),
+    click.option(
+        "--alpha",
+        type=click.FloatRange(0, 1),
+        help="[adain] Content-style trade-off, 1 = all style (default: 1).",
+    ),
 ]
 
 NAMES = [
@@ -113,10 +139,19 @@ def diffusers_options(fn):
     return fn
 
 
+ADAIN_NAMES = ["vgg", "decoder", "references", "alpha", "device", "dtype", "batch_size",
+               "resolution"]  # fmt: skip
+BACKENDS = {"diffusers": NAMES, "adain": ADAIN_NAMES}
+
+
 def backend_options(backend: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The diffusers options that were given, checked against the backend."""
-    options = {k: v for k, v in given.items() if k in NAMES and v is not None}
-    if options and backend != "diffusers":
-        flags = ", ".join("--" + k.replace("_", "-") for k in options)
-        raise click.UsageError(f"{flags} only apply with --backend diffusers")
+    """The model backends' options that were given, checked against the backend."""
+    known = {*NAMES, *ADAIN_NAMES}
+    options = {k: v for k, v in given.items() if k in known and v is not None}
+    wrong = [k for k in options if k not in BACKENDS.get(backend, ())]
+    if wrong:
+        flags = ", ".join("--" + k.replace("_", "-") for k in wrong)
+        takers = [b for b, names in BACKENDS.items() if all(k in names for k in wrong)]
+        where = " or ".join(f"--backend {b}" for b in takers) or "another backend"
+        raise click.UsageError(f"{flags} only apply with {where}")
     return options

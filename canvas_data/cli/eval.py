@@ -26,6 +26,7 @@ def main() -> None:
       fid        standard FID of an answer set against reference images
       profile    wall time and peak memory of an unlearning command
       storage    bytes of unlearned weights and of their difference from the base
+      style-transfer  the style-transfer benchmark: generate outputs, score them
     """
 
 
@@ -46,6 +47,9 @@ from canvas_data.cli.eval_efficiency import profile, storage  # noqa: E402
 
 main.add_command(profile)
 main.add_command(storage)
+from canvas_data.cli.eval_transfer import style_transfer  # noqa: E402
+
+main.add_command(style_transfer)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,8 @@ def summarize(results, out, sequences, efficiency, html):
     optionally, by `canvas-eval fid`, `profile` and `storage`. Rows are methods (each result's
     --method, else the name of its folder); UA, IRA and CRA are averaged over style targets and,
     apart, over object targets; FID is the mean of the method's FID results; time, memory and
-    storage columns appear when profile or storage results are given.
+    storage columns appear when profile or storage results are given. Results of
+    `canvas-eval style-transfer score` get their own table, style-transfer.md and .csv.
 
     With --sequence R1 R2 ..., the results of one model's sequential unlearning (step k has
     forgotten the targets of steps 1..k): after each step, UA of every target forgotten so far,

@@ -92,7 +92,12 @@ class DownloadRun:
                 for result in _ordered_map(pool, job, wave, window=4 * workers):
                     self._place(result)
                     bar.update(1)
-        self.report.not_needed = sum(len(q) for q in queues.values())
+        left = sorted((s.row for q in queues.values() for s in q), key=lambda r: r.row)
+        self.report.not_needed = len(left)
+        self.report.beyond_per_object = [
+            RowIssue(r.row, r.url, r.object, f"not needed: {r.object} has {want} photos")
+            for r in left
+        ]
 
     def _to_try(self, slot: Slot, rejected: set[int], known: dict[str, DuplicateRow]) -> bool:
         """Not placed, not rejected, and not a duplicate found by an earlier run (re-reported)."""

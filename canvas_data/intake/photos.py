@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from canvas_data import __version__
 from canvas_data.atomic import write_bytes, write_json
+from canvas_data.build_record import check_sources, record_sources
 from canvas_data.images.normalize import PhotoError, encode_jpeg, square_box, square_resize
 from canvas_data.intake.photo_checks import MAX_PIXELS, Photo, read_photo
 from canvas_data.recipe import RECIPE_FILE, Recipe, save_recipe
@@ -57,6 +58,8 @@ class IntakeReport:
     duplicate_folders: list[str] = field(default_factory=list)
     short_objects: dict[str, int] = field(default_factory=dict)  # object -> usable photos
     stale: list[str] = field(default_factory=list)  # outputs above the photos taken this run
+    # object -> files not read: the object already had photos_per_object photos
+    beyond_photos_per_object: dict[str, list[str]] = field(default_factory=dict)
     written: int = 0
     unchanged: int = 0
 
@@ -68,6 +71,11 @@ class IntakeReport:
             f"({self.written} written, {self.unchanged} unchanged)",
             f"{len(self.rejected)} files skipped",
         ]
+        beyond = sum(len(files) for files in self.beyond_photos_per_object.values())
+        if beyond:
+            parts.append(
+                f"{beyond} photos beyond photos_per_object ({self.photos_per_object}) left out"
+            )
         if self.short_objects:
             want = self.photos_per_object
             short = ", ".join(f"{o} {n}/{want}" for o, n in self.short_objects.items())
@@ -100,11 +108,18 @@ def intake_photos(
     *,
     progress: bool = True,
     max_pixels: int = MAX_PIXELS,
+    repaint_stale: bool = False,
 ) -> IntakeReport:
-    """Vet the photos in ``photos_dir/{Object}/``; write the build's seed photos into ``work``."""
+    """Vet the photos in ``photos_dir/{Object}/``; write the build's seed photos into ``work``.
+
+    A workspace built with another recipe is refused (``BuildConflict``, nothing written) unless
+    ``repaint_stale``: then the seed photos are rewritten and the paintings made from the old
+    ones are stale until ``stylize`` repaints them.
+    """
     photos_dir, work = Path(photos_dir).resolve(), Path(work)
     if not photos_dir.is_dir():
         raise NotADirectoryError(f"no photo folder at {photos_dir}")
+    check_sources(work, recipe, repaint_stale)
     report = IntakeReport(photos_per_object=recipe.photos_per_object)
     folders = _object_folders(photos_dir, recipe, report)
     candidates = {obj: _candidates(folders[obj]) for obj in recipe.objects if obj in folders}
@@ -115,6 +130,7 @@ def intake_photos(
             _intake_object(obj, files, photos_dir, work, recipe, report, bar, max_pixels)
     _write_report(work, photos_dir, recipe, report)
     _save_recipe_if_changed(recipe, work)
+    record_sources(work, recipe)
     return report
 
 
@@ -179,6 +195,10 @@ def _intake_object(
         _write_seed(obj, idx, path, photos_dir, photo, work, recipe, report)
         if idx == recipe.photos_per_object:
             bar.update(len(files) - done)
+            if files[done:]:
+                report.beyond_photos_per_object[obj] = [
+                    text_path(p.relative_to(photos_dir)) for p in files[done:]
+                ]
             break
     report.accepted[obj] = idx
     if idx < recipe.photos_per_object:

@@ -62,6 +62,7 @@ class SourcesReport:
     not_in_build: list[str] = field(default_factory=list)
     short_objects: dict[str, int] = field(default_factory=dict)
     not_needed: int = 0  # rows not tried: their object already had enough photos
+    beyond_per_object: list[RowIssue] = field(default_factory=list)  # those rows
     stale: list[str] = field(default_factory=list)  # seed photos that no placed row owns
     downloaded: int = 0
     unchanged: int = 0
@@ -98,6 +99,11 @@ class SourcesReport:
             parts.append(f"{_count(kept, 'near-duplicate')} kept")
         if self.rejected:
             parts.append(f"{_count(len(self.rejected), 'row')} rejected")
+        if self.beyond_per_object:
+            parts.append(
+                f"{_count(len(self.beyond_per_object), 'row')} beyond per-object "
+                f"({self.per_object}) left out"
+            )
         if self.short_objects:
             want = self.per_object
             short = ", ".join(f"{o} {n}/{want}" for o, n in self.short_objects.items())

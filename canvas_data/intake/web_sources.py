@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from canvas_data.atomic import write_json
+from canvas_data.build_record import check_sources, record_sources
 from canvas_data.intake.dedup import MAX_DISTANCE, DuplicateIndex, Fingerprint, fingerprint_file
 from canvas_data.intake.download import FetchOptions
 from canvas_data.intake.download_waves import DownloadRun
@@ -53,10 +54,15 @@ def fetch_sources(
     max_distance: int = MAX_DISTANCE,
     max_pixels: int = MAX_PIXELS,
     progress: bool = True,
+    repaint_stale: bool = False,
 ) -> SourcesReport:
-    """Download the photos a manifest lists into ``work``'s seed photos; see the module doc."""
+    """Download the photos a manifest lists into ``work``'s seed photos; see the module doc.
+
+    A workspace built with another recipe is refused (``BuildConflict``) unless
+    ``repaint_stale`` (see :func:`canvas_data.intake.photos.intake_photos`)."""
     work = Path(work)
     rows = read_manifest(manifest)
+    check_sources(work, recipe, repaint_stale)
     want = per_object if per_object is not None else recipe.photos_per_object
     if want < 1 or workers < 1:
         raise ValueError(f"per-object and workers must be at least 1 (got {want}, {workers})")
@@ -160,6 +166,7 @@ def _finish(
     kept = work / RECIPE_FILE
     if not (kept.is_file() and kept.read_text(encoding="utf-8") == recipe.to_yaml()):
         save_recipe(recipe, work)
+    record_sources(work, recipe)
 
 
 def _photo_credit(key: str, meta: dict[str, Any]) -> dict[str, Any]:

@@ -111,6 +111,8 @@ def hf_view(
     selection = replace(selection, split=name)
     selection.check(dataset_taxonomy(ds), [name])
     keys = list(ds["__key__"])
+    items = [parse_key(key) for key in keys]
+    selection.check_held({i.style for i in items}, {i.obj for i in items}, "dataset")
     pool = Pool({name: keys}) if task.needs_partners else None
 
     def usable(key: str) -> bool:

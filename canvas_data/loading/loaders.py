@@ -73,8 +73,10 @@ class CanvasDataset(Seeded, Dataset):
         self.transform, self.seed, self.cache = transform, seed, cache
         self.pool = Pool(index.split_keys) if task.needs_partners else None
         self._entries: list[tuple[str, int]] = []  # (sample key, job number)
-        for key in index.split_keys[selection.split]:
-            item = parse_key(key)
+        keys = index.split_keys[selection.split]
+        items = [parse_key(key) for key in keys]
+        selection.check_held({i.style for i in items}, {i.obj for i in items}, str(index.root))
+        for key, item in zip(keys, items, strict=True):
             if selection.keeps(item) and task.accepts(item):
                 jobs = task.jobs(item, selection.split, self.pool, example_rng(seed, 0, key))
                 self._entries.extend((key, j) for j in range(len(jobs)))

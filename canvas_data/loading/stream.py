@@ -58,6 +58,12 @@ class CanvasStream(Seeded, IterableDataset):
         self.shuffle, self.resampled = int(shuffle), resampled
         manifest = load_manifest(self.root)
         self.taxonomy = manifest_taxonomy(manifest)
+        counts = (manifest.get("counts") or {}).get(selection.split) or {}
+        selection.check_held(
+            [s for s, cells in counts.items() if any(cells.values())],
+            {o for cells in counts.values() for o, n in cells.items() if n},
+            str(self.root),
+        )
         self.index = index
         self.pool = Pool(index.split_keys) if index is not None else None
         shards = split_shards(self.root, manifest, selection.split)

@@ -138,6 +138,22 @@ class Selection:
             if unknown:
                 raise ValueError(unknown_names(kind, unknown, known))
 
+    def check_held(self, styles: Iterable[str], objects: Iterable[str], where: str) -> None:
+        """Refuse styles or objects asked for (not those excluded) that the selected split does
+        not hold, naming what it holds: the taxonomy knowing a name does not put it in the data,
+        and the view would be silently empty or short. ``where`` names the data (a folder)."""
+        for kind, asked, held in (
+            ("style", self.styles, set(styles)),
+            ("object", self.objects, set(objects)),
+        ):
+            absent = [n for n in asked or () if n not in held]
+            if absent:
+                shown = ", ".join(sorted(held)) or "nothing"
+                raise ValueError(
+                    f"{where}: the {self.split} split holds no {kind} {', '.join(absent)}; "
+                    f"it holds {kind}s: {shown}"
+                )
+
 
 class Pool:
     """The sample keys of a dataset per split, to find a sample's partners."""

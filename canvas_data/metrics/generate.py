@@ -11,7 +11,6 @@ rerun with other settings into the same folder is refused, so one answer set nev
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -46,7 +45,7 @@ class GenerateSettings:
     unet: str | None = None  # a UNet folder or state-dict file that replaces the model's
     device: str = "auto"
     dtype: str = "auto"
-    batch_size: int | None = None  # default: 8 on a GPU, 1 on the CPU
+    batch_size: int | str = "auto"  # images per call, or "auto" (see ``sampling``)
     steps: int = 100
     guidance_scale: float = 9.0
     resolution: int = 512
@@ -56,8 +55,13 @@ class GenerateSettings:
     jpeg_quality: int = 95
     safety_checker: bool = False
     per_theme_folders: bool = False
+    compile: bool = False  # torch.compile the UNet, kept only where it paints the same images
 
     def check(self) -> None:
+        if self.batch_size != "auto" and not (
+            isinstance(self.batch_size, int) and self.batch_size >= 1
+        ):
+            raise ValueError(f"batch size must be a positive number or auto, got {self.batch_size}")
         if self.steps < 1:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
         if self.resolution < 8 or self.resolution % 8:
@@ -146,6 +150,7 @@ def load_text_to_image(s: GenerateSettings) -> TextToImage:
     """Load ``s.model`` (a folder or a Hub id) for text-to-image, with ``s.unet`` if given."""
     from canvas_data.stylizers.diffusers_load import (
         after_download,
+        fast_kernels,
         import_diffusers,
         load_failure,
         resolve_device,
@@ -175,6 +180,7 @@ def load_text_to_image(s: GenerateSettings) -> TextToImage:
         pipe.safety_checker = None
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
+    attention = fast_kernels(pipe, device)
     record = {
         "model": source.name,
         "model_revision": source.revision,
@@ -184,6 +190,7 @@ def load_text_to_image(s: GenerateSettings) -> TextToImage:
         "pipeline": type(pipe).__name__,
         "scheduler": type(pipe.scheduler).__name__,
         "safety_checker": getattr(pipe, "safety_checker", None) is not None,
+        "attention": attention,
     }
     return TextToImage(pipe, device, dtype, record)
 
@@ -268,59 +275,100 @@ def generate_answers(
     report.load_seconds = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
     _claim_folder(out, _settings_record(settings, loaded))
-    size = settings.batch_size or (8 if loaded.device.type == "cuda" else 1)
-    bar = tqdm(total=len(todo), desc="generate", unit="img", disable=not progress)
-    for start in range(0, len(todo), size):
-        batch = todo[start : start + size]
-        for answer, image in zip(batch, _generate(loaded, settings, batch, prompts), strict=True):
-            if isinstance(image, Exception):
-                report.failed.append((answer.file_name, f"{type(image).__name__}: {image}"))
-                continue
-            buf = io.BytesIO()
-            image.save(buf, "JPEG", quality=settings.jpeg_quality)
-            write_bytes(answer.path(out, layout), buf.getvalue())
-            report.written += 1
-        bar.update(len(batch))
-    bar.close()
+    _sample_all(loaded, settings, todo, prompts, out, report, progress)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _generate(loaded: TextToImage, s: GenerateSettings, batch: list[Answer], prompts) -> list:
-    """Images of ``batch`` in one call; if the call fails, each alone (one failure spares the
-    rest). Returns an image or the exception, per answer."""
+def _sample_all(loaded, s: GenerateSettings, todo, prompts, out: Path, report, progress) -> None:
+    """Every answer of ``todo`` sampled in batches (see ``sampling``), decoded and written on the
+    writer thread; failures are recorded per answer in ``report``."""
+    import torch
+
+    from canvas_data.metrics import sampling
+
+    pipe, layout = loaded.pipe, s.per_theme_folders
+    size = sampling.first_batch_size(s.batch_size, loaded.device)
+    auto = s.batch_size == "auto" and loaded.device.type == "cuda"
+    embeds = sampling.PromptEmbeddings(pipe, loaded.device, s.guidance_scale, s.negative_prompt)
+    latent = sampling.decodes_latents(pipe)
+    compiled = sampling.compile_unet(pipe) if s.compile else None
+
+    def call(batch: list[Answer]) -> Any:
+        kwargs = {
+            **embeds([prompts[a] for a in batch]), "height": s.resolution, "width": s.resolution,
+            "num_inference_steps": s.steps, "guidance_scale": s.guidance_scale,
+        }  # fmt: skip
+        return sampling.sample(pipe, kwargs, [a.seed for a in batch], latent)
+
+    def images_of(result: Any) -> list:
+        """A pipeline result as images (decoded here), or a list of images/errors as it is."""
+        return result if isinstance(result, list) else sampling.to_images(pipe, result, latent)
+
+    def write(batch: list[Answer], result: Any) -> list[tuple[Answer, Exception | None]]:
+        done: list[tuple[Answer, Exception | None]] = []
+        for answer, image in zip(batch, images_of(result), strict=True):
+            if isinstance(image, Exception):
+                done.append((answer, image))
+                continue
+            write_bytes(answer.path(out, layout), sampling.jpeg_bytes(image, s.jpeg_quality))
+            done.append((answer, None))
+        return done
+
+    bar = tqdm(total=len(todo), desc="generate", unit="img", disable=not progress)
+
+    def record(done: list[tuple[Answer, Exception | None]]) -> None:
+        for answer, err in done:
+            if err is None:
+                report.written += 1
+            else:
+                report.failed.append((answer.file_name, f"{type(err).__name__}: {err}"))
+        bar.update(len(done))
+
+    with sampling.Writer() as writer:
+        start = 0
+        while start < len(todo):
+            batch = todo[start : start + size]
+            try:
+                result = _generate(call, images_of, batch, oom_raises=auto and size > 1)
+            except torch.OutOfMemoryError:
+                size //= 2
+                torch.cuda.empty_cache()
+                continue
+            if compiled is not None and not compiled.checked:
+
+                def eager(b: list[Answer] = batch) -> list:
+                    return images_of(_generate(call, images_of, b, oom_raises=False))
+
+                result = sampling.check_compiled(pipe, compiled, eager, images_of(result))
+            for done in writer.submit(write, batch, result):
+                record(done)
+            start += len(batch)
+        for done in writer.drain():
+            record(done)
+    bar.close()
+
+
+def _generate(call, images_of, batch: list[Answer], *, oom_raises: bool) -> Any:
+    """``call(batch)``'s result; if the call fails, each answer alone (one failure spares the
+    rest): then a list of an image or the exception per answer. Out of memory is raised when
+    ``oom_raises`` (the caller tries a smaller batch)."""
+    import torch
+
     try:
-        return _call(loaded, s, batch, prompts)
-    except Exception as err:  # reported per answer by the caller
-        if len(batch) == 1:
-            return [err]
+        return call(batch)
+    except torch.OutOfMemoryError as e:
+        if oom_raises:
+            raise
+        err: Exception = e
+    except Exception as e:  # reported per answer by the caller
+        err = e
+    if len(batch) == 1:
+        return [err]
     out: list = []
     for answer in batch:
         try:
-            out += _call(loaded, s, [answer], prompts)
-        except Exception as err:  # reported by the caller
-            out.append(err)
+            out += images_of(call([answer]))
+        except Exception as e:  # reported by the caller
+            out.append(e)
     return out
-
-
-def _call(loaded: TextToImage, s: GenerateSettings, batch: list[Answer], prompts) -> list:
-    import torch
-
-    n = len(batch)
-    result = loaded.pipe(
-        prompt=[prompts[a] for a in batch],
-        negative_prompt=[s.negative_prompt] * n if s.negative_prompt else None,
-        height=s.resolution,
-        width=s.resolution,
-        num_inference_steps=s.steps,
-        guidance_scale=s.guidance_scale,
-        generator=[torch.Generator("cpu").manual_seed(a.seed) for a in batch],
-        output_type="pil",
-    )
-    flagged = getattr(result, "nsfw_content_detected", None) or [False] * n
-    return [
-        ValueError("flagged by the checkpoint's safety checker (its output is blank)")
-        if bad
-        else image.convert("RGB")
-        for image, bad in zip(result.images, flagged, strict=True)
-    ]

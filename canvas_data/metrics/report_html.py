@@ -116,6 +116,20 @@ def sequence_table(run: SequenceRun, index: int) -> str:
     return _table(heads, body, f"sequence-{index}")
 
 
+def transfer_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The style-transfer table (``transfer.table.transfer_rows``): one row per method."""
+    from canvas_data.transfer.table import COLUMNS, cell
+
+    heads = ["method", *(h for _, h in COLUMNS), "outputs"]
+    body = []
+    for r in rows:
+        cells = [(r["method"], r["method"])]
+        cells += [(cell(r, k), "" if r[k] is None else repr(r[k])) for k, _ in COLUMNS]
+        cells.append((f"{r['scored']} / {r['expected']}", str(r["scored"])))
+        body.append(cells)
+    return _table(heads, body, "style-transfer")
+
+
 def _figure(fig: Figure) -> str:
     return (
         f'<figure><img alt="{escape(fig.caption)}" src="{data_uri(fig.png)}">'
@@ -128,6 +142,7 @@ def render(
     heatmaps: Sequence[Figure] = (),
     sequences: Sequence[tuple[SequenceRun, Figure]] = (),
     title: str = "UnlearnCanvas benchmark",
+    transfer: Sequence[dict[str, Any]] = (),
 ) -> str:
     """The page as a string (see the module docstring)."""
     parts = [
@@ -145,6 +160,15 @@ def render(
             "its unlearned weights and of their difference from the base. Click a header to "
             "sort.</p>",
             methods_table(rows),
+        ]
+    if transfer:
+        parts += [
+            "<h2>Style transfer</h2>",
+            '<p class="note">Means over each method\'s outputs: ViT loss and VGG style loss '
+            "against the ground truth, VGG content loss against the content photo, and the share "
+            "of outputs the style classifier labels as their target style (definitions in each "
+            "result file).</p>",
+            transfer_table(transfer),
         ]
     if heatmaps:
         parts.append("<h2>Per-concept accuracy</h2>")

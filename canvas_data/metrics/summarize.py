@@ -9,7 +9,8 @@ each method gets a heat map of per-concept accuracy (``heatmap-{method}.png``).
 
 Efficiency records (``canvas-eval profile`` and ``storage``) add columns (``efficiency.py``);
 sequences of results (sequential unlearning, ``sequence.py``) get their own table and curves; an
-HTML page can gather it all (``report_html.py``).
+HTML page can gather it all (``report_html.py``). Style-transfer results
+(``canvas-eval style-transfer score``) get a table of their own (``transfer.table``).
 """
 
 from __future__ import annotations
@@ -244,10 +245,14 @@ def summarize(
     there. Everything is read (and checked) before anything is written.
     """
     from canvas_data.metrics.sequence import read_sequence
+    from canvas_data.transfer import table as transfer
 
+    transfers = [p for p in paths if transfer.is_transfer_result(p)]
+    paths = [p for p in paths if p not in transfers]
+    transfer_rows = transfer.transfer_rows(transfers)
     methods = read_results(paths, efficiency) if paths or efficiency else {}
     runs = [read_sequence(files) for files in sequences]
-    if not methods and not runs:
+    if not methods and not runs and not transfer_rows:
         raise ValueError("no result files given")
     rows = table_rows(methods)
     out = Path(out)
@@ -257,6 +262,11 @@ def summarize(
         write_text(written["markdown"], to_markdown(rows))
         write_text(written["csv"], to_csv(rows))
         write_json(written["json"], {"methods": rows, "targets": _per_target(methods)})
+    if transfer_rows:
+        stem = out / "style-transfer"
+        written.update({f"style-transfer {s}": stem.with_suffix(f".{s}") for s in ("md", "csv")})
+        write_text(written["style-transfer md"], transfer.to_markdown(transfer_rows))
+        write_text(written["style-transfer csv"], transfer.to_csv(transfer_rows))
     heatmaps = []
     for group in methods.values():
         if not group.accuracy:
@@ -271,7 +281,7 @@ def summarize(
         from canvas_data.metrics.report_html import Figure, write_report
 
         figures = [Figure(title, path.read_bytes()) for title, path in heatmaps]
-        written["html"] = write_report(html, rows, figures, curves)
+        written["html"] = write_report(html, rows, figures, curves, transfer=transfer_rows)
     return written
 
 

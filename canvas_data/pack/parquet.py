@@ -233,11 +233,14 @@ def verify_parquet(out: Path, manifest: dict[str, Any], *, progress: bool = True
 
 
 def verify_packed(out: Path, *, progress: bool = True):
-    """Verify a packed folder in every format it holds: tars (``verify_shards``) and Parquet."""
+    """Verify a packed folder in every format it holds: tars (``verify_shards``) and Parquet;
+    a workspace (no manifest, a build record or seed photos) against its build record."""
     from canvas_data.pack.manifest import read_manifest
-    from canvas_data.pack.verify import VerifyReport, verify_shards
+    from canvas_data.pack.verify import VerifyReport, is_workspace, verify_shards, verify_workspace
 
     out = Path(out)
+    if is_workspace(out):
+        return verify_workspace(out)
     path = out / MANIFEST
     manifest = read_manifest(path) if path.is_file() else None
     if not manifest or not manifest.get("parquet"):

@@ -42,17 +42,24 @@ class Inventory:
     extra: list[str] = field(default_factory=list)
 
 
-def inventory(work: Path, recipe: Recipe) -> Inventory:
+def inventory(
+    work: Path, recipe: Recipe, cells: dict[str, tuple[str, ...]] | None = None
+) -> Inventory:
     """List the workspace's images for the recipe's styles and objects, with their splits.
 
-    A cell's photo indices are those of its seed photos and of any painting of that object; the
-    split follows the photo (``Recipe.split_of``), so a photo and its paintings never part.
+    ``cells`` (style -> objects, ``Seed_Images`` included), when given, are what the build
+    asked for (``BuildRecord.asked``): only those are packed, and only their absence is
+    missing. A cell's photo indices are those of its seed photos and of any painting of that
+    object; the split follows the photo (``Recipe.split_of``), so a photo and its paintings
+    never part.
     """
     inv = Inventory()
-    styles = (SEED_STYLE, *recipe.styles)
+    if cells is None:
+        cells = {s: recipe.objects for s in (SEED_STYLE, *recipe.styles)}
+    styles = tuple(cells)
     for obj in recipe.objects:
         indices = sorted({i for s in styles for i in photo_indices(work / s / obj)})
-        for style in styles:
+        for style in (s for s in styles if obj in cells[s]):
             for idx in indices:
                 item = Item(style, obj, idx)
                 path = image_path(work, item)

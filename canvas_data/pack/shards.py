@@ -42,6 +42,13 @@ from tqdm.auto import tqdm
 
 from canvas_data import __version__
 from canvas_data.atomic import remove_partials, write_json, write_text
+from canvas_data.build_record import (
+    check_recipe,
+    read_record,
+    stale_line,
+    stale_paintings,
+)
+from canvas_data.errors import InputError
 from canvas_data.images.jpeg import CHECKS
 from canvas_data.locks import exclusive
 from canvas_data.out_paths import refuse_inside
@@ -115,14 +122,24 @@ def pack_shards(
         raise ValueError(f"unknown formats {unknown}; choose from {', '.join(FORMATS)}")
     if check not in CHECKS:
         raise ValueError(f"unknown image check {check!r}; choose from {', '.join(CHECKS)}")
-    recipe = variant_recipe(recipe or workspace_recipe(work), styles=styles, resolution=resolution)
+    base = recipe or workspace_recipe(work)
+    record = read_record(work)
+    check_recipe(work, record, base, "shards")
+    recipe = variant_recipe(base, styles=styles, resolution=resolution)
     started = time.perf_counter()
     limits = recipe.data.get("shards", {})
     max_samples = int(max_samples or limits.get("max_samples", 1000))
     max_bytes = int(max_bytes or limits.get("max_bytes", 1_000_000_000))
-    inv = inventory(work, recipe)
+    # what the build asked for, unless --styles names the styles to pack
+    cells = record.asked(recipe) if record is not None and styles is None else None
+    # (None: the recipe's styles and objects, as for a copy of the release)
+    inv = inventory(work, recipe, cells)
     if not inv.samples:
         raise FileNotFoundError(f"{work}: no images of this recipe's styles and objects to pack")
+    painted = [s.item for s in inv.samples]
+    stale = stale_paintings(work, base, record, painted)
+    if stale:
+        raise InputError(f"{work}: shards refused: {stale_line(stale, work)}")
     plan = plan_shards(inv.samples, recipe.seed, max_samples, max_bytes)
     refuse_inside(out, work, "--out", "--work")
     out.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,13 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
+from canvas_data.build_record import (
+    BUILD_FILE,
+    REPAINT_FLAG,
+    check_recipe,
+    read_record,
+    stale_paintings,
+)
 from canvas_data.pack.manifest import (
     MANIFEST,
     entry_path,
@@ -19,8 +26,10 @@ from canvas_data.pack.manifest import (
     shard_file,
 )
 from canvas_data.pack.sample_keys import KeyOwners
+from canvas_data.pack.shard_plan import inventory
 from canvas_data.pack.tar_samples import iter_samples
-from canvas_data.taxonomy import Taxonomy
+from canvas_data.recipe import workspace_recipe
+from canvas_data.taxonomy import SEED_STYLE, Taxonomy
 from canvas_data.workspace import sha256_file
 
 MEMBERS = ("jpg", "style.cls", "object.cls", "txt", "json")
@@ -33,6 +42,7 @@ class VerifyReport:
     shards: int = 0
     samples: int = 0
     problems: list[str] = field(default_factory=list)
+    workspace: bool = False  # a workspace was checked, not a packed folder
 
     @property
     def ok(self) -> bool:
@@ -40,6 +50,8 @@ class VerifyReport:
 
     def summary(self) -> str:
         verdict = "OK" if self.ok else f"FAILED with {len(self.problems)} problems"
+        if self.workspace:
+            return f"verified workspace, {self.samples} images: {verdict}"
         return f"verified {self.shards} shards, {self.samples} samples: {verdict}"
 
 
@@ -84,6 +96,43 @@ def verify_shards(out: Path, *, progress: bool = True) -> VerifyReport:
         bar.update(shard["samples"])
     bar.close()
     report.problems.extend(_compare_counts(manifest["counts"], counts))
+    return report
+
+
+def is_workspace(folder: Path) -> bool:
+    """Whether ``folder`` is a workspace (a build record or seed photos, no manifest)."""
+    folder = Path(folder)
+    return not (folder / MANIFEST).exists() and (
+        (folder / BUILD_FILE).exists() or (folder / SEED_STYLE).is_dir()
+    )
+
+
+def verify_workspace(work: Path) -> VerifyReport:
+    """Check a workspace against its build record, before ``shards`` reads it.
+
+    Problems: a damaged record or recipe (one line naming the file), a recipe that contradicts
+    the record, paintings whose seed photo or settings have changed since they were made
+    (stale, each named with the reason), and the images the build asked for that are missing.
+    """
+    work = Path(work)
+    report = VerifyReport(workspace=True)
+    try:
+        record = read_record(work)
+        recipe = workspace_recipe(work)
+        check_recipe(work, record, recipe, "verify")
+    except ValueError as err:  # InputError, BuildConflict, a bad recipe.yaml
+        report.problems.append(str(err))
+        return report
+    inv = inventory(work, recipe, record.asked(recipe) if record is not None else None)
+    report.samples = len(inv.samples)
+    stale = stale_paintings(work, recipe, record, [s.item for s in inv.samples])
+    report.problems.extend(
+        f"{work / key}.jpg: stale, {why} (run `canvas-build stylize --work {work} {REPAINT_FLAG}`)"
+        for key, why in sorted(stale.items())
+    )
+    report.problems.extend(
+        f"{work / key}.jpg: missing, the build asked for it" for key in inv.missing
+    )
     return report
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from PIL import Image
@@ -34,6 +35,16 @@ class Stylizer(ABC):
     ) -> list[Image.Image | Exception]:
         """Paint ``photos[i]`` with ``seeds[i]``; an item that failed is its exception."""
         return [self.stylize(photo, style, seed) for photo, seed in zip(photos, seeds, strict=True)]
+
+    def check_styles(self, styles: Sequence[str]) -> None:
+        """Raise, before any item is painted, when one of ``styles`` cannot be painted (a
+        style's reference images missing, say). Nothing to check by default."""
+        return None
+
+    def describe_item(self, style: StyleSpec, seed: int) -> dict[str, Any]:
+        """What a provenance sidecar records about one item beyond ``describe`` (nothing by
+        default; the ``adain`` backend names the reference the item was painted from)."""
+        return {}
 
     def describe(self, style: StyleSpec) -> dict[str, Any]:
         """What a provenance sidecar records about how ``style`` was made by this stylizer."""

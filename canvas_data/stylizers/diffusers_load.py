@@ -221,6 +221,29 @@ def is_xl(pipe: Any) -> bool:
     return getattr(pipe, "text_encoder_2", None) is not None
 
 
+def fast_kernels(pipe: Any, device: torch.device) -> list[str]:
+    """Use PyTorch's scaled-dot-product attention (``AttnProcessor2_0``) wherever a UNet, VAE or
+    ControlNet of ``pipe`` still has the plain ``AttnProcessor`` (adapters' processors are kept),
+    and channels-last convolutions on a GPU. Returns the attention processors' class names."""
+    from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+
+    names: set[str] = set()
+    for part in ("unet", "vae", "controlnet"):
+        model = getattr(pipe, part, None)
+        if model is None or not hasattr(model, "attn_processors"):
+            continue
+        processors = model.attn_processors
+        if any(type(p) is AttnProcessor for p in processors.values()):
+            model.set_attn_processor(
+                {k: AttnProcessor2_0() if type(p) is AttnProcessor else p
+                 for k, p in processors.items()}
+            )  # fmt: skip
+        names |= {type(p).__name__ for p in model.attn_processors.values()}
+        if device.type == "cuda":
+            model.to(memory_format=torch.channels_last)
+    return sorted(names)
+
+
 def load_pipeline(
     model: str,
     revision: str | None = None,
@@ -274,6 +297,5 @@ def load_pipeline(
         ip_source = after_download(ip_source, weight)
     pipe.to(dev)
     pipe.set_progress_bar_config(disable=True)
-    if dev.type == "cuda":
-        pipe.unet.to(memory_format=torch.channels_last)
+    fast_kernels(pipe, dev)
     return Loaded(pipe, dev, dt, source, cn_source, ip_source, weight)

@@ -20,6 +20,7 @@ from PIL import Image
 
 from canvas_data import __version__
 from canvas_data.atomic import WriteError, write_bytes, write_json
+from canvas_data.build_record import run_settings, settings_digest
 from canvas_data.locks import claim, release
 from canvas_data.stylizers.base import Stylizer
 from canvas_data.taxonomy import SEED_STYLE
@@ -168,6 +169,10 @@ def _provenance(stylizer: Stylizer, spec, item: Item, seed: int, photo_sha: str)
         "seed": seed,
         "recipe": recipe.name,
         "recipe_sha256": recipe.sha256,
+        "settings_sha256": settings_digest(
+            recipe, item.style, run_settings(recipe, stylizer.name, stylizer.options)
+        ),
         "toolkit_version": __version__,
         **stylizer.describe(spec),
+        **stylizer.describe_item(spec, seed),
     }

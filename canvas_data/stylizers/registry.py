@@ -32,8 +32,9 @@ def get_stylizer(name: str, recipe: Recipe, **options: Any) -> Stylizer:
 
 def _load_builtins() -> None:
     """Add the built-in backends (imported here, on first use: ``diffusers`` is heavy)."""
+    from canvas_data.stylizers.adain_backend import AdaINStylizer
     from canvas_data.stylizers.diffusers_backend import DiffusersStylizer
     from canvas_data.stylizers.procedural import ProceduralStylizer
 
-    for cls in (ProceduralStylizer, DiffusersStylizer):
+    for cls in (ProceduralStylizer, DiffusersStylizer, AdaINStylizer):
         REGISTRY.setdefault(cls.name, cls)

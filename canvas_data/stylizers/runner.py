@@ -20,6 +20,17 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import PARTIAL, leftover
+from canvas_data.build_record import (
+    REPAINT_FLAG,
+    BuildRecord,
+    check_recipe,
+    check_stylizer,
+    read_record,
+    record_lock,
+    run_settings,
+    stale_paintings,
+    write_record,
+)
 from canvas_data.recipe import Recipe, workspace_recipe
 from canvas_data.stylizers.paint_items import Outcome, is_done, paint_batch
 from canvas_data.stylizers.photo_pool import run_pool
@@ -38,15 +49,23 @@ class StylizeReport:
     written: int = 0
     already_done: int = 0
     by_others: int = 0
+    repainted: int = 0
+    stale_left: dict[str, str] = field(default_factory=dict)  # key -> why it is stale
     failed: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
         rate = self.written / self.seconds if self.seconds else 0.0
         others = f", {self.by_others} painted by another run" if self.by_others else ""
+        again = f" ({self.repainted} stale ones repainted)" if self.repainted else ""
+        stale = (
+            f", {len(self.stale_left)} stale left (rerun with {REPAINT_FLAG})"
+            if self.stale_left
+            else ""
+        )
         return (
-            f"stylized {self.written} images ({rate:.1f}/s), {self.already_done} already done"
-            f"{others}, {len(self.failed)} failed, of {self.planned} planned"
+            f"stylized {self.written} images{again} ({rate:.1f}/s), {self.already_done} already "
+            f"done{others}{stale}, {len(self.failed)} failed, of {self.planned} planned"
         )
 
 
@@ -74,6 +93,7 @@ def stylize_workspace(
     num_shards: int = 1,
     shard_index: int = 0,
     progress: bool = True,
+    repaint_stale: bool = False,
     **options: Any,
 ) -> StylizeReport:
     """Paint the workspace's seed photos in the recipe's styles, skipping finished items.
@@ -83,6 +103,11 @@ def stylize_workspace(
     again at the end, so no item is painted twice. A file that cannot be written (disk full,
     read-only) stops the run with ``WriteError``; an item that cannot be painted is reported and
     the run goes on.
+
+    The workspace's build record (``WORK/build.json``) remembers the styles and objects asked
+    and the stylizer settings per style: a recipe or settings that contradict it raise
+    ``BuildConflict`` unless ``repaint_stale``, which repaints the paintings whose seed photo or
+    settings changed since (without it they are left and counted in ``stale_left``).
     """
     work = Path(work)
     recipe = recipe or workspace_recipe(work)
@@ -94,10 +119,28 @@ def stylize_workspace(
             f"{', '.join(_subset(objects, recipe.objects, 'object'))} "
             "(run `canvas-build sources` first)"
         )
+    asked_styles = _subset(styles, recipe.styles, "style")
+    settings = run_settings(recipe, backend, options)
+    with record_lock(work):  # before painting: a killed run still remembers what was asked
+        record = read_record(work)
+        check_recipe(work, record, recipe, "stylize")
+        if not repaint_stale:
+            check_stylizer(work, record, asked_styles, settings)
+        record = (record or BuildRecord.of_recipe(recipe)).with_paintings(
+            asked_styles, _subset(objects, recipe.objects, "object"), settings
+        )
+        write_record(work, record)
     items = shard_of_work(planned, num_shards, shard_index)
     _remove_partials(work, items)
+    stale = stale_paintings(work, recipe, record, items)
+    if repaint_stale:
+        for key in stale:  # the done-marker goes first: a killed run paints them on resume
+            style, obj, idx = key.split("/")
+            sidecar_path(image_path(work, Item(style, obj, int(idx)))).unlink(missing_ok=True)
     todo = [it for it in items if not is_done(work, it)]
     report = StylizeReport(planned=len(items), already_done=len(items) - len(todo))
+    report.repainted = len(stale) if repaint_stale else 0
+    report.stale_left = {} if repaint_stale else stale
     batched = stylizer_class(backend).batched
     bar = tqdm(total=len(todo), desc="stylize", unit="img", disable=not progress)
     try:
@@ -162,6 +205,7 @@ def _run_batched(
     by_style: dict[str, list[Item]] = defaultdict(list)
     for it in todo:
         by_style[it.style].append(it)
+    stylizer.check_styles(sorted(by_style))
     size = max(1, stylizer.max_batch)
     for _, items in sorted(by_style.items()):
         for start in range(0, len(items), size):

@@ -179,3 +179,30 @@ def test_tiny_objects_are_the_only_ones_counted(packed):
     _, body = body_and_header(out)
     for obj in TINY_OBJECTS:
         assert f"| {obj} | 3 | 10 | 5 | 15 |" in body
+
+
+@pytest.mark.parametrize(("test_per_object", "expected"), [(2, None), (0, "all photos")])
+def test_the_split_sentence_is_the_split_made(tmp_path, test_per_object, expected):
+    """One object short of photos gets fewer test photos: the card says what the data holds."""
+    from conftest import fill_seed_photos, write_recipe
+
+    from canvas_data.recipe import load_recipe
+
+    recipe = load_recipe(write_recipe(tmp_path, photos_per_object=4))
+    data = {**recipe.data, "split": {"test_per_object": test_per_object}}
+    recipe = Recipe(name=recipe.name, data=data, source=recipe.source)
+    work, out = tmp_path / "work", tmp_path / "uc"
+    fill_seed_photos(work, recipe)
+    for idx in (3, 4):
+        (work / "Seed_Images" / "Human" / f"{idx}.jpg").unlink()
+    pack_dataset(work, out, recipe=recipe, progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    test = manifest["counts"].get("test", {}).get("Seed_Images", {})
+    body = (out / "README.md").read_text()
+    if expected is None:
+        assert test == {"Cats": 2, "Human": 1}
+        assert "the last photos of every object (highest idx; Cats 2 of 4, Human 1 of 2)" in body
+        assert "last 2 photos of every object" not in body
+    else:
+        assert test == {}
+        assert "all photos and their paintings are `train`; there is no `test` split" in body

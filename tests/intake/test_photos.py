@@ -387,7 +387,9 @@ def test_natural_order_duplicates_and_stale(tmp_path: Path) -> None:
         for i in (1, 2, 3)
     ]
     assert [p.name for p in names] == ["img1.jpg", "img2.jpg", "img10.jpg"]
-    smaller = intake_photos(root, work, load_recipe(make_recipe(tmp_path, n=2)), progress=False)
+    smaller = intake_photos(
+        root, work, load_recipe(make_recipe(tmp_path, n=2)), progress=False, repaint_stale=True
+    )
     assert smaller.stale == [str(Path("Seed_Images") / "Cats" / "3.jpg")]
     assert seed_photo_path(work, "Cats", 3).is_file()  # reported, never deleted
 
@@ -475,3 +477,18 @@ def test_the_failure_line_names_the_near_miss(tmp_path):
     args = ["sources", "--photos", str(photos), "--work", str(tmp_path / "w")]
     result = CliRunner().invoke(main, [*args, "--recipe", str(write_recipe(tmp_path))])
     assert "cat/ -> Cats?" in error_line(result)
+
+
+def test_photos_beyond_photos_per_object_are_counted_and_listed(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    (root / "Cats").mkdir(parents=True)
+    for i in range(1, 6):
+        (root / "Cats" / f"img{i}.jpg").write_bytes(plain(i))
+    (root / "Cats" / "img0.jpg").write_bytes(b"not a photo")
+    work = tmp_path / "work"
+    report = intake_photos(root, work, load_recipe(make_recipe(tmp_path, n=3)), progress=False)
+    assert report.accepted["Cats"] == 3
+    assert "1 files skipped" in report.summary()
+    assert "2 photos beyond photos_per_object (3) left out" in report.summary()
+    listed = json.loads((work / "reports" / "sources.json").read_text())
+    assert listed["beyond_photos_per_object"] == {"Cats": ["Cats/img4.jpg", "Cats/img5.jpg"]}

@@ -503,3 +503,18 @@ def test_sources_from_a_manifest_with_no_usable_row_fails(tmp_path):
          str(write_recipe(tmp_path)), "--no-progress", "--retries", "0"],
     )  # fmt: skip
     assert f"no usable photo in {manifest}" in error_line(result)
+
+
+def test_rows_beyond_per_object_are_counted_and_listed(server, tmp_path, recipe):
+    for i in range(1, 5):
+        server.routes[f"/b{i}.jpg"] = Route(encode(photo(40 + i)))
+    rows = [row(server.url(f"/b{i}.jpg")) for i in range(1, 5)]
+    work = tmp_path / "work"
+    report = run(write_manifest(tmp_path / "m.csv", rows), work, recipe, per_object=2)
+    assert "2 rows beyond per-object (2) left out" in report.summary()
+    listed = json.loads((work / "reports" / "sources.json").read_text())
+    assert [r["url"] for r in listed["beyond_per_object"]] == [
+        server.url("/b3.jpg"),
+        server.url("/b4.jpg"),
+    ]
+    assert [r["row"] for r in listed["beyond_per_object"]] == [3, 4]

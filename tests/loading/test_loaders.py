@@ -335,3 +335,42 @@ def test_canvas_data_exports_the_loaders():
     import canvas_data
 
     assert canvas_data.edit_pairs.__module__ == "canvas_data.loading.loaders"
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_style_or_object_the_folder_lacks_is_an_error_naming_what_it_holds(built, streaming):
+    out = built[0]
+    held_styles = "Monet, Pointillism, Seed_Images, Van_Gogh, Winter"
+    with pytest.raises(ValueError, match=rf"no style Cubism; it holds styles: {held_styles}$"):
+        style_classification(out, styles=["Cubism", "Monet"], streaming=streaming)
+    with pytest.raises(ValueError, match=r"train split holds no object Dogs; it holds objects: "):
+        text_to_image(out, objects="Dogs", streaming=streaming)
+    with pytest.raises(ValueError, match=r"no style Cubism"):
+        edit_pairs(out, styles="Cubism", split="test", streaming=streaming)
+    view = style_classification(out, exclude_styles="Cubism", streaming=streaming)
+    assert (view.num_samples if streaming else len(view)) > 0
+
+
+def test_the_same_error_from_a_datasets_split_and_a_view_made_directly(built, tmp_path):
+    from canvas_data.loading.tasks import Selection, StyleClassification
+    from canvas_data.loading.transforms import make_transform
+    from canvas_data.pack.shard_index import ShardIndex
+
+    out = built[0]
+    train = load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf"))
+    with pytest.raises(ValueError, match=r"holds no style Cubism; it holds styles: Monet, "):
+        style_classification(train, styles="Cubism")
+    with pytest.raises(ValueError, match=r"holds no object Dogs"):
+        CanvasDataset(
+            ShardIndex(out, ("train",)),
+            StyleClassification("release-61"),
+            Selection.of("train", objects="Dogs"),
+            make_transform(None),
+        )
+    with pytest.raises(ValueError, match=r"holds no object Dogs"):
+        CanvasStream(
+            out,
+            StyleClassification("release-61"),
+            Selection.of(objects="Dogs"),
+            make_transform(None),
+        )

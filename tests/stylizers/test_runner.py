@@ -117,3 +117,24 @@ def test_stylize_with_nothing_planned_fails_in_one_line(tmp_path):
     assert "nothing to stylize" in line and "canvas-build sources" in line
     with pytest.raises(ValueError, match="nothing to stylize"):
         stylize_workspace(work, recipe=load_recipe(recipe), progress=False)
+
+
+def test_other_stylizer_settings_are_refused_then_repaint_the_style(tiny_work):
+    from canvas_data.build_record import BuildConflict, read_record
+
+    first = stylize_workspace(tiny_work, styles=["Monet"], workers=1, progress=False)
+    assert first.written == 6
+    with pytest.raises(BuildConflict, match=r"Monet painted with procedural, this run asks "):
+        stylize_workspace(tiny_work, styles=["Monet"], workers=1, progress=False, min_side=16)
+    other = stylize_workspace(tiny_work, styles=["Winter"], workers=1, progress=False, min_side=16)
+    assert other.written == 6  # a style not painted yet takes any settings
+    again = stylize_workspace(
+        tiny_work, styles=["Monet"], workers=1, progress=False, min_side=16, repaint_stale=True
+    )
+    assert again.written == again.repainted == 6
+    record = read_record(tiny_work)
+    assert (
+        record.stylizers["Monet"].options == {"min_side": 16} == record.stylizers["Winter"].options
+    )
+    prov = json.loads((tiny_work / "Monet" / "Cats" / "1.json").read_text())
+    assert prov["options"]["min_side"] == 16
