@@ -9,7 +9,8 @@ Every fenced block of a page is one of:
   under its title into the page's folder before the next block runs;
 - marked as not run here, with a title saying why: ``.gpu`` (needs a GPU or real weights),
   ``.release-data`` (the release's 76 GB), ``.network`` (hosts beyond the package registries),
-  ``.your-data`` (photos or models of the reader's own);
+  ``.your-data`` (photos or models of the reader's own), ``.repo`` (run from the repository's
+  root: scripts);
   and ``.setup`` (installs the toolkit: what CI itself runs);
 - shown only: output, configuration excerpts and other languages (``text``, ``yaml``, ``json``).
 
@@ -39,7 +40,7 @@ PAGES = [ROOT / "README.md"] + sorted(
     p for p in (ROOT / "docs").rglob("*.md") if "incoming" not in p.relative_to(ROOT).parts
 )
 RUN = {"bash", "python"}
-NOT_HERE = {"gpu", "release-data", "network", "your-data"}  # each needs a title saying why
+NOT_HERE = {"gpu", "release-data", "network", "your-data", "repo"}  # each needs a title saying why
 SKIP = NOT_HERE | {"setup"}
 SHOWN = {"text", "yaml", "json", "toml", "console", "csv", "html", "markdown", ""}
 
