@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import yaml
 
 from canvas_data.errors import reading
-from canvas_data.recipe_schema import validate_recipe
+from canvas_data.recipe_schema import RECIPE_NAME, validate_recipe
 from canvas_data.suggest import unknown_names
 from canvas_data.taxonomy import SEED_STYLE, Taxonomy
 
@@ -220,7 +221,13 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
         seen.add(parent_source)
         data = _merge(parent, data)
     validate_recipe(data, source)
-    recipe = Recipe(name=data.get("name", Path(source).stem), data=data, source=source)
+    name = data.get("name", Path(source).stem)
+    if not re.fullmatch(RECIPE_NAME, name):
+        raise ValueError(
+            f"recipe {source}: name {name!r} is not letters, digits, space, '_', '.', '+' or '-'"
+            " (at most 100 characters); set 'name:' in the recipe"
+        )
+    recipe = Recipe(name=name, data=data, source=source)
     try:
         recipe.taxonomy, recipe.objects, recipe.styles  # noqa: B018 - checked now, not mid-build
     except ValueError as err:

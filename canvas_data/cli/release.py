@@ -72,6 +72,10 @@ def import_hub(
             f"{report.held} rows without a file path could not be matched (listed above); "
             f"they stay held aside in {work}/.import/pending"
         )
+    if report.rejected and not report.placed and not report.files_reused:
+        raise click.ClickException(
+            f"{parquet_dir}: nothing imported, every row or file was rejected (listed above)"
+        )
 
 
 @click.command()

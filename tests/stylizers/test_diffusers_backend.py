@@ -111,6 +111,7 @@ def test_same_bytes_alone_in_a_batch_and_on_two_ranks(tmp_path, tiny_recipe, mod
     assert batch[0].tobytes() != batch[1].tobytes()
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_with_nothing_lost_or_repeated(tmp_path, tiny_recipe, models):
     from conftest import fill_seed_photos
 

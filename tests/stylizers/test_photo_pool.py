@@ -335,6 +335,7 @@ def rerun_finishes(work: Path) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kill -9 and /proc semantics")
 def test_workers_end_when_the_run_is_killed(tmp_path):
     work = slow_workspace(tmp_path)
@@ -349,6 +350,7 @@ def test_workers_end_when_the_run_is_killed(tmp_path):
     assert "already done" in rerun_finishes(work)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signal semantics")
 def test_ctrl_c_stops_the_run_and_its_workers_and_the_rerun_resumes(tmp_path):
     work = slow_workspace(tmp_path)
