@@ -131,7 +131,8 @@ def test_a_pickle_named_model_safetensors_is_one_line(tmp_path, pickled_run):
     answers = tmp_path / "answers"
     answers.mkdir()
     accuracy = ["accuracy", "--answers", answers, "--style-classifier", pickled_run,
-                "--object-classifier", pickled_run, "--device", "cpu", "--no-progress"]  # fmt: skip
+                "--object-classifier", pickled_run, "--device", "cpu", "--no-progress",
+                "--styles", "Cats,Dogs", "--objects", "Cats,Dogs"]  # fmt: skip
     one_error_line(invoke(eval_main, accuracy), weights)
 
 

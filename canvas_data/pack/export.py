@@ -69,9 +69,16 @@ def export_release(
     splits: Sequence[str] | None = None,
     sidecars: bool = True,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> ExportReport:
-    """Write the packed folder ``packed`` back in the release's folder layout under ``out``."""
+    """Write the packed folder ``packed`` back in the release's folder layout under ``out``.
+
+    ``out`` must be missing, empty or an earlier export (which the run resumes) unless
+    ``overwrite``: ``ValueError`` naming what it holds, before anything is written.
+    """
     packed, out = Path(packed), Path(out)
+    if not overwrite:
+        _check_target(out)
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
     refuse_inside(out, packed, "--out", "the packed folder")
@@ -190,3 +197,16 @@ def _read_marker(path: Path) -> dict[str, Any]:
         isinstance(x, dict) and isinstance(x.get("file_name"), str) for x in lines
     )
     return done if ok else {}
+
+
+def _check_target(out: Path) -> None:
+    """Refuse an ``out`` that holds files other than an earlier export's (one with ``.export/``)."""
+    if not out.is_dir() or (out / STATE_DIR).is_dir():
+        return
+    names = sorted(p.name for p in out.iterdir())
+    if names:
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise ValueError(
+            f"{out} holds other files ({shown}), not an earlier export; choose another --out "
+            "or pass --overwrite (files of the same name are replaced)"
+        )
