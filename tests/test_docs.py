@@ -23,11 +23,14 @@ brace form ``{.bash .gpu title="..."}`` is Material for MkDocs' own (pymdownx.su
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import re
 import shlex
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,23 +179,28 @@ def test_the_site_in_a_browser_shows_navigation_and_the_cli_page(tmp_path):
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "mkdocs", "build", "--site-dir", str(site)], cwd=ROOT,
                    check=True, capture_output=True, timeout=600, env=MKDOCS_ENV)  # fmt: skip
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # as `mkdocs serve` does
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium(), args=BROWSER_ARGS)
         try:
             page = browser.new_page()
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto((site / "index.html").as_uri())
+            page.goto(f"{url}/")
             nav = page.locator("nav.md-nav--primary").first.inner_text()
             for section in ("Getting started", "Guides", "Reference", "Guarantees", "Benchmarks"):
                 assert section in nav
-            page.goto((site / "reference" / "cli" / "index.html").as_uri())
-            assert page.locator("h1").first.inner_text().strip() == "Command line"
+            page.goto(f"{url}/reference/cli/")
+            assert page.locator("h1").first.inner_text().strip().rstrip("¶") == "Command line"
             body = page.locator("article").inner_text()
             assert "canvas-build shards" in body and "canvas-eval accuracy" in body
             assert errors == []
         finally:
             browser.close()
+            server.shutdown()
 
 
 def documents() -> list[Path]:
