@@ -59,18 +59,26 @@ def one_line(err: BaseException) -> str:
         if blocking is not None:  # a folder to make, or to go through, where a file or link is
             return blocking
     if isinstance(err, OSError) and err.filename is not None:
-        where = os.fsdecode(err.filename)
+        where = printable(os.fsdecode(err.filename))
         if err.filename2 is not None:
-            where += f" -> {os.fsdecode(err.filename2)}"
+            where += f" -> {printable(os.fsdecode(err.filename2))}"
         return f"{where}: {err.strerror or type(err).__name__}"
     mark = getattr(err, "problem_mark", None)
     if mark is not None:  # a YAML syntax or tag error: file, line and column, then the problem
         problem = getattr(err, "problem", None) or type(err).__name__
         where = f"line {mark.line + 1}, column {mark.column + 1}: {' '.join(problem.split())}"
-        return where if mark.name.startswith("<") else f"{mark.name}: {where}"
+        return where if mark.name.startswith("<") else f"{printable(mark.name)}: {where}"
     text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
     text = " ".join(text.split())
     return text or type(err).__name__
+
+
+def printable(name: str) -> str:
+    """A file name as one line: control characters (a newline, a tab, ESC) written as escapes
+    (``\\n``, ``\\t``, ``\\x1b``), so that a name cannot add a line or move the cursor."""
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
 
 
 def in_the_way(path: Path, last_may_be_file: bool = False) -> str | None:
@@ -90,11 +98,11 @@ def in_the_way(path: Path, last_may_be_file: bool = False) -> str | None:
 def _blocking_part(path: Path, last_may_be_file: bool) -> str | None:
     for part in (*reversed(path.parents), path):
         if part.is_symlink() and not part.exists():  # dangling, or a loop of links
-            return f"{part}: is a broken link to {_link_target(part)}"
+            return f"{printable(str(part))}: is a broken link to {printable(_link_target(part))}"
         if not part.exists():
             return None
         if not part.is_dir() and not (last_may_be_file and part == path):
-            return f"{part}: is a file, not a folder"
+            return f"{printable(str(part))}: is a file, not a folder"
     return None
 
 
@@ -127,4 +135,4 @@ def reading(path: Path | str, what: str = "") -> Iterator[None]:
         if reason.startswith(f"{path}: "):
             reason = reason[len(f"{path}: ") :]
         suffix = f" (expected {what})" if what else ""
-        raise InputError(f"{path}: {reason}{suffix}") from err
+        raise InputError(f"{printable(str(path))}: {reason}{suffix}") from err

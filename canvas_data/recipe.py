@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,8 +19,8 @@ from typing import Any
 import yaml
 
 from canvas_data.errors import reading
-from canvas_data.recipe_schema import validate_recipe
-from canvas_data.suggest import unknown_names
+from canvas_data.recipe_schema import RECIPE_NAME, validate_recipe
+from canvas_data.suggest import did_you_mean, unknown_names
 from canvas_data.taxonomy import SEED_STYLE, Taxonomy
 
 RECIPE_FILE = "recipe.yaml"  # the resolved recipe a workspace keeps
@@ -157,6 +158,21 @@ def _read(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
     return _parse(res.read_text(), f"builders/{name}.yaml"), f"builders/{name}.yaml"
 
 
+def _read_parent(name: str, source: str) -> tuple[dict[str, Any], str]:
+    """The recipe that ``source`` extends; one that is not found is named with the key and the
+    file that asks for it, and the closest known recipe."""
+    try:
+        return _read(name)
+    except FileNotFoundError:
+        folder = Path(source).parent
+        nearby = [p.name for p in folder.glob("*.y*ml")] if folder.is_dir() else []
+        hint = did_you_mean(name, [*builtin_recipes(), *nearby])
+        raise ValueError(
+            f"recipe {source}: extends: no recipe {name!r}{hint}: not a file (relative to "
+            f"{Path.cwd()}), nor a built-in ({', '.join(builtin_recipes())})"
+        ) from None
+
+
 def _parse(text: str, source: str) -> dict[str, Any]:
     """The mapping a recipe file holds; ``ValueError`` naming ``source`` for anything else."""
     try:
@@ -212,15 +228,21 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def load_recipe(name_or_path: str | Path) -> Recipe:
     """Load a recipe by built-in name or path; resolves ``extends``."""
     data, source = _read(name_or_path)
-    seen = {source}
+    seen, asking = {source}, source  # asking: the file whose `extends` is read next
     while "extends" in data:
-        parent, parent_source = _read(data.pop("extends"))
+        parent, parent_source = _read_parent(data.pop("extends"), asking)
         if parent_source in seen:
             raise ValueError(f"recipe {source} extends itself through {parent_source}")
         seen.add(parent_source)
-        data = _merge(parent, data)
+        data, asking = _merge(parent, data), parent_source
     validate_recipe(data, source)
-    recipe = Recipe(name=data.get("name", Path(source).stem), data=data, source=source)
+    name = data.get("name", Path(source).stem)
+    if not re.fullmatch(RECIPE_NAME, name):
+        raise ValueError(
+            f"recipe {source}: name {name!r} is not letters, digits, space, '_', '.', '+' or '-'"
+            " (at most 100 characters); set 'name:' in the recipe"
+        )
+    recipe = Recipe(name=name, data=data, source=source)
     try:
         recipe.taxonomy, recipe.objects, recipe.styles  # noqa: B018 - checked now, not mid-build
     except ValueError as err:

@@ -86,6 +86,12 @@ def _names(value: Any, handler: Any) -> Any:
 Names = Annotated[str | list[str], WrapValidator(_names)]
 PositiveInt = Annotated[int, Field(ge=1)]
 Text = Annotated[str, Field(min_length=1)]
+# A recipe's name is written into the card (headings, code spans), file names and Croissant:
+# letters, digits, space, '_', '.', '+', '-', at most 100 characters.
+RECIPE_NAME = r"[A-Za-z0-9][A-Za-z0-9 _.+-]{0,99}"
+RecipeName = Annotated[str, Field(pattern=rf"\A{RECIPE_NAME}\z")]
+# A title or licence: one line, no control characters.
+Line = Annotated[str, Field(min_length=1, pattern=r"\A[^\x00-\x1f\x7f]+\z")]
 
 
 class TaxonomySpec(_Section):
@@ -193,13 +199,13 @@ class PackSpec(_Section):
 
 
 class RecipeSpec(_Section):
-    name: Text | None = None
+    name: RecipeName | None = None
     description: str | None = None
-    pretty_name: Text | None = None
+    pretty_name: Line | None = None
     url: Text | None = None
     version: Text | int | float | None = None
     date_published: datetime.date | Text | None = None
-    license: Text | None = None
+    license: Line | None = None
     seed: Annotated[int, Field(ge=0)] = 0
     taxonomy: TaxonomySpec | None = None
     build: BuildSpec | None = None

@@ -131,7 +131,8 @@ def test_a_pickle_named_model_safetensors_is_one_line(tmp_path, pickled_run):
     answers = tmp_path / "answers"
     answers.mkdir()
     accuracy = ["accuracy", "--answers", answers, "--style-classifier", pickled_run,
-                "--object-classifier", pickled_run, "--device", "cpu", "--no-progress"]  # fmt: skip
+                "--object-classifier", pickled_run, "--device", "cpu", "--no-progress",
+                "--styles", "Cats,Dogs", "--objects", "Cats,Dogs"]  # fmt: skip
     one_error_line(invoke(eval_main, accuracy), weights)
 
 
@@ -139,7 +140,7 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run, tin
     """Each file of the newest checkpoint, damaged in turn, is named before training starts."""
     import shutil
 
-    from canvas_data.classify.train_checkpoints import check_checkpoint
+    from canvas_data.classify.train_checkpoints import COMPLETE, check_checkpoint
     from canvas_data.classify.train_settings import SETTINGS_FILE, TrainSettings
 
     good = tmp_path / "good"
@@ -149,6 +150,7 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run, tin
     save_file(torch.load(pickled_run.parent / "state.pt"), good / "model.safetensors")
     (good / "trainer_state.json").write_text(json.dumps({"global_step": 4}))
     torch.save({"step": torch.arange(1000)}, good / "optimizer.pt")
+    (good / COMPLETE).write_text("{}")  # saved whole: damage found later is an error
     check_checkpoint(good)  # an intact checkpoint passes
     out = tmp_path / "run"
     settings = TrainSettings(task="object", classes=["Cats", "Human"], backbone="tiny")
@@ -336,3 +338,30 @@ def test_an_output_folder_under_a_file_says_the_file_is_in_the_way(tmp_path, tin
         line = one_error_line(invoke(build_main, ["preview", packed, "--out", out / "x.jpg"]))
         assert line == f"Error: {blocking}: is a file, not a folder"
     assert blocking.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("name", ["uc\n", "u\nError: fake", "u\x1b[2Jc", "tab\there"])
+def test_a_file_name_with_control_characters_is_still_one_line(tmp_path, name):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{")
+    one_error_line(invoke(build_main, ["verify", folder]), "manifest.json")
+    recipe = tmp_path / f"{name}.yaml"
+    recipe.write_text("build: [")
+    one_error_line(invoke(build_main, ["demo", "--recipe", recipe, "--out", tmp_path / "o"]))
+    recipe.unlink()
+    recipe.mkdir()  # a folder where a recipe file should be: an OSError naming it
+    one_error_line(invoke(build_main, ["demo", "--recipe", recipe, "--out", tmp_path / "o"]))
+
+
+@pytest.mark.parametrize("name", ["a\nError: b", "a\rb", "a\x1b[2Jb", "a\x00b"])
+def test_one_line_escapes_control_characters_in_file_names(name):
+    from canvas_data.errors import one_line
+
+    for err in (
+        OSError(errno.ENOSPC, "No space left on device", f"/w/{name}.jpg"),
+        OSError(errno.EEXIST, "File exists", f"/w/{name}", f"/w/{name}2"),
+    ):
+        line = one_line(err)
+        assert len(line.splitlines()) == 1 and line.isprintable(), line
+        assert "/w/a" in line

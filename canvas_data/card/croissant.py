@@ -27,6 +27,7 @@ from canvas_data.card.datasheet import (
 from canvas_data.card.tables import split_counts
 from canvas_data.pack.manifest import MANIFEST
 from canvas_data.pack.packed import SAMPLES_CSV, PackedIndex
+from canvas_data.public_url import public_url
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import sha256_file
@@ -125,7 +126,7 @@ def croissant_metadata(
         "conformsTo": CONFORMS_TO,
         "citeAs": CITATION,
         "license": dataset_licence(recipe),
-        "url": recipe.data.get("url", PAPER_URL),
+        "url": public_url(recipe.data.get("url", PAPER_URL)),
         "isBasedOn": RELEASE_URL,
         "version": str(recipe.data.get("version", "1.0.0")),
         "inLanguage": "en",

@@ -71,6 +71,20 @@ def dataset_licence(recipe: Recipe) -> str:
     )
 
 
+def hub_license(recipe: Recipe) -> str:
+    """The card header's ``license``: the recipe's ``license`` when it is one SPDX identifier,
+    lowercased as the Hub lists them (``cc-by-4.0``, ``mit``), else ``other`` (the card's text
+    then gives the terms)."""
+    from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
+
+    declared = recipe.data.get("license")
+    try:
+        canonical = canonicalize_license_expression(str(declared)) if declared else ""
+    except InvalidLicenseExpression:
+        return "other"
+    return canonical.lower() if canonical and " " not in canonical else "other"
+
+
 def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex) -> dict[str, str]:
     """The Croissant RAI fields: defaults from the recipe and the build, overridden by the
     recipe's ``responsible_ai`` mapping. Unknown names raise ``ValueError``."""

@@ -52,6 +52,7 @@ from canvas_data.card.tables import (
     style_order_note,
     style_rows,
 )
+from canvas_data.escape import markdown_text
 from canvas_data.pack.packed import PackedIndex
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE, caption
@@ -76,8 +77,8 @@ def card_fields(
     example_object = objects[0] if objects else tax.objects[0]
     limits = recipe.data.get("shards", {})
     return {
-        "title": dataset_title(recipe),
-        "description": " ".join(recipe.data.get("description", "").split()),
+        "title": markdown_text(dataset_title(recipe)),
+        "description": markdown_text(recipe.data.get("description", "")),
         "paper_url": PAPER_URL,
         "release_url": RELEASE_URL,
         "preview_block": _preview_block(preview, recipe),

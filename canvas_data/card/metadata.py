@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from canvas_data.card.datasheet import hub_license
 from canvas_data.card.tables import split_counts
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import Taxonomy
@@ -55,7 +56,7 @@ def card_metadata(manifest: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
     total = sum(manifest["splits"].values())
     meta = {
         "pretty_name": recipe.data.get("pretty_name", "UnlearnCanvas"),
-        "license": "other",
+        "license": hub_license(recipe),
         "task_categories": ["text-to-image", "image-classification", "image-to-image"],
         "tags": ["unlearncanvas", "machine-unlearning", "style-transfer", "webdataset"],
         "size_categories": [_size_category(total)],

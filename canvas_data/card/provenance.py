@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from canvas_data.escape import markdown_cell
 from canvas_data.pack.packed import PackedIndex
 from canvas_data.recipe import Recipe
 
@@ -79,7 +80,7 @@ def prompt_rows(recipe: Recipe, manifest: dict[str, Any]) -> str:
 
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    return markdown_cell(text)
 
 
 def photo_credits(recipe: Recipe, index: PackedIndex) -> str:

@@ -8,12 +8,16 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from canvas_data.classify.classifier import DEFAULT_BACKBONE, TASKS, is_random_init
+from canvas_data.classify.run_info import (  # noqa: F401 (SETTINGS_FILE: its name here too)
+    DEFAULT_BACKBONE,
+    SETTINGS_FILE,
+    TASKS,
+    is_random_init,
+)
 from canvas_data.pack.shard_index import load_manifest, manifest_taxonomy
 from canvas_data.suggest import unknown_names
 from canvas_data.taxonomy import OBJECTS_20, STYLES_51, STYLES_61
 
-SETTINGS_FILE = "train.json"
 AUGMENTS = ("crop-flip", "flip", "none")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 NAMED_ORDERS = {

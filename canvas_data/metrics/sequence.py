@@ -34,7 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from canvas_data.escape import csv_row, literal_plot_text, markdown_cell, markdown_text
 from canvas_data.metrics.accuracy import RESULT_KIND
+from canvas_data.metrics.result_types import check_accuracy_result
 from canvas_data.metrics.scores import DOMAINS, Definitions, Judged, forgetting_scores
 
 SEQUENCE_KIND = "canvas-eval sequence"
@@ -186,6 +188,7 @@ def _read(path: Path) -> dict[str, Any]:
             raise ValueError(
                 f"{path}: prediction {n} lacks one of {', '.join(fields)} (or has the wrong type)"
             )
+    check_accuracy_result(path, result)
     return result
 
 
@@ -244,14 +247,14 @@ def to_markdown(run: SequenceRun) -> str:
     """Rows = steps, columns = UA of each target (blank before it is forgotten), mean UA, IRA, CRA
     (values in %)."""
     targets = run.targets
-    head = "| step | forgets | " + " | ".join(f"UA {t}" for t in targets)
+    head = "| step | forgets | " + " | ".join(f"UA {markdown_cell(t)}" for t in targets)
     head += " | mean UA | IRA | CRA |"
     rule = "|---:|---|" + "---:|" * (len(targets) + 3)
-    lines = [f"Sequential unlearning: {run.method}", "", head, rule]
+    lines = [f"Sequential unlearning: {markdown_text(run.method)}", "", head, rule]
     for s in run.steps:
         cells = [_pct(s.ua[t]) if t in s.ua else "" for t in targets]
         cells += [_pct(s.mean_ua), _pct(s.ira), _pct(s.cra)]
-        lines.append(f"| {s.step} | {s.target} | " + " | ".join(cells) + " |")
+        lines.append(f"| {s.step} | {markdown_cell(s.target)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -260,7 +263,7 @@ def to_csv(run: SequenceRun) -> str:
     fields = ["step", "target", *(f"UA_{t}" for t in run.targets), "mean_UA", "IRA", "CRA"]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
+    writer.writerow(csv_row({f: f for f in fields}))  # the header: targets' names are outside text
     for s in run.steps:
         row: dict[str, Any] = {"step": s.step, "target": s.target}
         for t in run.targets:
@@ -268,10 +271,11 @@ def to_csv(run: SequenceRun) -> str:
             row[f"UA_{t}"] = "" if v is None else 100 * v
         for key, v in (("mean_UA", s.mean_ua), ("IRA", s.ira), ("CRA", s.cra)):
             row[key] = "" if v is None else 100 * v
-        writer.writerow(row)
+        writer.writerow(csv_row(row))
     return buf.getvalue()
 
 
+@literal_plot_text
 def curves_png(run: SequenceRun) -> bytes:
     """The curves as PNG bytes: UA of each target from the step it is forgotten, IRA and CRA
     (dashed), in % against the step (matplotlib, Agg backend)."""

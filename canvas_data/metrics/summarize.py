@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from canvas_data.atomic import write_bytes, write_json, write_text
+from canvas_data.escape import csv_row, markdown_cell
 from canvas_data.metrics import efficiency as eff
 from canvas_data.metrics.accuracy import RESULT_KIND
 from canvas_data.metrics.heatmap import HeatRow, save_heatmap
+from canvas_data.metrics.result_types import check_accuracy_result
 from canvas_data.metrics.scores import (
     DOMAINS,
     OBJECT,
@@ -81,6 +83,8 @@ def read_results(
             raise ValueError(
                 f"{path}: not written by `canvas-eval accuracy`, `fid`, `profile` or `storage`"
             )
+        if kind == RESULT_KIND:
+            check_accuracy_result(path, result)
         method = given or method_of(path, result)
         group = methods.setdefault(method, MethodResults(method))
         if kind in eff.KINDS:
@@ -156,7 +160,7 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
         fid = "—" if r["FID"] is None else f"{r['FID']:.2f}"
         counts = f"{r['style_targets']} / {r['object_targets']}"
         cells += [fid, counts, *(eff.cell(r, key) for key, _, _ in extra)]
-        lines.append(f"| {r['method']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {markdown_cell(r['method'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -178,7 +182,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
                 out[f"{d}_{c}"] = "" if v is None else 100 * v
         out["FID"] = "" if r["FID"] is None else r["FID"]
         out.update({name: eff.csv_value(r, key) for key, _, name in extra})
-        writer.writerow(out)
+        writer.writerow(csv_row(out))
     return buf.getvalue()
 
 

@@ -33,7 +33,7 @@ SHARD_FILES = {"webdataset": ("data", ".tar"), "parquet": ("parquet", ".parquet"
 SUFFIXES = {"shards": ".tar", "parquet": ".parquet"}  # manifest list -> file suffix
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # pipe:, file:, http:, s3:, C:
-_IDX = re.compile(r"^[1-9][0-9]*$")
+_IDX = re.compile(r"^[1-9][0-9]{0,8}$")  # at most 9 digits: no int() of 5,000 digits
 
 
 class UnsafeEntry(ValueError):
@@ -121,7 +121,8 @@ def check_key(key: Any, taxonomy: Taxonomy) -> Item:
         raise UnsafeEntry(f"key {key!r}: object {obj!r} is not in the manifest's taxonomy")
     if not _IDX.fullmatch(idx):
         raise UnsafeEntry(
-            f"key {key!r}: idx {idx!r} is not a positive integer (digits, no leading zero)"
+            f"key {key[:80]!r}: idx {idx[:20]!r} is not a positive integer (at most 9 digits,"
+            " no leading zero)"
         )
     return Item(style, obj, int(idx))
 

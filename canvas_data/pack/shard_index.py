@@ -20,15 +20,15 @@ from canvas_data.pack.manifest import (
     manifest_taxonomy,
     shard_file,
 )
-from canvas_data.pack.tar_samples import check_member, member_error
+from canvas_data.pack.tar_samples import IMAGE_EXT, check_member, member_error
 
-IMAGE_MEMBER = "jpg"
+IMAGE_MEMBER = IMAGE_EXT
 
 
 def _sort_key(key: str) -> tuple[str, int]:
     """Natural order: ``Monet/Cats/2`` before ``Monet/Cats/10``."""
     head, _, idx = key.rpartition("/")
-    return (head, int(idx)) if idx.isdigit() else (key, -1)
+    return (head, int(idx)) if idx.isdigit() and len(idx) < 19 else (key, -1)
 
 
 def split_shards(root: Path, manifest: dict[str, Any], split: str) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from canvas_data.recipe import Recipe
 from canvas_data.suggest import unknown_names
-from canvas_data.taxonomy import STYLE_ORDERS, STYLES_50, STYLES_60
+from canvas_data.taxonomy import STYLES_50, STYLES_60
 
 HEADS = {"50": ("release-51", STYLES_50), "60": ("release-61", STYLES_60)}
 
@@ -77,15 +77,3 @@ def pack_resolution(recipe: Recipe) -> int | None:
     """The size images are re-encoded to when packing with ``recipe``, or None to keep bytes."""
     value = (recipe.data.get("pack") or {}).get("resolution")
     return int(value) if value else None
-
-
-def parse_styles(value: str | None) -> str | list[str] | None:
-    """The ``--styles`` option: ``50``, ``60`` or a comma-separated list of style names."""
-    if not value:
-        return None
-    value = value.strip()
-    if value in HEADS:
-        return value
-    if value in STYLE_ORDERS:
-        return {"release-51": "50", "release-61": "60"}[value]
-    return [v.strip() for v in value.split(",") if v.strip()]

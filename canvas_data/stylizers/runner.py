@@ -31,8 +31,9 @@ from canvas_data.build_record import (
     stale_paintings,
     write_record,
 )
+from canvas_data.locks import remove_free_claims
 from canvas_data.recipe import Recipe, workspace_recipe
-from canvas_data.stylizers.paint_items import Outcome, is_done, paint_batch
+from canvas_data.stylizers.paint_items import LOCKS, Outcome, is_done, item_lock_path, paint_batch
 from canvas_data.stylizers.photo_pool import run_pool
 from canvas_data.stylizers.registry import get_stylizer, stylizer_class
 from canvas_data.suggest import unknown_names
@@ -163,6 +164,7 @@ def stylize_workspace(
     finally:
         bar.close()
         _remove_partials(work, items)  # those of workers stopped by Ctrl-C or an error
+        _remove_free_claims(work, items)  # the lock files such workers left
     report.seconds = time.perf_counter() - started
     return report
 
@@ -195,6 +197,16 @@ def _remove_partials(work: Path, items: list[Item]) -> None:
         for p in folder.glob(f".*{PARTIAL}*"):
             if folder / p.name[1:].split(PARTIAL)[0] in targets and leftover(p):
                 p.unlink(missing_ok=True)
+
+
+def _remove_free_claims(work: Path, items: list[Item]) -> None:
+    """Remove the lock files of ``items`` that no process holds (the folder stays: another run
+    may be making a claim in it)."""
+    folder = work / LOCKS
+    if not folder.is_dir():
+        return
+    mine = {item_lock_path(work, it) for it in items}
+    remove_free_claims([p for p in folder.iterdir() if p in mine])
 
 
 def _run_batched(

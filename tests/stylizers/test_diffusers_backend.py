@@ -129,6 +129,7 @@ def test_same_bytes_alone_on_two_ranks_and_close_in_a_batch(tmp_path, tiny_recip
     assert pixel_difference(batch[0], batch[1]) > JPEG_TOLERANCE  # another seed: another image
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_with_nothing_lost_or_repeated(tmp_path, tiny_recipe, models):
     from conftest import fill_seed_photos
 

@@ -83,6 +83,7 @@ def test_unreadable_seed_photo_is_reported_and_the_rest_goes_on(tiny_work):
     assert "cannot read seed photo" in report.failed[0][1]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_with_nothing_lost_or_repeated(tmp_path, tiny_recipe):
     from conftest import fill_seed_photos
 
