@@ -11,6 +11,7 @@ import sys
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from peak_memory import HIGH_WATER
 from release_data import jpeg, write_release_parquet
 
 from canvas_data.intake.release_import import import_hub_parquet
@@ -92,20 +93,6 @@ def test_honest_file_within_the_limits_is_read(tmp_path):
     assert len(list(iter_rows(path))) == 5
     assert MAX_IMAGE_BYTES >= 32 << 20
 
-
-# The peak resident memory of this process since it started: Linux's VmHWM (ru_maxrss can
-# carry the parent's peak across fork and exec), else getrusage.
-HIGH_WATER = """
-import resource
-def peak_kib():
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-"""
 
 PEAK = (
     HIGH_WATER

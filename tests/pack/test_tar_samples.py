@@ -14,6 +14,7 @@ import tarfile
 
 import pytest
 from click.testing import CliRunner
+from peak_memory import HIGH_WATER
 from PIL import Image
 
 from canvas_data.cli.build import main
@@ -395,20 +396,6 @@ def test_style_name_with_final_newline_is_refused(folder, tmp_path):
         export_release(folder, tmp_path / "export", progress=False)
     assert not list((tmp_path / "export").glob("*\n*"))
 
-
-# The peak resident memory of this process since it started: Linux's VmHWM (ru_maxrss can
-# carry the parent's peak across fork and exec), else getrusage.
-HIGH_WATER = """
-import resource
-def peak_kib():
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-"""
 
 PEAK = (
     HIGH_WATER
