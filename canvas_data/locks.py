@@ -4,7 +4,8 @@
 is writing, with a one-line error that names the holder's process id (kept beside the lock).
 ``claim(path)`` takes one unit of shared work (a painting), so that runs sharing a workspace
 split the work between them. The kernel releases a lock when its holder dies, so a killed run
-never leaves one behind.
+never leaves one held; a lock file is removed when its lock is released, and the files a
+stopped process left are removed by the run that stopped it (``remove_free_claims``).
 """
 
 from __future__ import annotations
@@ -51,37 +52,67 @@ def exclusive(lock_file: Path, folder: Path, command: str, option: str) -> Itera
     another OPTION``.
     """
     lock_file = Path(lock_file)
-    lock = _file_lock(lock_file)
-    try:
-        lock.acquire(blocking=False)
-    except Timeout:
+    lock = claim(lock_file)
+    if lock is None:
         raise Busy(
             f"{folder} is being written by another canvas-build {command} "
             f"(pid {holder(lock_file)}); wait or use another {option}"
-        ) from None
+        )
     try:
         write_text(_pid_file(lock_file), f"{os.getpid()}\n")
         yield
     finally:
-        lock.release()
+        _pid_file(lock_file).unlink(missing_ok=True)
+        release(lock)  # no lock file is left behind, after an error or Ctrl-C too
 
 
 def claim(lock_file: Path, *, wait: bool = False) -> FileLock | None:
-    """Take the lock of one unit of work: ``None`` if another process has it (unless ``wait``)."""
-    lock = _file_lock(Path(lock_file))
-    try:
-        lock.acquire(blocking=wait)
-    except Timeout:
-        return None
-    return lock
+    """Take the lock of one unit of work: ``None`` if another process has it (unless ``wait``).
 
-
-def release(lock: FileLock, *, finished: bool) -> None:
-    """Release a claim; once its work is ``finished`` the lock file is removed too.
-
-    Removing it is safe then: a process that opened the old file before the removal, or creates
-    a new one after it, checks that the work is done before doing it.
+    The lock is the file at ``lock_file`` now: one removed (or replaced) while this process
+    waited for it is taken again, so a removed lock file never gives two holders.
     """
-    if finished:
-        Path(lock.lock_file).unlink(missing_ok=True)
+    lock_file = Path(lock_file)
+    while True:
+        lock = _file_lock(lock_file)
+        try:
+            lock.acquire(blocking=wait)
+        except Timeout:
+            return None
+        if _holds_current(lock, lock_file):
+            return lock
+        lock.release()
+
+
+def _holds_current(lock: FileLock, lock_file: Path) -> bool:
+    """Whether the file ``lock`` holds is still the one at ``lock_file`` (not removed since)."""
+    fd = getattr(getattr(lock, "_context", None), "lock_file_fd", None)
+    if fd is None:  # no file descriptor to compare: trust the lock
+        return True
+    try:
+        return os.fstat(fd).st_ino == os.stat(lock_file).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def release(lock: FileLock, *, finished: bool = False) -> None:
+    """Release a claim and remove its lock file (while still holding it): a process waiting on
+    the removed file takes the new one instead (see :func:`claim`). ``finished`` is kept for
+    callers that say whether the work was done; the file goes either way."""
+    Path(lock.lock_file).unlink(missing_ok=True)
     lock.release()
+
+
+def remove_free_claims(lock_files: list[Path]) -> int:
+    """Remove the lock files among ``lock_files`` that no process holds (those left by
+    processes that were stopped: the kernel freed their locks, the files stay); returns how
+    many. Files held by a running process are kept."""
+    removed = 0
+    for path in lock_files:
+        if not path.is_file():
+            continue
+        lock = claim(path)
+        if lock is not None:
+            release(lock)
+            removed += 1
+    return removed

@@ -17,7 +17,7 @@ import yaml
 
 from canvas_data.card.dataset_card import write_card
 from canvas_data.out_paths import check_out
-from canvas_data.pack.shards import PackReport, pack_shards
+from canvas_data.pack.shards import PackOptions, PackReport, pack_shards
 from canvas_data.recipe import RECIPE_FILE, Recipe, load_recipe
 
 
@@ -30,14 +30,27 @@ def finish_with_card(
     write_card(out, manifest, recipe, written=written)
 
 
-def pack_dataset(work: Path, out: Path, **options: Any) -> PackReport:
+def pack_dataset(
+    work: Path,
+    out: Path,
+    options: PackOptions | None = None,
+    *,
+    recipe: Recipe | None = None,
+    progress: bool = True,
+    **fields: Any,
+) -> PackReport:
     """Pack ``work`` into ``out``: shards, manifest, recipe and dataset card. Resumes per shard.
 
-    ``options`` are those of :func:`canvas_data.pack.shards.pack_shards` (``recipe``,
-    ``max_samples``,
-    ``max_bytes``, ``styles``, ``resolution``, ``formats``, ``check``, ``progress``); its errors.
+    As :func:`canvas_data.pack.shards.pack_shards` (the same options and errors); a call that
+    makes no :class:`PackOptions` may give its fields instead (``max_samples=2``).
     """
-    return pack_shards(work, out, finish=finish_with_card, **options)
+    if fields:
+        if options is not None:
+            raise TypeError(f"pack_dataset: {', '.join(fields)} given with options")
+        options = PackOptions(**fields)
+    return pack_shards(
+        work, out, options, recipe=recipe, progress=progress, finish=finish_with_card
+    )
 
 
 # What an unfinished demo run leaves before its marker file (manifest.json, recipe.yaml) is written.
@@ -74,7 +87,7 @@ def run_demo(
     from canvas_data.intake.bundled_photos import write_bundled_photos
     from canvas_data.intake.photos import intake_photos
     from canvas_data.pack.verify import verify_shards
-    from canvas_data.stylizers.runner import stylize_workspace
+    from canvas_data.stylizers.runner import StylizeOptions, stylize_workspace
 
     out = Path(out)
     work = Path(work) if work else out.with_name(f"{out.name}-work")
@@ -94,7 +107,11 @@ def run_demo(
 
     echo(f"[2/4] stylize {len(resolved.styles)} styles with the built-in CPU stylizer")
     styled = stylize_workspace(
-        work, recipe=resolved, workers=workers, progress=progress, repaint_stale=True
+        work,
+        StylizeOptions(workers=workers),
+        recipe=resolved,
+        progress=progress,
+        repaint_stale=True,
     )
     summaries.append(styled.summary())
     echo(f"      {summaries[-1]}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -17,9 +18,9 @@ from typing import Any
 
 import yaml
 
-from canvas_data.errors import reading
-from canvas_data.recipe_schema import validate_recipe
-from canvas_data.suggest import unknown_names
+from canvas_data.errors import InputError, reading
+from canvas_data.recipe_schema import RECIPE_NAME, BuildSpec, RecipeSpec, validate_recipe
+from canvas_data.suggest import did_you_mean, unknown_names
 from canvas_data.taxonomy import SEED_STYLE, Taxonomy
 
 RECIPE_FILE = "recipe.yaml"  # the resolved recipe a workspace keeps
@@ -35,16 +36,27 @@ class StyleSpec:
     prompt: str
     negative_prompt: str | None = None
     procedural: tuple[dict[str, Any], ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # the other keys the recipe sets
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """A resolved recipe (``extends`` merged in)."""
+    """A resolved recipe (``extends`` merged in).
+
+    ``data`` is the merged mapping as written (what ``sha256`` hashes and ``recipe.yaml`` keeps);
+    ``spec`` is that mapping checked by :mod:`canvas_data.recipe_schema`, with every default
+    filled in: the properties below read it. ``data`` is checked when the recipe is made
+    (``ValueError`` naming ``source`` and the bad key); a changed recipe is a new ``Recipe``,
+    never ``data`` changed in place (``spec`` would not follow).
+    """
 
     name: str
     data: dict[str, Any]
     source: str
+    spec: RecipeSpec = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spec", validate_recipe(self.data, self.source))
 
     @property
     def sha256(self) -> str:
@@ -53,65 +65,69 @@ class Recipe:
 
     @property
     def taxonomy(self) -> Taxonomy:
-        tax = self.data.get("taxonomy", {})
-        return Taxonomy.from_spec(tax.get("styles", "release-61"), tax.get("objects", "release-20"))
+        return Taxonomy.from_spec(self.spec.taxonomy.styles, self.spec.taxonomy.objects)
 
     @property
-    def build(self) -> dict[str, Any]:
-        return self.data.get("build", {})
+    def build(self) -> BuildSpec:
+        return self.spec.build
 
     @property
     def resolution(self) -> int:
-        return int(self.build.get("resolution", 1024))
+        return self.spec.build.resolution
 
     @property
     def photos_per_object(self) -> int:
-        return int(self.build.get("photos_per_object", 20))
+        return self.spec.build.photos_per_object
 
     @property
     def min_photo_side(self) -> int:
-        return int(self.build.get("min_photo_side", 256))
+        return self.spec.build.min_photo_side
 
     @property
     def jpeg_quality(self) -> int:
-        return int(self.build.get("jpeg_quality", 95))
+        return self.spec.build.jpeg_quality
 
     @property
     def seed(self) -> int:
-        return int(self.data.get("seed", 0))
+        return self.spec.seed
 
     @property
     def test_per_object(self) -> int:
         """How many photos of each object (the highest idx) go to the test split."""
-        return int(self.data.get("split", {}).get("test_per_object", 2))
+        return self.spec.split.test_per_object
 
     @property
     def objects(self) -> tuple[str, ...]:
         """The objects this build makes, in class order."""
-        return _select(self.build.get("objects", "all"), self.taxonomy.objects, "object")
+        return _select(self.spec.build.objects, self.taxonomy.objects, "object")
 
     @property
     def styles(self) -> tuple[str, ...]:
         """The painted styles this build makes, in class order."""
-        return _select(self.build.get("styles", "all"), self.taxonomy.painted_styles, "style")
+        return _select(self.spec.build.styles, self.taxonomy.painted_styles, "style")
+
+    def defines(self, name: str) -> bool:
+        """Whether the recipe's ``styles`` section defines style ``name``."""
+        return name in self.spec.styles
 
     def style(self, name: str) -> StyleSpec:
-        """The spec of one style; raises ``KeyError`` naming the recipe when it has none."""
-        spec = self.data.get("styles", {}).get(name)
+        """The spec of one style; ``InputError`` naming the recipe when it defines none."""
+        spec = self.spec.styles.get(name)
         if spec is None:
-            defined = list(self.data.get("styles", {}))
-            raise KeyError(f"recipe {self.name!r}: {unknown_names('style', [name], defined)}")
-        known = {"prompt", "negative_prompt", "procedural"}
+            defined = list(self.spec.styles)
+            raise InputError(f"recipe {self.name!r}: {unknown_names('style', [name], defined)}")
         return StyleSpec(
             name=name,
-            prompt=spec.get("prompt", f"a painting in {name.replace('_', ' ')} style"),
-            negative_prompt=spec.get("negative_prompt"),
-            procedural=tuple(spec.get("procedural", ())),
-            extra={k: v for k, v in spec.items() if k not in known},
+            prompt=spec.prompt or f"a painting in {name.replace('_', ' ')} style",
+            negative_prompt=spec.negative_prompt,
+            procedural=tuple(spec.procedural or ()),
+            extra=spec.model_dump(exclude_unset=True, exclude=_STYLE_FIELDS),
         )
 
     def stylizer_options(self, backend: str) -> dict[str, Any]:
-        return dict(self.data.get("stylizers", {}).get(backend, {}))
+        """The options the recipe sets for stylizer ``backend`` (only those it sets)."""
+        options = getattr(self.spec.stylizers, backend, None)
+        return options.model_dump(exclude_unset=True) if options is not None else {}
 
     def split_of(self, idx: int, photo_indices: list[int]) -> str:
         """``train`` or ``test`` for photo ``idx`` of a cell whose photos are ``photo_indices``.
@@ -125,6 +141,9 @@ class Recipe:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.data, sort_keys=False, allow_unicode=True, width=100)
+
+
+_STYLE_FIELDS = {"prompt", "negative_prompt", "procedural"}  # StyleSpec's own fields
 
 
 def _select(spec: Any, universe: tuple[str, ...], kind: str) -> tuple[str, ...]:
@@ -155,6 +174,21 @@ def _read(name_or_path: str | Path) -> tuple[dict[str, Any], str]:
         known = ", ".join(builtin_recipes())
         raise FileNotFoundError(f"no recipe {name_or_path!r}: not a file, nor a built-in ({known})")
     return _parse(res.read_text(), f"builders/{name}.yaml"), f"builders/{name}.yaml"
+
+
+def _read_parent(name: str, source: str) -> tuple[dict[str, Any], str]:
+    """The recipe that ``source`` extends; one that is not found is named with the key and the
+    file that asks for it, and the closest known recipe."""
+    try:
+        return _read(name)
+    except FileNotFoundError:
+        folder = Path(source).parent
+        nearby = [p.name for p in folder.glob("*.y*ml")] if folder.is_dir() else []
+        hint = did_you_mean(name, [*builtin_recipes(), *nearby])
+        raise ValueError(
+            f"recipe {source}: extends: no recipe {name!r}{hint}: not a file (relative to "
+            f"{Path.cwd()}), nor a built-in ({', '.join(builtin_recipes())})"
+        ) from None
 
 
 def _parse(text: str, source: str) -> dict[str, Any]:
@@ -212,23 +246,28 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def load_recipe(name_or_path: str | Path) -> Recipe:
     """Load a recipe by built-in name or path; resolves ``extends``."""
     data, source = _read(name_or_path)
-    seen = {source}
+    seen, asking = {source}, source  # asking: the file whose `extends` is read next
     while "extends" in data:
-        parent, parent_source = _read(data.pop("extends"))
+        parent, parent_source = _read_parent(data.pop("extends"), asking)
         if parent_source in seen:
             raise ValueError(f"recipe {source} extends itself through {parent_source}")
         seen.add(parent_source)
-        data = _merge(parent, data)
-    validate_recipe(data, source)
-    recipe = Recipe(name=data.get("name", Path(source).stem), data=data, source=source)
+        data, asking = _merge(parent, data), parent_source
+    name = validate_recipe(data, source).name or Path(source).stem
+    if not re.fullmatch(RECIPE_NAME, name):
+        raise ValueError(
+            f"recipe {source}: name {name!r} is not letters, digits, space, '_', '.', '+' or '-'"
+            " (at most 100 characters); set 'name:' in the recipe"
+        )
+    recipe = Recipe(name=name, data=data, source=source)
     try:
         recipe.taxonomy, recipe.objects, recipe.styles  # noqa: B018 - checked now, not mid-build
     except ValueError as err:
         raise ValueError(f"recipe {source}: {err}") from None
-    missing = [s for s in recipe.styles if s not in data.get("styles", {})]
+    missing = [s for s in recipe.styles if not recipe.defines(s)]
     if missing:
         raise ValueError(f"recipe {source} builds styles it does not define: {missing}")
-    if SEED_STYLE in data.get("styles", {}):
+    if recipe.defines(SEED_STYLE):
         raise ValueError(f"recipe {source}: {SEED_STYLE} is the photo class, not a style to paint")
     return recipe
 

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from canvas_data.errors import validation_line
 from canvas_data.suggest import did_you_mean
 
 # Croissant RAI properties (http://mlcommons.org/croissant/RAI/), in the order the card shows them.
@@ -52,12 +53,14 @@ class _Section(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
+        if data is None:  # a key with no value (``build:``) is the section with its defaults
+            return {}
         if isinstance(data, dict):
             known = list(cls.model_fields)
             for key in data:
                 if key not in cls.model_fields:
                     raise _unknown_key(str(key), known)
-        elif data is not None:
+        else:
             raise PydanticCustomError(
                 "not_a_mapping", "must be a mapping of keys, got {value}", {"value": repr(data)}
             )
@@ -86,6 +89,12 @@ def _names(value: Any, handler: Any) -> Any:
 Names = Annotated[str | list[str], WrapValidator(_names)]
 PositiveInt = Annotated[int, Field(ge=1)]
 Text = Annotated[str, Field(min_length=1)]
+# A recipe's name is written into the card (headings, code spans), file names and Croissant:
+# letters, digits, space, '_', '.', '+', '-', at most 100 characters.
+RECIPE_NAME = r"[A-Za-z0-9][A-Za-z0-9 _.+-]{0,99}"
+RecipeName = Annotated[str, Field(pattern=rf"\A{RECIPE_NAME}\z")]
+# A title or licence: one line, no control characters.
+Line = Annotated[str, Field(min_length=1, pattern=r"\A[^\x00-\x1f\x7f]+\z")]
 
 
 class TaxonomySpec(_Section):
@@ -193,31 +202,37 @@ class PackSpec(_Section):
 
 
 class RecipeSpec(_Section):
-    name: Text | None = None
+    name: RecipeName | None = None
     description: str | None = None
-    pretty_name: Text | None = None
+    pretty_name: Line | None = None
     url: Text | None = None
     version: Text | int | float | None = None
     date_published: datetime.date | Text | None = None
-    license: Text | None = None
+    license: Line | None = None
     seed: Annotated[int, Field(ge=0)] = 0
-    taxonomy: TaxonomySpec | None = None
-    build: BuildSpec | None = None
-    split: SplitSpec | None = None
-    shards: ShardsSpec | None = None
-    photos: PhotosSpec | None = None
-    stylizers: StylizersSpec | None = None
-    styles: dict[str, StyleSpecModel | None] | None = None
+    taxonomy: TaxonomySpec = TaxonomySpec()
+    build: BuildSpec = BuildSpec()
+    split: SplitSpec = SplitSpec()
+    shards: ShardsSpec = ShardsSpec()
+    photos: PhotosSpec = PhotosSpec()
+    stylizers: StylizersSpec = StylizersSpec()
+    styles: dict[str, StyleSpecModel] = {}
     responsible_ai: dict[str, Text] | None = None
     pack: PackSpec | None = None
 
+    @field_validator("styles", mode="before")
+    @classmethod
+    def _no_value_is_empty(cls, styles: Any) -> Any:
+        """``styles:`` with no value defines no style (a style with no value gets defaults)."""
+        return {} if styles is None else styles
+
     @field_validator("styles")
     @classmethod
-    def _chains(cls, styles: dict[str, StyleSpecModel | None] | None) -> Any:
+    def _chains(cls, styles: dict[str, StyleSpecModel]) -> Any:
         from canvas_data.stylizers.procedural_ops import validate_chain
 
-        for name, spec in (styles or {}).items():
-            if spec is not None and spec.procedural is not None:
+        for name, spec in styles.items():
+            if spec.procedural is not None:
                 validate_chain(name, spec.procedural)
         return styles
 
@@ -247,35 +262,4 @@ def validate_recipe(data: Any, source: str) -> RecipeSpec:
     try:
         return RecipeSpec.model_validate(data if data is not None else {})
     except ValidationError as err:
-        raise ValueError(f"recipe {source}: {format_errors(err)}") from None
-
-
-def format_errors(err: ValidationError, limit: int = 3) -> str:
-    """The first ``limit`` faults of ``err`` as ``path: reason`` joined by ``; `` (one line).
-
-    A value that matches no member of a union gives one fault per member: only the first is kept.
-    """
-    lines: dict[str, str] = {}
-    for e in err.errors(include_url=False):
-        path = [str(p) for p in e["loc"] if not _is_type_tag(p)]
-        if e["type"] == "unknown_key":
-            ctx = e["ctx"]
-            where = ".".join([*path, ctx["key"]])
-            lines.setdefault(where, f"unknown key {where}{ctx['hint']}; known keys: {ctx['known']}")
-            continue
-        where = ".".join(path)
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] not in {"names", "not_a_mapping", "value_error"}:
-            msg = f"{msg}, got {e['input']!r}"
-        lines.setdefault(where, f"{where}: {msg}" if where else msg)
-    shown = list(lines.values())[:limit]
-    more = len(lines) - len(shown)
-    return "; ".join(shown) + (f" (and {more} more)" if more > 0 else "")
-
-
-def _is_type_tag(part: Any) -> bool:
-    """Pydantic adds the member type of a union to an error's location (``int``, ``str``...)."""
-    return isinstance(part, str) and (
-        part in {"int", "str", "float", "bool", "date"}
-        or part.startswith(("function-", "constrained-", "literal[", "list[", "dict["))
-    )
+        raise ValueError(f"recipe {source}: {validation_line(err)}") from None

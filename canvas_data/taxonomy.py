@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from canvas_data.limits import MAX_CAPTION_CHARS
+
 SEED_STYLE = "Seed_Images"
 
 OBJECTS_20: tuple[str, ...] = (
@@ -50,7 +52,7 @@ STYLES_50: tuple[str, ...] = tuple(s for s in STYLES_51 if s != SEED_STYLE)
 STYLE_ORDERS: dict[str, tuple[str, ...]] = {"release-61": STYLES_61, "release-51": STYLES_51}
 OBJECT_ORDERS: dict[str, tuple[str, ...]] = {"release-20": OBJECTS_20}
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # whole names only: fullmatch
 
 
 def spaced(name: str) -> str:
@@ -91,13 +93,28 @@ RELEASE_TEXTS: dict[str, Callable[[str, str], str]] = {
 }
 
 
-_CAPTION = re.compile(
-    r"^\s*an?\s+(?P<object>.+?)\s+image\s+in\s+(?P<style>.+?)\s+style\s*\.?\s*$", re.IGNORECASE
-)
+def _caption_words(text: str) -> tuple[str, str] | None:
+    """``(object words, style words)`` of ``"A[n] {object} image in {style} style[.]"``, or None.
+
+    Split on whitespace and scanned once (linear time, no backtracking): the first ``image in``
+    after the article ends the object's words, the last word is ``style``.
+    """
+    words = text.split()
+    if words and words[-1].endswith(".") and words[-1] != ".":
+        words[-1] = words[-1][:-1]
+    elif words and words[-1] == ".":
+        words.pop()
+    lower = [w.lower() for w in words]
+    if len(words) < 6 or lower[0] not in ("a", "an") or lower[-1] != "style":
+        return None
+    for i in range(2, len(words) - 3):
+        if lower[i] == "image" and lower[i + 1] == "in":
+            return " ".join(words[1:i]), " ".join(words[i + 2 : -1])
+    return None
 
 
 def _key(name: str) -> str:
-    return re.sub(r"[\s_]+", "_", name.strip()).lower()
+    return "_".join(name.replace("_", " ").split()).lower()
 
 
 @dataclass(frozen=True)
@@ -109,7 +126,7 @@ class Taxonomy:
 
     def __post_init__(self) -> None:
         for kind, names in (("style", self.styles), ("object", self.objects)):
-            bad = [n for n in names if not _NAME.match(n)]
+            bad = [n for n in names if not _NAME.fullmatch(n)]
             if bad:
                 raise ValueError(f"{kind} names must be letters, digits, '_' or '-': {bad}")
             dupes = sorted({n for n in names if list(names).count(n) > 1})
@@ -138,12 +155,18 @@ class Taxonomy:
         """Return ``(style, object)`` from any caption variant of the release.
 
         Accepts "A/An", spaces or underscores, any case, a trailing period, and "photo style" /
-        "Photo style" / "Seed Images style" for seed photos. Raises ``ValueError`` otherwise.
+        "Photo style" / "Seed Images style" for seed photos. Raises ``ValueError`` otherwise,
+        and for a caption longer than ``MAX_CAPTION_CHARS`` before looking at its words.
+        Time is linear in the caption's length.
         """
-        match = _CAPTION.match(text)
-        if not match:
+        if len(text) > MAX_CAPTION_CHARS:
+            raise ValueError(
+                f"caption of {len(text):,} characters, over the limit of {MAX_CAPTION_CHARS:,}"
+            )
+        words = _caption_words(text)
+        if words is None:
             raise ValueError(f"not an UnlearnCanvas caption: {text!r}")
-        style_words, object_words = match["style"], match["object"]
+        object_words, style_words = words
         style = _lookup(style_words, self.styles, {"photo": SEED_STYLE})
         obj = _lookup(object_words, self.objects, {})
         if style is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from canvas_data.taxonomy import SEED_STYLE
 
-_IDX = re.compile(r"^([1-9][0-9]*)\.jpg$")
+_IDX = re.compile(r"^([1-9][0-9]{0,8})\.jpg$")  # an idx of at most 9 digits
 
 
 @dataclass(frozen=True, order=True)
@@ -53,7 +53,7 @@ def photo_indices(folder: Path) -> list[int]:
     """Sorted indices of the ``{idx}.jpg`` files in a cell folder (none if it is missing)."""
     if not folder.is_dir():
         return []
-    return sorted(int(m[1]) for p in folder.iterdir() if (m := _IDX.match(p.name)))
+    return sorted(int(m[1]) for p in folder.iterdir() if (m := _IDX.fullmatch(p.name)))
 
 
 def seed_photos(work: Path, objects: Iterable[str]) -> dict[str, list[int]]:

@@ -24,8 +24,13 @@ def pytest_configure(config):
 
     (`datasets` keys a local folder by its name and file sizes, so a stale entry could answer.)
     Runs before test modules import `datasets`, which reads these variables at import.
+
+    Torch runs one thread per test process (the commands and the processes they start follow
+    ``OMP_NUM_THREADS``): tests start many processes on few cores, and a command's own choice
+    (``canvas_data.threads``) is tested apart, with the variable removed.
     """
     os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="canvas-data-tests-")
     atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=True)
 

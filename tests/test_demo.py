@@ -12,6 +12,8 @@ from canvas_data.taxonomy import OBJECTS_20, STYLES_61
 
 CLI = [sys.executable, "-m", "canvas_data.cli"]
 
+pytestmark = pytest.mark.slow  # the demo build: 60 styles over bundled photos
+
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):

@@ -90,6 +90,67 @@ def test_a_bug_is_one_line_that_says_how_to_see_more(tmp_path, monkeypatch):
     one_error_line(invoke(build_main, ["recipes"]), "internal error", "AttributeError", "--debug")
 
 
+@pytest.mark.parametrize("kind", [KeyError, IndexError])
+def test_a_missing_key_or_index_in_the_toolkit_is_a_bug(monkeypatch, kind):
+    import canvas_data.recipe as recipe
+
+    def broken(*args, **kwargs):
+        return {}["styles"] if kind is KeyError else [][3]
+
+    monkeypatch.setattr(recipe, "builtin_recipes", broken)
+    one_error_line(invoke(build_main, ["recipes"]), "internal error", kind.__name__, "--debug")
+
+
+def test_unknown_names_a_user_gives_are_input_errors_not_bugs(tmp_path, tiny_work):
+    from canvas_data.errors import InputError
+    from canvas_data.recipe import load_recipe
+
+    with pytest.raises(
+        InputError, match=r"recipe 'unlearncanvas-demo': unknown style names \['Monnet'\]"
+    ):
+        load_recipe("demo").style("Monnet")
+    args = ["stylize", "--work", tiny_work, "--recipe", tmp_path / "tiny.yaml"]
+    line = one_error_line(invoke(build_main, [*args, "--styles", "Monnet"]), "Monnet")
+    assert "internal error" not in line
+
+
+def test_one_line_names_the_kind_and_cuts_long_reasons():
+    from canvas_data.errors import one_line
+
+    err = ZeroDivisionError("division\n  by zero")
+    assert one_line(err) == "division by zero"
+    assert one_line(err, kind=True) == "ZeroDivisionError: division by zero"
+    cut = one_line(ValueError("x" * 500), kind=True, limit=40)
+    assert len(cut) == 40 and cut.startswith("ValueError: xxx") and cut.endswith("...")
+    assert one_line(KeyError("no style 'Monet'")) == "no style 'Monet'"  # not repr-quoted
+
+
+def test_validation_line_is_one_line_per_fault_with_a_root_name():
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    from canvas_data.errors import validation_line
+
+    class Shard(BaseModel):
+        model_config = ConfigDict(strict=True)
+        path: str
+        samples: int
+
+    class Listing(BaseModel):
+        model_config = ConfigDict(strict=True)
+        shards: list[Shard]
+
+    with pytest.raises(ValidationError) as bad:
+        Listing.model_validate({"shards": [{"samples": "1" * 100}, {}, {}]})
+    line = validation_line(bad.value, limit=2)
+    assert "\n" not in line
+    assert line.startswith("shards.0.path: missing; shards.0.samples: ")
+    assert "got '1111" in line and "...'" not in line and line.count("1") < 70
+    assert line.endswith("(and 4 more)")
+    with pytest.raises(ValidationError) as bad:
+        Listing.model_validate([])
+    assert validation_line(bad.value, root="listing").startswith("listing: ")
+
+
 @pytest.mark.parametrize(
     "text, reason",
     [
@@ -131,7 +192,8 @@ def test_a_pickle_named_model_safetensors_is_one_line(tmp_path, pickled_run):
     answers = tmp_path / "answers"
     answers.mkdir()
     accuracy = ["accuracy", "--answers", answers, "--style-classifier", pickled_run,
-                "--object-classifier", pickled_run, "--device", "cpu", "--no-progress"]  # fmt: skip
+                "--object-classifier", pickled_run, "--device", "cpu", "--no-progress",
+                "--styles", "Cats,Dogs", "--objects", "Cats,Dogs"]  # fmt: skip
     one_error_line(invoke(eval_main, accuracy), weights)
 
 
@@ -139,7 +201,7 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run, tin
     """Each file of the newest checkpoint, damaged in turn, is named before training starts."""
     import shutil
 
-    from canvas_data.classify.train_checkpoints import check_checkpoint
+    from canvas_data.classify.train_checkpoints import COMPLETE, check_checkpoint
     from canvas_data.classify.train_settings import SETTINGS_FILE, TrainSettings
 
     good = tmp_path / "good"
@@ -149,6 +211,7 @@ def test_resume_from_a_damaged_checkpoint_is_one_line(tmp_path, pickled_run, tin
     save_file(torch.load(pickled_run.parent / "state.pt"), good / "model.safetensors")
     (good / "trainer_state.json").write_text(json.dumps({"global_step": 4}))
     torch.save({"step": torch.arange(1000)}, good / "optimizer.pt")
+    (good / COMPLETE).write_text("{}")  # saved whole: damage found later is an error
     check_checkpoint(good)  # an intact checkpoint passes
     out = tmp_path / "run"
     settings = TrainSettings(task="object", classes=["Cats", "Human"], backbone="tiny")
@@ -336,3 +399,41 @@ def test_an_output_folder_under_a_file_says_the_file_is_in_the_way(tmp_path, tin
         line = one_error_line(invoke(build_main, ["preview", packed, "--out", out / "x.jpg"]))
         assert line == f"Error: {blocking}: is a file, not a folder"
     assert blocking.read_text() == "not a folder"
+
+
+def test_a_sample_a_packed_folder_lacks_is_bad_input_though_a_key_error():
+    from canvas_data.cli.common import as_click_error
+    from canvas_data.pack.shard_index import MissingSample
+
+    err = MissingSample("uc: no sample 'Monet/Cats/9' in the indexed splits")
+    assert isinstance(err, KeyError)  # what a lookup by key raises
+    line = as_click_error(err).message
+    assert line == "uc: no sample 'Monet/Cats/9' in the indexed splits"
+    assert "internal error" in as_click_error(KeyError("Monet/Cats/9")).message
+
+
+@pytest.mark.parametrize("name", ["uc\n", "u\nError: fake", "u\x1b[2Jc", "tab\there"])
+def test_a_file_name_with_control_characters_is_still_one_line(tmp_path, name):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{")
+    one_error_line(invoke(build_main, ["verify", folder]), "manifest.json")
+    recipe = tmp_path / f"{name}.yaml"
+    recipe.write_text("build: [")
+    one_error_line(invoke(build_main, ["demo", "--recipe", recipe, "--out", tmp_path / "o"]))
+    recipe.unlink()
+    recipe.mkdir()  # a folder where a recipe file should be: an OSError naming it
+    one_error_line(invoke(build_main, ["demo", "--recipe", recipe, "--out", tmp_path / "o"]))
+
+
+@pytest.mark.parametrize("name", ["a\nError: b", "a\rb", "a\x1b[2Jb", "a\x00b"])
+def test_one_line_escapes_control_characters_in_file_names(name):
+    from canvas_data.errors import one_line
+
+    for err in (
+        OSError(errno.ENOSPC, "No space left on device", f"/w/{name}.jpg"),
+        OSError(errno.EEXIST, "File exists", f"/w/{name}", f"/w/{name}2"),
+    ):
+        line = one_line(err)
+        assert len(line.splitlines()) == 1 and line.isprintable(), line
+        assert "/w/a" in line

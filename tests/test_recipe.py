@@ -99,6 +99,25 @@ def test_recipes_found_after_a_plain_install(tmp_path):
     assert source <= installed, sorted(map(str, source - installed))
 
 
+@pytest.mark.parametrize("typo, hint", [("demoo", "did you mean 'demo'?"), ("./bse.yaml", "bse")])
+def test_an_extends_typo_names_the_key_and_the_file(tmp_path, typo, hint):
+    (tmp_path / "base.yaml").write_text("extends: demo\n")
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"extends: {typo}\nname: mine\n")
+    with pytest.raises(ValueError) as caught:
+        load_recipe(path)
+    message = str(caught.value)
+    assert message.startswith(f"recipe {path}: extends: no recipe {typo!r}")
+    assert hint in message and "\n" not in message
+
+
+def test_an_extends_typo_in_a_parent_names_the_parent(tmp_path):
+    (tmp_path / "base.yaml").write_text("extends: unlearncanvs\n")
+    (tmp_path / "mine.yaml").write_text(f"extends: {tmp_path / 'base.yaml'}\n")
+    with pytest.raises(ValueError, match=r"recipe .*base\.yaml: extends: no recipe 'unlearncanvs'"):
+        load_recipe(tmp_path / "mine.yaml")
+
+
 # Recipe files built to exhaust the reader: YAML aliases that stand for billions of values
 # (a "billion laughs") and nesting deep enough to overflow the parser are refused at once with one
 # line naming the file, before anything checks, hashes or prints them.

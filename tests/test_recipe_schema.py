@@ -7,6 +7,7 @@ import yaml
 from click.testing import CliRunner
 
 from canvas_data.cli.build import main
+from canvas_data.errors import InputError
 from canvas_data.recipe import load_recipe
 from canvas_data.recipe_schema import DiffusersOptions
 
@@ -135,7 +136,7 @@ def test_unknown_style_or_object_names_list_the_valid_ones(tmp_path):
     hint = r"unknown style names \['Monnet'\] \(did you mean 'Monet'\?\)"
     with pytest.raises(ValueError, match=hint):
         load_recipe(path)
-    with pytest.raises(KeyError, match=r"did you mean 'Van_Gogh'"):
+    with pytest.raises(InputError, match=r"did you mean 'Van_Gogh'"):
         load_recipe("demo").style("van gogh")
 
 
@@ -160,6 +161,18 @@ def test_cli_reports_a_bad_recipe_in_one_line(tmp_path):
     assert result.exit_code != 0
     assert "did you mean 'resolution'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_section_with_no_value_takes_the_schemas_defaults(tmp_path):
+    from canvas_data.recipe_schema import BuildSpec, SplitSpec
+
+    path = tmp_path / "bare.yaml"
+    path.write_text("extends: demo\nname: bare\nbuild:\nsplit:\nstyles:\n  Monet:\n")
+    recipe = load_recipe(path)
+    assert recipe.resolution == BuildSpec().resolution
+    assert recipe.test_per_object == SplitSpec().test_per_object
+    assert recipe.style("Monet").prompt == "a painting in Monet style"
+    assert "build:" in recipe.to_yaml()  # kept as written: the hash is of the file, not defaults
 
 
 @pytest.mark.parametrize("test_per_object", [3, 4, 40])

@@ -90,6 +90,53 @@ def test_custom_taxonomy():
         Taxonomy.from_spec("release-62", "release-20")
 
 
+ADVERSARIAL = {  # captions that made a backtracking parser take time quadratic in their length
+    "image in": lambda n: "A " + "x image in " * n + "y",
+    "spaces": lambda n: "A" + " " * n + "x",
+    "no style": lambda n: "A Cats" + " image in Monet" * n,
+    "an an": lambda n: "an " * n + "image in",
+    "spaces before style": lambda n: "a x image in x" + " " * n + "style x",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ADVERSARIAL))
+def test_adversarial_captions_parse_in_linear_time(kind):
+    """Each caption of up to the length limit is answered in a bounded number of steps: run
+    under a generous timeout in a fresh process (a quadratic parser takes minutes)."""
+    import json
+    import subprocess
+    import sys
+
+    from canvas_data.limits import MAX_CAPTION_CHARS
+
+    lengths = [100, 1000, MAX_CAPTION_CHARS]
+    texts = [ADVERSARIAL[kind](n)[:MAX_CAPTION_CHARS] for n in lengths]
+    script = (
+        "import json, sys\nfrom canvas_data.taxonomy import parse_caption\n"
+        "for text in json.load(sys.stdin) * 200:\n"
+        "    try:\n        parse_caption(text)\n    except ValueError:\n        pass\n"
+        "print('done')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "done", done.stderr
+
+
+@pytest.mark.parametrize("extra", [1, 1000, 100_000])
+def test_caption_over_the_limit_is_refused_unread(extra):
+    from canvas_data.limits import MAX_CAPTION_CHARS
+
+    text = "A Cats image in " + "Van Gogh " * ((MAX_CAPTION_CHARS + extra) // 9) + "style"
+    with pytest.raises(ValueError, match="over the limit"):
+        parse_caption(text)
+    assert parse_caption("  an   Cats image   IN van_gogh STYLE . ") == ("Van_Gogh", "Cats")
+
+
 # The release's prompt and caption presets, exactly as its sampling scripts write them.
 
 

@@ -26,7 +26,9 @@ from canvas_data.card.datasheet import (
 )
 from canvas_data.card.tables import split_counts
 from canvas_data.pack.manifest import MANIFEST
+from canvas_data.pack.manifest_schema import manifest_spec
 from canvas_data.pack.packed import SAMPLES_CSV, PackedIndex
+from canvas_data.public_url import public_url
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import sha256_file
@@ -125,16 +127,16 @@ def croissant_metadata(
         "conformsTo": CONFORMS_TO,
         "citeAs": CITATION,
         "license": dataset_licence(recipe),
-        "url": recipe.data.get("url", PAPER_URL),
+        "url": public_url(recipe.spec.url or PAPER_URL),
         "isBasedOn": RELEASE_URL,
-        "version": str(recipe.data.get("version", "1.0.0")),
+        "version": str(recipe.spec.version if recipe.spec.version is not None else "1.0.0"),
         "inLanguage": "en",
         "keywords": ["machine unlearning", "diffusion models", "style transfer", "UnlearnCanvas"],
         "distribution": _distribution(out, manifest),
         "recordSet": _record_sets(manifest, recipe),
     }
-    if recipe.data.get("date_published"):  # not the build date: the file stays reproducible
-        doc["datePublished"] = str(recipe.data["date_published"])
+    if recipe.spec.date_published:  # not the build date: the file stays reproducible
+        doc["datePublished"] = str(recipe.spec.date_published)
     doc.update({f"rai:{name}": text for name, text in rai.items()})
     return doc
 
@@ -151,11 +153,12 @@ def write_croissant(
 def _description(recipe: Recipe, manifest: dict[str, Any]) -> str:
     total = sum(manifest["splits"].values())
     splits = ", ".join(f"{n:,} {s}" for s, n in split_counts(manifest).items())
-    text = " ".join(recipe.data.get("description", "").split())
+    text = " ".join((recipe.spec.description or "").split())
+    version = manifest_spec(manifest).toolkit_version
     return (
         f"{text} {total:,} images ({splits}), {len(recipe.styles)} styles x "
         f"{len(recipe.objects)} objects plus the seed photos, in WebDataset tar shards. "
-        f"Built with canvas_data {manifest['toolkit_version']} from recipe `{recipe.name}` "
+        f"Built with canvas_data {version} from recipe `{recipe.name}` "
         f"(sha256 {recipe.sha256[:16]})."
     ).strip()
 
@@ -175,17 +178,17 @@ def _distribution(out: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
                 "sha256": shard["sha256"],
             }
         )
-    for part in manifest.get("parquet") or []:
+    for part in manifest_spec(manifest).parquet:
         files.append(
             {
                 "@type": "cr:FileObject",
-                "@id": "parquet-" + Path(part["path"]).stem,
-                "name": part["path"],
-                "description": f"{part['samples']} {part['split']} samples as a Parquet table",
-                "contentUrl": part["path"],
-                "contentSize": f"{part['bytes']} B",
+                "@id": "parquet-" + Path(part.path).stem,
+                "name": part.path,
+                "description": f"{part.samples} {part.split} samples as a Parquet table",
+                "contentUrl": part.path,
+                "contentSize": f"{part.bytes} B",
                 "encodingFormat": "application/x-parquet",
-                "sha256": part["sha256"],
+                "sha256": part.sha256,
             }
         )
     extra = (
@@ -345,7 +348,7 @@ def _enumeration(
 
 
 def _prompt(recipe: Recipe, style: str) -> str:
-    if style == SEED_STYLE or style not in recipe.data.get("styles", {}):
+    if style == SEED_STYLE or not recipe.defines(style):
         return ""
     return recipe.style(style).prompt
 

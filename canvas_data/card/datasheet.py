@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from canvas_data.pack.manifest_schema import manifest_spec
 from canvas_data.pack.packed import PackedIndex
+from canvas_data.pack.variants import pack_resolution
 from canvas_data.recipe import Recipe
 from canvas_data.recipe_schema import RAI_FIELDS
 from canvas_data.taxonomy import SEED_STYLE
@@ -36,15 +38,14 @@ def seed_photos(manifest: dict[str, Any], split: str | None = None) -> Counter[s
 
 def dataset_title(recipe: Recipe) -> str:
     """The recipe's ``pretty_name``, else UnlearnCanvas and the recipe's name."""
-    if recipe.data.get("pretty_name"):
-        return str(recipe.data["pretty_name"])
+    if recipe.spec.pretty_name:
+        return recipe.spec.pretty_name
     return "UnlearnCanvas" if recipe.name == "unlearncanvas" else f"UnlearnCanvas ({recipe.name})"
 
 
 def photo_source(recipe: Recipe) -> str:
     """Where the seed photos come from, as the recipe declares it."""
-    photos = recipe.data.get("photos", {})
-    source = photos.get("source", "folder")
+    source = recipe.spec.photos.source
     if source == "bundled":
         return (
             "real photographs shipped as sample images inside the scikit-image and scikit-learn "
@@ -57,24 +58,37 @@ def photo_source(recipe: Recipe) -> str:
 
 def licence_text(recipe: Recipe) -> str:
     """The licence of the seed photos, in the recipe's words (one line)."""
-    return " ".join(str(recipe.data.get("photos", {}).get("licence", "not declared")).split())
+    return " ".join((recipe.spec.photos.licence or "not declared").split())
 
 
 def dataset_licence(recipe: Recipe) -> str:
     """The licence of the images: the recipe's ``license`` key, else the seed photos' terms."""
-    declared = recipe.data.get("license")
-    if declared:
-        return str(declared)
+    if recipe.spec.license:
+        return recipe.spec.license
     return (
         "No single licence: each painting is a derivative of its seed photo and follows that "
         f"photo's terms. Seed photos: {licence_text(recipe)}"
     )
 
 
+def hub_license(recipe: Recipe) -> str:
+    """The card header's ``license``: the recipe's ``license`` when it is one SPDX identifier,
+    lowercased as the Hub lists them (``cc-by-4.0``, ``mit``), else ``other`` (the card's text
+    then gives the terms)."""
+    from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
+
+    declared = recipe.spec.license
+    try:
+        canonical = canonicalize_license_expression(str(declared)) if declared else ""
+    except InvalidLicenseExpression:
+        return "other"
+    return canonical.lower() if canonical and " " not in canonical else "other"
+
+
 def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex) -> dict[str, str]:
     """The Croissant RAI fields: defaults from the recipe and the build, overridden by the
     recipe's ``responsible_ai`` mapping. Unknown names raise ``ValueError``."""
-    backends = ", ".join(manifest.get("backends", {})) or "none"
+    backends = ", ".join(manifest_spec(manifest).backends) or "none"
     models = index.provenance.model_ids()
     tax = recipe.taxonomy
     n_photos = sum(seed_photos(manifest).values())
@@ -90,7 +104,7 @@ def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex)
         "dataCollection": (
             f"Seed photos: {photo_source(recipe)}. Every photo was repainted in every style of "
             f"the recipe `{recipe.name}` by the `{backends}` stylizer of canvas_data "
-            f"{manifest.get('toolkit_version', '')}, with a per-image seed; the photos "
+            f"{manifest_spec(manifest).toolkit_version}, with a per-image seed; the photos "
             "themselves are kept as the class `Seed_Images`."
         ),
         "dataCollectionType": (
@@ -128,7 +142,7 @@ def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex)
             + (
                 " The built-in CPU stylizer (`procedural`) paints with image filters, not the "
                 "release's diffusion look."
-                if "procedural" in manifest.get("backends", {})
+                if "procedural" in manifest_spec(manifest).backends
                 else ""
             )
         ),
@@ -141,7 +155,7 @@ def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex)
                 " In this build several seed photos of an object are crops of one picture, so "
                 "its train and test photos can show the same scene: the split separates "
                 "photos, not source pictures."
-                if recipe.data.get("photos", {}).get("source") == "bundled"
+                if recipe.spec.photos.source == "bundled"
                 else ""
             )
         ),
@@ -165,7 +179,7 @@ def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex)
             "`canvas-build verify` checks a copy against `manifest.json`."
         ),
     }
-    overrides = recipe.data.get("responsible_ai") or {}
+    overrides = recipe.spec.responsible_ai or {}
     unknown = sorted(set(overrides) - set(RAI_FIELDS))
     if unknown:
         raise ValueError(
@@ -177,7 +191,7 @@ def responsible_ai(recipe: Recipe, manifest: dict[str, Any], index: PackedIndex)
 
 
 def _packing(recipe: Recipe) -> str:
-    resized = (recipe.data.get("pack") or {}).get("resolution")
+    resized = pack_resolution(recipe)
     if resized:
         return f"Images were re-encoded at {resized} x {resized} px when packed (a size variant)."
     return "Images are packed byte-for-byte, never re-encoded."

@@ -52,7 +52,10 @@ from canvas_data.card.tables import (
     style_order_note,
     style_rows,
 )
+from canvas_data.escape import markdown_text
+from canvas_data.pack.manifest_schema import manifest_spec
 from canvas_data.pack.packed import PackedIndex
+from canvas_data.pack.variants import pack_resolution
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE, caption
 
@@ -74,10 +77,9 @@ def card_fields(
         (s for s in ("Van_Gogh", *recipe.styles) if s in recipe.styles), SEED_STYLE
     )
     example_object = objects[0] if objects else tax.objects[0]
-    limits = recipe.data.get("shards", {})
     return {
-        "title": dataset_title(recipe),
-        "description": " ".join(recipe.data.get("description", "").split()),
+        "title": markdown_text(dataset_title(recipe)),
+        "description": markdown_text(recipe.spec.description or ""),
         "paper_url": PAPER_URL,
         "release_url": RELEASE_URL,
         "preview_block": _preview_block(preview, recipe),
@@ -116,7 +118,7 @@ def card_fields(
         "split_caveat": (
             " Here, though, several photos of an object are crops of one picture (see "
             "[Seed photos](#seed-photos)), so train and test can show the same scene."
-            if recipe.data.get("photos", {}).get("source") == "bundled"
+            if recipe.spec.photos.source == "bundled"
             else ""
         ),
         "balance": balance(counts, recipe, manifest),
@@ -131,7 +133,7 @@ def card_fields(
         "recipe_name": recipe.name,
         "recipe_source": recipe_source(recipe),
         "recipe_sha": recipe.sha256[:16],
-        "toolkit_version": manifest["toolkit_version"],
+        "toolkit_version": manifest_spec(manifest).toolkit_version,
         "painted_with": painted_with(index, manifest),
         "models": model_summary(index, manifest),
         "settings": settings_summary(index),
@@ -140,8 +142,8 @@ def card_fields(
         "jpeg_quality": recipe.jpeg_quality,
         "photos_per_object": recipe.photos_per_object,
         "min_photo_side": recipe.min_photo_side,
-        "max_samples": int(limits.get("max_samples", 1000)),
-        "max_mb": f"{int(limits.get('max_bytes', 1_000_000_000)) / 1e6:,.0f}",
+        "max_samples": recipe.spec.shards.max_samples,
+        "max_mb": f"{recipe.spec.shards.max_bytes / 1e6:,.0f}",
         "recipe_note": recipe_note(index, recipe),
         "prompt_header": prompt_header(manifest),
         "prompt_rows": prompt_rows(recipe, manifest),
@@ -206,9 +208,10 @@ def _image_bytes(index: PackedIndex) -> str:
 
 def _disk_summary(manifest: dict[str, Any]) -> str:
     parts = []
-    for files, kind in ((manifest["shards"], "tar"), (manifest.get("parquet") or [], "Parquet")):
+    spec = manifest_spec(manifest)
+    for files, kind in ((spec.shards, "tar"), (spec.parquet, "Parquet")):
         if files:
-            mb = sum(f["bytes"] for f in files) / 1e6
+            mb = sum(f.bytes or 0 for f in files) / 1e6
             parts.append(
                 f"{mb:,.1f} MB in {len(files)} {kind} file{'s' if len(files) != 1 else ''}"
             )
@@ -216,7 +219,7 @@ def _disk_summary(manifest: dict[str, Any]) -> str:
 
 
 def _backends(manifest: dict[str, Any]) -> str:
-    used = manifest.get("backends", {})
+    used = manifest_spec(manifest).backends
     if not used:
         return "none (photos only)"
     ranked = sorted(used.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -224,7 +227,7 @@ def _backends(manifest: dict[str, Any]) -> str:
 
 
 def _licence_summary(recipe: Recipe) -> str:
-    if recipe.data.get("license"):
+    if recipe.spec.license:
         return dataset_licence(recipe)
     return (
         "none of its own: each image follows the licence of its seed photo "
@@ -267,7 +270,7 @@ def split_rule(manifest: dict[str, Any], *, short: bool = False) -> str:
 
 
 def _jpg_note(recipe: Recipe) -> str:
-    resized = (recipe.data.get("pack") or {}).get("resolution")
+    resized = pack_resolution(recipe)
     if resized:
         return f"JPEG re-encoded at {resized} x {resized} px when packed (a size variant)"
     return "JPEG bytes exactly as painted, never re-encoded"

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from canvas_data.pack.manifest_schema import manifest_spec
 from canvas_data.pack.packed import PackedIndex
 from canvas_data.taxonomy import caption
 
@@ -69,7 +70,7 @@ def training_flags(manifest: dict[str, Any]) -> list[str]:
     lines = []
     if manifest["shards"]:
         lines.append("--image_column jpg --caption_column txt")
-    if manifest.get("parquet"):
+    if manifest_spec(manifest).parquet:
         where = "--train_data_dir parquet " if manifest["shards"] else ""
         lines.append(f"{where}--image_column image --caption_column caption")
     return lines
@@ -176,7 +177,7 @@ by the tar's relative path; clear it before reading a rebuilt copy.
 
 
 def parquet_block(manifest: dict[str, Any], load_path: str) -> str:
-    if not manifest.get("parquet"):
+    if not manifest_spec(manifest).parquet:
         return ""
     call = f'"{load_path}", data_dir="parquet"' if manifest["shards"] else f'"{load_path}"'
     return (

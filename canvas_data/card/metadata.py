@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from canvas_data.card.datasheet import hub_license
 from canvas_data.card.tables import split_counts
+from canvas_data.pack.manifest_schema import manifest_spec
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import Taxonomy
 
@@ -54,8 +56,8 @@ def card_metadata(manifest: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
     splits = list(split_counts(manifest))
     total = sum(manifest["splits"].values())
     meta = {
-        "pretty_name": recipe.data.get("pretty_name", "UnlearnCanvas"),
-        "license": "other",
+        "pretty_name": recipe.spec.pretty_name or "UnlearnCanvas",
+        "license": hub_license(recipe),
         "task_categories": ["text-to-image", "image-classification", "image-to-image"],
         "tags": ["unlearncanvas", "machine-unlearning", "style-transfer", "webdataset"],
         "size_categories": [_size_category(total)],
@@ -78,7 +80,7 @@ def card_metadata(manifest: dict[str, Any], recipe: Recipe) -> dict[str, Any]:
             ],
         },
     }
-    if manifest.get("parquet"):
+    if manifest_spec(manifest).parquet:
         from canvas_data.pack.parquet import add_parquet_config
 
         add_parquet_config(meta, manifest, recipe.taxonomy)
@@ -92,8 +94,8 @@ def data_digest(manifest: dict[str, Any]) -> str:
     changes whenever one image does. The card's configs state it, so that ``load_dataset`` (whose
     cache key is the card and the file patterns, not the files' contents) never answers a
     repacked folder from the cache of an earlier build."""
-    files = [*manifest["shards"], *(manifest.get("parquet") or [])]
-    lines = sorted(f"{f['path']} {f['sha256']}" for f in files)
+    spec = manifest_spec(manifest)
+    lines = sorted(f"{f.path} {f.sha256}" for f in [*spec.shards, *spec.parquet])
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 

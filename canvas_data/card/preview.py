@@ -172,7 +172,8 @@ def write_preview(
     thumb: int = DEFAULT_THUMB,
     quality: int = 85,
 ) -> Sheet:
-    """Write the contact sheet of the packed folder ``out`` to ``dest`` (``out/preview.jpg``)."""
+    """Write the contact sheet of the packed folder ``out`` to ``dest`` (``out/preview.jpg``), in
+    the format its suffix names (``image_format``)."""
     out = Path(out)
     if index is None:
         manifest_path = out / MANIFEST
@@ -181,11 +182,26 @@ def write_preview(
         index = read_index(out, read_manifest(manifest_path))
         if index.problems:  # a sheet over part of the data would hide what is broken
             raise ValueError(f"{index.problems[0]}; no contact sheet drawn")
+    dest = Path(dest) if dest else out / PREVIEW
+    fmt = image_format(dest)
     sheet = contact_sheet(out, index, styles=styles, objects=objects, idx=idx, thumb=thumb)
     buf = io.BytesIO()
-    sheet.image.save(buf, "JPEG", quality=quality, optimize=True)
-    write_bytes(Path(dest) if dest else out / PREVIEW, buf.getvalue())
+    lossy = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    sheet.image.save(buf, fmt, optimize=True, **lossy)
+    write_bytes(dest, buf.getvalue())
     return sheet
+
+
+def image_format(path: Path) -> str:
+    """The Pillow format a contact sheet is saved in, from ``path``'s suffix (``.jpg``: JPEG,
+    ``.png``: PNG, ...). ``ValueError`` for a suffix Pillow cannot write."""
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise ValueError(
+            f"{path}: cannot tell the image format from {Path(path).suffix or 'no suffix'!r}; "
+            "name the file .jpg, .png or .webp"
+        )
+    return fmt
 
 
 def _in_order(names: set[str], index: PackedIndex, kind: str) -> list[str]:

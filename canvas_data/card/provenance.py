@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from canvas_data.escape import markdown_cell
+from canvas_data.pack.manifest_schema import manifest_spec
 from canvas_data.pack.packed import PackedIndex
 from canvas_data.recipe import Recipe
 
@@ -18,7 +20,7 @@ def recipe_source(recipe: Recipe) -> str:
 
 def painted_with(index: PackedIndex, manifest: dict[str, Any]) -> str:
     versions = index.provenance.toolkit_versions
-    if not versions or set(versions) == {manifest["toolkit_version"]}:
+    if not versions or set(versions) == {manifest_spec(manifest).toolkit_version}:
         return ""
     listed = ", ".join(f"{v} ({n:,})" for v, n in versions.most_common())
     return f" (packing); paintings made by canvas_data {listed}"
@@ -28,7 +30,7 @@ def model_summary(index: PackedIndex, manifest: dict[str, Any]) -> str:
     models = index.provenance.model_ids()
     if models:
         return "; ".join(f"`{m}`" for m in models)
-    if set(manifest.get("backends", {})) <= {"procedural"}:
+    if set(manifest_spec(manifest).backends) <= {"procedural"}:
         return "none: the `procedural` stylizer paints with image filters, no model weights"
     return "none recorded in the provenance"
 
@@ -58,13 +60,13 @@ def recipe_note(index: PackedIndex, recipe: Recipe) -> str:
 
 
 def prompt_header(manifest: dict[str, Any]) -> str:
-    if "procedural" in manifest.get("backends", {}):
+    if "procedural" in manifest_spec(manifest).backends:
         return "| style | prompt (diffusion stylizers) | `procedural` filter chain |\n|---|---|---|"
     return "| style | prompt | negative prompt |\n|---|---|---|"
 
 
 def prompt_rows(recipe: Recipe, manifest: dict[str, Any]) -> str:
-    procedural = "procedural" in manifest.get("backends", {})
+    procedural = "procedural" in manifest_spec(manifest).backends
     rows = []
     for style in recipe.styles:
         spec = recipe.style(style)
@@ -79,12 +81,12 @@ def prompt_rows(recipe: Recipe, manifest: dict[str, Any]) -> str:
 
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    return markdown_cell(text)
 
 
 def photo_credits(recipe: Recipe, index: PackedIndex) -> str:
     """The bundled photos' credits, one row per source image, with the photos made from it."""
-    if recipe.data.get("photos", {}).get("source") != "bundled":
+    if recipe.spec.photos.source != "bundled":
         return ""
     from canvas_data.intake.bundled_photos import bundled_credits
 
@@ -124,7 +126,7 @@ def _photo_name(idx_of: dict[tuple[str, str], str], obj: str, photo: str, crop: 
 
 
 def photo_licences(index: PackedIndex, recipe: Recipe) -> str:
-    if recipe.data.get("photos", {}).get("source") == "bundled":
+    if recipe.spec.photos.source == "bundled":
         return ""  # the credits table above says it, photo by photo
     prov = index.provenance
     recorded = {k: n for k, n in prov.photo_licences.items() if k != "not recorded"}

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 from canvas_data.card.datasheet import seed_photos
+from canvas_data.pack.manifest_schema import manifest_spec
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE, STYLES_51, STYLES_61, Taxonomy
 
@@ -35,12 +36,12 @@ def _split_counts(counts, name: str, *, style: bool) -> tuple[int, int]:
 
 
 def split_rows(manifest: dict[str, Any]) -> str:
-    rows = []
+    rows, spec = [], manifest_spec(manifest)
     for split, n in split_counts(manifest).items():
-        files = manifest["shards"] or manifest.get("parquet") or []
-        shards = [s for s in files if s["split"] == split]
+        files = spec.shards or spec.parquet
+        shards = [s for s in files if s.split == split]
         photos = sum(seed_photos(manifest, split).values())
-        mb = sum(s["bytes"] for s in shards) / 1e6
+        mb = sum(s.bytes or 0 for s in shards) / 1e6
         rows.append(f"| {split} | {n:,} | {photos:,} | {len(shards)} | {mb:,.1f} |")
     return "\n".join(rows)
 
@@ -49,7 +50,7 @@ def file_rows(manifest: dict[str, Any]) -> str:
     rows = []
     if manifest["shards"]:
         rows.append("| `data/{split}-{n}.tar` | the WebDataset shards |")
-    if manifest.get("parquet"):
+    if manifest_spec(manifest).parquet:
         rows.append("| `parquet/{split}-{n}.parquet` | the same samples as Parquet tables |")
     rows.append(
         "| `manifest.json` | every shard with its samples, bytes and sha256; counts per "
@@ -77,7 +78,7 @@ def balance(counts, recipe: Recipe, manifest: dict[str, Any]) -> str:
         per_cell.update(split_counts)
     cells = [(s, o) for s in (SEED_STYLE, *recipe.styles) for o in recipe.objects]
     values = Counter(per_cell[c] for c in cells)
-    missing = manifest.get("missing", [])
+    missing = manifest_spec(manifest).missing
     gap = f" {len(missing):,} expected images are missing." if missing else ""
     if len(values) == 1:
         n = next(iter(values))

@@ -76,7 +76,7 @@ def _check_zip(path: Path) -> None:
         raise InputError(
             f"{path}: {NOT_CHECKPOINT} (a damaged or cut-short zip archive: {err})"
         ) from None
-    if not any(_DATA_PKL.match(name) for name in names):
+    if not any(_DATA_PKL.fullmatch(name) for name in names):
         raise InputError(
             f"{path}: {NOT_CHECKPOINT} (a zip archive without the data.pkl torch.save writes)"
         )

@@ -10,11 +10,10 @@ std 0.5: the release's evaluation preprocessing). Training adds ``metrics.json``
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,51 +22,25 @@ import torch
 from PIL import Image
 
 from canvas_data.atomic import PARTIAL, WriteError, write_json
+from canvas_data.classify.run_info import (  # noqa: F401 (the names this module has always had)
+    CLASSES_FILE,
+    CONFIG_FILE,
+    DEFAULT_BACKBONE,
+    MEAN_STD,
+    TASKS,
+    TINY,
+    WEIGHTS_FILE,
+    ClassifierInfo,
+    is_random_init,
+    unfinished,
+)
 from canvas_data.errors import reading
 
 if TYPE_CHECKING:
     from transformers import ViTConfig, ViTForImageClassification
 
-CLASSES_FILE = "classes.json"
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
-TASKS = ("style", "object")
-TINY = "tiny"
-DEFAULT_BACKBONE = "google/vit-large-patch16-224-in21k"
-MEAN_STD = (0.5, 0.5)
 
 ImageInput = Image.Image | np.ndarray | str | os.PathLike
-
-
-@dataclass
-class ClassifierInfo:
-    """What ``classes.json`` says: the task, the class names in head order, the input size."""
-
-    task: str
-    classes: list[str]
-    image_size: int
-    order: str = "custom"  # release-61, release-51, release-20, or custom
-    mean: float = MEAN_STD[0]
-    std: float = MEAN_STD[1]
-    resize: str = "bilinear"
-    source: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; use {' or '.join(TASKS)}")
-        if len(set(self.classes)) != len(self.classes) or not self.classes:
-            raise ValueError("class names must be a non-empty list without duplicates")
-
-    @classmethod
-    def read(cls, run: Path) -> ClassifierInfo:
-        path = Path(run) / CLASSES_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no {CLASSES_FILE}; not a classifier run folder")
-        try:
-            data = json.loads(path.read_text())
-            return cls(**data)
-        except (json.JSONDecodeError, TypeError) as err:
-            raise ValueError(f"{path}: not a valid {CLASSES_FILE}: {err}") from err
 
 
 def tiny_config(num_labels: int, image_size: int = 224) -> ViTConfig:
@@ -98,11 +71,6 @@ def _labels(classes: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def is_random_init(backbone: str) -> bool:
-    """Whether ``backbone`` starts from random weights (``tiny`` or a config JSON file)."""
-    return backbone == TINY or (backbone.endswith(".json") and Path(backbone).is_file())
-
-
 def build_model(
     backbone: str, classes: Sequence[str], image_size: int | None = None
 ) -> ViTForImageClassification:
@@ -128,7 +96,14 @@ def build_model(
         config = ViTConfig.from_pretrained(backbone)
     except (OSError, ValueError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{backbone}: cannot load a ViT backbone: {reason}") from err
+        if Path(backbone).exists():
+            raise ValueError(f"{backbone}: cannot load a ViT backbone: {reason}") from err
+        raise ValueError(
+            f"{backbone}: not in the Hugging Face cache and not downloadable here ({reason}); "
+            f"get it once with `hf download {backbone}` where there is network (HF_HOME "
+            "points to the cache), or pass --model with a local folder of ViT weights, or "
+            "--model tiny for random weights"
+        ) from err
     if image_size and image_size != config.image_size:
         raise ValueError(
             f"{backbone}: pretrained at {config.image_size} px; leave out --image-size "
@@ -336,6 +311,7 @@ def load_classifier(
     info = ClassifierInfo.read(run)
     for name in (WEIGHTS_FILE, CONFIG_FILE):
         if not (run / name).is_file():
+            unfinished(run)
             raise FileNotFoundError(f"{run / name}: missing; not a complete classifier run folder")
     model = quiet_load(ViTForImageClassification, run)
     if model.config.num_labels != len(info.classes):

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from canvas_data.atomic import write_bytes
+from canvas_data.escape import literal_plot_text
 
 DPI = 100
 _INK, _GREY = "#141414", "#828282"
@@ -45,6 +46,7 @@ def _colours(matrix: np.ndarray) -> np.ndarray:
     return rgba
 
 
+@literal_plot_text
 def confusion_png(matrix: np.ndarray, classes: Sequence[str], title: str = "") -> bytes:
     """The matrix as PNG bytes (matplotlib, Agg backend): true classes down the left, predicted
     classes along the bottom, accuracy and image count per class on the right.

@@ -24,13 +24,21 @@ CONFUSION_FILE = "confusion.png"
 
 
 def classification_view(
-    source: Any, task: str, classes: list[str], split: str, transform: Any, **options: Any
+    source: Any,
+    task: str,
+    classes: list[str],
+    split: str,
+    transform: Any,
+    decode_size: Any = "auto",
 ):
-    """The loader view of ``task`` over ``source`` with labels in ``classes`` order."""
+    """The loader view of ``task`` over ``source`` with labels in ``classes`` order;
+    ``transform`` and ``decode_size`` as :func:`canvas_data.loading.loaders.load` takes them."""
     from canvas_data.loading.loaders import object_classification, style_classification
 
     view = style_classification if task == "style" else object_classification
-    return view(source, order=list(classes), split=split, transform=transform, **options)
+    return view(
+        source, order=list(classes), split=split, transform=transform, decode_size=decode_size
+    )
 
 
 @dataclass

@@ -137,7 +137,7 @@ def timm_config(state: Mapping[str, torch.Tensor], heads: int | None = None) -> 
     grid = math.isqrt(tokens)
     if grid * grid != tokens:
         raise ValueError(f"pos_embed has {tokens} patch positions, not a square grid")
-    layers = 1 + max(int(m[1]) for k in state if (m := _BLOCK_KEY.match(k)))
+    layers = 1 + max(int(m[1]) for k in state if (m := _BLOCK_KEY.fullmatch(k)))
     if heads is None:
         if hidden % 64:
             raise ValueError(f"width {hidden} is not a multiple of 64: give the number of heads")
@@ -179,7 +179,7 @@ def timm_to_vit(state: Mapping[str, torch.Tensor], layout: str = "v5") -> dict[s
         if key in _TOP:
             out[_TOP[key]] = value
             continue
-        match = _BLOCK_KEY.match(key)
+        match = _BLOCK_KEY.fullmatch(key)
         if not match:
             unknown.append(key)
             continue
@@ -209,7 +209,7 @@ def vit_to_timm(state: Mapping[str, torch.Tensor], layout: str = "v5") -> dict[s
         if key in top:
             out[top[key]] = value
             continue
-        match = pattern.match(key)
+        match = pattern.fullmatch(key)
         if not match:
             raise ValueError(f"no timm counterpart for {key}")
         block, rest = match.groups()

@@ -31,9 +31,10 @@ from canvas_data.classify.classifier import Classifier, ClassifierInfo, build_mo
 from canvas_data.classify.evaluate import Evaluation, classification_view, evaluate_classifier
 from canvas_data.classify.train_checkpoints import (
     CHECKPOINTS,
-    check_checkpoint,
-    last_checkpoint,
+    checkpoint_done,
     load_checkpoint,
+    resume_checkpoint,
+    save_failure,
 )
 from canvas_data.classify.train_examples import EvalExamples, TrainExamples, augmentation, collate
 from canvas_data.classify.train_settings import SETTINGS_FILE, TrainSettings, check_resume
@@ -152,9 +153,8 @@ def train_classifier(
         raise ValueError(
             f"{run}: holds a training run already; add --resume to continue it, or use a new --out"
         )
-    checkpoint = last_checkpoint(run) if resume else None
+    checkpoint = resume_checkpoint(run, echo) if resume else None
     if checkpoint is not None:
-        check_checkpoint(checkpoint)
         check_resume(run, settings)
     hf_logging.set_verbosity_warning()
     with _quiet_trainer(progress):
@@ -201,7 +201,7 @@ def _train(
         eval_dataset=EvalExamples(eval_view),
         data_collator=collate,
         compute_metrics=accuracy,
-        callbacks=[_epoch_callback(train_set), *callbacks],
+        callbacks=[_epoch_callback(train_set), checkpoint_done(), *callbacks],
     )
     if checkpoint is None and int(os.environ.get("RANK", 0)) == 0:
         write_json(
@@ -214,7 +214,13 @@ def _train(
         f"training a {len(settings.classes)}-way {settings.task} classifier on {len(train_set)} "
         f"images ({len(eval_view)} {settings.eval_split} images for validation), {size} px"
     )
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except (OSError, RuntimeError) as err:  # a full disk while saving: one line naming the folder
+        failure = save_failure(err, run, trainer.state.global_step)
+        if failure is None:
+            raise
+        raise failure from err
     state = trainer.state
     if state.global_step < state.max_steps or not trainer.is_world_process_zero():
         return TrainResult(run, state.global_step, state.max_steps, None)

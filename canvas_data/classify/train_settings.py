@@ -8,12 +8,16 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from canvas_data.classify.classifier import DEFAULT_BACKBONE, TASKS, is_random_init
+from canvas_data.classify.run_info import (  # noqa: F401 (SETTINGS_FILE: its name here too)
+    DEFAULT_BACKBONE,
+    SETTINGS_FILE,
+    TASKS,
+    is_random_init,
+)
 from canvas_data.pack.shard_index import load_manifest, manifest_taxonomy
 from canvas_data.suggest import unknown_names
 from canvas_data.taxonomy import OBJECTS_20, STYLES_51, STYLES_61
 
-SETTINGS_FILE = "train.json"
 AUGMENTS = ("crop-flip", "flip", "none")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 NAMED_ORDERS = {
@@ -77,7 +81,7 @@ def resolve_classes(task: str, spec: str | Sequence[str], data: Path) -> tuple[s
     if spec in ("dataset", "all"):  # `all`: the name every --styles/--objects understands
         classes = list(known)
     elif spec == "built":
-        counts = manifest.get("counts", {}).get("train", {})
+        counts = manifest["counts"].get("train", {})
         present = {s for s, objs in counts.items() for o, n in objs.items() if n}
         if task == "object":
             present = {o for objs in counts.values() for o, n in objs.items() if n}

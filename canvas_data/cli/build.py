@@ -8,6 +8,7 @@ import click
 
 from canvas_data import __version__
 from canvas_data.cli.common import (
+    CONTEXT,
     NUM_SHARDS,
     PROGRESS,
     READ_WORK,
@@ -16,14 +17,19 @@ from canvas_data.cli.common import (
     SHARD_INDEX,
     WORK,
     CanvasGroup,
-    names,
+    objects_option,
     one_line_errors,
     out_folder,
+    styles_option,
+    threads_option,
+    workers_option,
 )
 from canvas_data.cli.diffusers_options import backend_options, diffusers_options
 
+STYLE_ORDERS = {"release-51": "50", "release-61": "60"}  # the class orders' names of 50 and 60
 
-@click.group(cls=CanvasGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=CanvasGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="canvas-build")
 def main() -> None:
     """Build, pack and check UnlearnCanvas datasets.
@@ -64,13 +70,7 @@ def main() -> None:
 @click.option(
     "--keep-duplicates", is_flag=True, help="[manifest] Keep near-duplicate photos (reported)."
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=8,
-    show_default=True,
-    help="[manifest] Concurrent downloads.",
-)
+@threads_option("[manifest] concurrent downloads", default=8, old=("--workers",))
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
@@ -135,7 +135,7 @@ def sources(photos, manifest, work, recipe, repaint_stale, progress, **web) -> N
             per_object=web["per_object"],
             allow_unlicensed=web["allow_unlicensed"],
             keep_duplicates=web["keep_duplicates"],
-            workers=web["workers"],
+            workers=web["threads"],
             options=fetch,
             progress=progress,
             repaint_stale=repaint_stale,
@@ -161,14 +161,11 @@ def sources(photos, manifest, work, recipe, repaint_stale, progress, **web) -> N
     "needs --vgg, --decoder and --references).",
 )
 @RECIPE
-@click.option("--styles", callback=names, help="Comma-separated styles to build (default: all).")
-@click.option("--objects", callback=names, help="Comma-separated objects (default: all).")
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Processes for CPU stylizers (default: number of cores).",
+@styles_option(
+    "Comma-separated styles to paint, or `all`.", show_default="the recipe's", seed_images=False
 )
+@objects_option("Comma-separated objects.", show_default="the recipe's")
+@workers_option("each paints seed photos with a CPU stylizer", show_default="CPUs")
 @NUM_SHARDS
 @SHARD_INDEX
 @REPAINT_STALE
@@ -200,23 +197,23 @@ def stylize(
     photo or settings changed since.
     """
     from canvas_data.recipe import workspace_recipe
-    from canvas_data.stylizers.runner import stylize_workspace
+    from canvas_data.stylizers.runner import StylizeOptions, stylize_workspace
     from canvas_data.work_share import share_from_env
 
-    options = backend_options(backend, diffusion)
+    stylizer = backend_options(backend, diffusion)
     share = share_from_env(num_shards, shard_index)
-    report = stylize_workspace(
-        work,
+    options = StylizeOptions(
         backend=backend,
-        recipe=workspace_recipe(work, recipe),
-        styles=styles,
+        styles=None if styles == "all" else styles,
         objects=objects,
         workers=workers,
         num_shards=share[0],
         shard_index=share[1],
-        progress=progress,
-        repaint_stale=repaint_stale,
-        **options,
+        stylizer=stylizer,
+    )
+    resolved = workspace_recipe(work, recipe)
+    report = stylize_workspace(
+        work, options, recipe=resolved, progress=progress, repaint_stale=repaint_stale
     )
     for key, reason in report.failed:
         click.echo(f"failed {key}: {reason}", err=True)
@@ -246,10 +243,13 @@ def stylize(
     type=click.IntRange(min=8),
     help="Re-encode images at N x N (e.g. 512, a quick variant); default: bytes as they are.",
 )
-@click.option(
-    "--styles",
-    help="50 (the benchmark's subset, 51-way class order), 60 (61-way), or comma-separated "
-    "style names. Default: the recipe's styles.",
+@styles_option(
+    "Styles to pack: alone, 50 (the benchmark's subset, 51-way class order) or 60 (61-way); "
+    "else comma-separated style names, or `all`.",
+    show_default="the recipe's",
+    seed_images=False,
+    heads=True,
+    words=tuple(STYLE_ORDERS),
 )
 @click.option(
     "--format",
@@ -278,22 +278,20 @@ def shards(work, out, recipe, max_samples, max_bytes, resolution, styles, fmt, c
     --styles, the styles and objects `stylize` was asked for (WORK/build.json) are packed;
     paintings whose seed photo or settings changed since they were made stop the run.
     """
-    from canvas_data.pack.variants import parse_styles
+    from canvas_data.pack.shards import PackOptions
     from canvas_data.pipeline import pack_dataset
     from canvas_data.recipe import workspace_recipe
 
-    report = pack_dataset(
-        work,
-        out,
-        recipe=workspace_recipe(work, recipe),
+    options = PackOptions(
         max_samples=max_samples,
         max_bytes=max_bytes,
-        styles=parse_styles(styles),
+        styles=None if styles == "all" else STYLE_ORDERS.get(styles, styles),
         resolution=resolution,
         formats=("webdataset", "parquet") if fmt == "both" else (fmt,),
         check=check,
-        progress=progress,
     )
+    resolved = workspace_recipe(work, recipe)
+    report = pack_dataset(work, out, options, recipe=resolved, progress=progress)
     if report.missing:
         shown = ", ".join(report.missing[:10]) + (" ..." if len(report.missing) > 10 else "")
         click.echo(f"missing {len(report.missing)} images: {shown}", err=True)
@@ -355,7 +353,7 @@ def verify(folder: Path, progress: bool) -> None:
     help="Workspace folder (default: OUT-work beside OUT).",
 )
 @click.option("--recipe", default="demo", show_default=True, help="Recipe name or YAML path.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Stylizer processes.")
+@workers_option("each paints seed photos", show_default="CPUs")
 @click.option(
     "--overwrite",
     is_flag=True,

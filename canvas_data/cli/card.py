@@ -6,23 +6,40 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import names, one_line_errors, out_file
+from canvas_data.cli.common import (
+    default_output,
+    names,
+    one_line_errors,
+    out_file,
+    styles_option,
+)
 
 FOLDER = click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 
 
+def _image_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """An image file to write: a suffix Pillow can write, a place that can be written."""
+    from canvas_data.card.preview import image_format
+
+    if value is not None:
+        try:
+            image_format(value)
+        except ValueError as err:
+            raise click.BadParameter(str(err)) from None
+    return out_file(ctx, param, value)
+
+
 @click.command()
 @FOLDER
-@click.option(
-    "--styles",
-    callback=names,
-    help="Comma-separated styles, top to bottom, `Seed_Images` for the photo row, or `all`. "
-    "Default: the photo row and seven styles that look unlike each other.",
+@styles_option(
+    "Comma-separated styles, top to bottom, `Seed_Images` for the photo row, or `all`.",
+    show_default="the photo row and seven styles that look unlike each other",
 )
 @click.option(
     "--objects",
     callback=names,
-    help="Comma-separated objects, left to right, or `all`. Default: up to eight, evenly spaced.",
+    show_default="up to eight, evenly spaced",
+    help="Comma-separated objects, left to right, or `all`.",
 )
 @click.option(
     "--idx",
@@ -40,10 +57,10 @@ FOLDER = click.argument("folder", type=click.Path(exists=True, file_okay=False, 
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
-    callback=out_file,
-    default=Path("preview.jpg"),
-    show_default=True,
-    help="JPEG file to write.",
+    callback=_image_file,
+    default=None,
+    show_default="FOLDER-preview.jpg beside FOLDER, if no such file is there",
+    help="Image file to write, in the format its suffix names (.jpg, .png, .webp).",
 )
 @one_line_errors
 def preview(
@@ -52,7 +69,7 @@ def preview(
     objects: list[str] | None,
     idx: int | None,
     thumb: int,
-    out: Path,
+    out: Path | None,
 ) -> None:
     """Draw a contact sheet of a packed FOLDER: styles down, objects across.
 
@@ -62,6 +79,9 @@ def preview(
     """
     from canvas_data.card.preview import write_preview
 
+    if out is None:
+        out = default_output(folder.absolute().parent / f"{folder.absolute().name}-preview.jpg")
+    styles = ["all"] if styles == "all" else styles  # every style the folder holds
     sheet = write_preview(folder, out, styles=styles, objects=objects, idx=idx, thumb=thumb)
     width, height = sheet.image.size
     rows, columns = len(sheet.styles), len(sheet.objects)

@@ -1,14 +1,22 @@
-"""Options and error handling shared by the command modules of ``canvas-build``."""
+"""Options and error handling shared by the commands of ``canvas-build``, ``canvas-train`` and
+``canvas-eval``: one vocabulary (``--styles``, ``--workers``, ``--threads``, ``--dtype``, ...) and
+one-line errors."""
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 
 import click
 
 from canvas_data.errors import DEBUG_ENV, expected_errors, one_line
+
+# Every group: -h as --help, and every option's default shown in --help.
+CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
+
+INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT)
 
 # Not errors: click's own ways of ending a command (usage errors exit with 2).
 _PASS_THROUGH = (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit)
@@ -58,7 +66,7 @@ class CanvasGroup(click.Group):
     """A command group whose every command fails with one line, ``Error: <path>: <reason>``.
 
     Adds the group option ``--debug`` (or ``CANVAS_DEBUG=1``) to show the traceback instead.
-    Usage errors keep click's message and exit code 2.
+    Usage errors keep click's message and exit code 2; Ctrl-C exits with 130.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -78,6 +86,11 @@ class CanvasGroup(click.Group):
             return super().invoke(ctx)
         except _PASS_THROUGH:
             raise
+        except KeyboardInterrupt:  # Ctrl-C: the shell's code for SIGINT, no traceback
+            if debugging(ctx):
+                raise
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(INTERRUPTED) from None
         except Exception as err:
             if debugging(ctx):
                 raise
@@ -156,6 +169,196 @@ SHARD_INDEX = click.option(
     default=None,
     help="Which share this process does (default: RANK or 0).",
 )
+
+
+# --- the shared vocabulary of canvas-build, canvas-train and canvas-eval --------------------
+# One name, one meaning in the three commands: --styles (a comma list; 50, 60 and all
+# understood), --workers (processes), --threads (threads), --dtype (one choice list). Older
+# spellings stay as hidden aliases: the option parses them, --help shows the first name only.
+
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+ALL = "all"
+
+
+class Aliased(click.Option):
+    """An option with older spellings: every name parses, ``--help`` shows the first only."""
+
+    def get_help_record(self, ctx: click.Context):
+        shown, self.opts = self.opts, self.opts[:1]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = shown
+
+
+def parse_styles(
+    value: str | None,
+    *,
+    seed_images: bool = True,
+    heads: bool = False,
+    words: tuple[str, ...] = (),
+) -> str | list[str] | None:
+    """A ``--styles`` value: names separated by commas, where ``50`` stands for the benchmark's
+    50 styles and ``60`` for all 60 (release order), so ``50,Seed_Images`` works too.
+
+    Returns ``None`` for no value; a word alone (``all``, one of ``words``, or ``50``/``60`` where
+    ``heads``: the release's 51- or 61-way class order) as that word; else the list of names,
+    each once. ``Seed_Images`` (the photos) is refused unless ``seed_images``. Raises
+    ``click.BadParameter``.
+    """
+    from canvas_data.taxonomy import SEED_STYLE, STYLES_50, STYLES_60
+
+    if value is None or not value.strip():
+        return None
+    tokens = [t.strip() for t in value.split(",") if t.strip()]
+    if not tokens:
+        raise click.BadParameter(f"no style named in {value!r}")
+    if len(tokens) == 1:
+        word = tokens[0].lower() if tokens[0].lower() == ALL else tokens[0]
+        if word == ALL or word in words or (heads and word in ("50", "60")):
+            return word
+    keywords = (ALL, *words)
+    misplaced = [t for t in tokens if t.lower() in keywords]
+    if misplaced:
+        raise click.BadParameter(f"{misplaced[0]!r} stands alone, not in a list: {value}")
+    sets = {"50": STYLES_50, "60": STYLES_60}
+    found: dict[str, None] = {}
+    for token in tokens:
+        for name in sets.get(token, (token,)):
+            found[name] = None
+    if not seed_images and SEED_STYLE in found:
+        raise click.BadParameter(f"{SEED_STYLE} is the photos, not a style, here")
+    return list(found)
+
+
+def styles_option(
+    help: str,
+    *,
+    default: str | None = None,
+    show_default: bool | str = True,
+    seed_images: bool = True,
+    heads: bool = False,
+    words: tuple[str, ...] = (),
+    old: tuple[str, ...] = (),
+    dest: str = "styles",
+):
+    """The ``--styles`` option (older spellings in ``old``), parsed by :func:`parse_styles`."""
+
+    def callback(ctx, param, value):
+        return parse_styles(value, seed_images=seed_images, heads=heads, words=words)
+
+    return click.option(
+        "--styles",
+        *old,
+        dest,
+        cls=Aliased,
+        default=default,
+        show_default=show_default,
+        callback=callback,
+        help=help + " `50`: the benchmark's 50 styles, `60`: all 60, in lists too.",
+    )
+
+
+def objects_option(help: str, *, show_default: bool | str = True, old: tuple[str, ...] = ()):
+    """The ``--objects`` option: object names separated by commas."""
+    return click.option(
+        "--objects", *old, cls=Aliased, callback=names, show_default=show_default, help=help
+    )
+
+
+def workers_option(
+    what: str,
+    *,
+    default: int | None = None,
+    show_default: bool | str = True,
+    minimum: int = 1,
+    old: tuple[str, ...] = (),
+):
+    """``--workers``: always a number of worker processes (``what`` they do)."""
+    return click.option(
+        "--workers",
+        *old,
+        "workers",
+        cls=Aliased,
+        type=click.IntRange(min=minimum),
+        default=default,
+        show_default=show_default,
+        help=f"Worker processes: {what}.",
+    )
+
+
+def threads_option(
+    what: str,
+    *,
+    default: int | None = None,
+    show_default: bool | str = True,
+    old: tuple[str, ...] = (),
+):
+    """``--threads``: always a number of threads in this process (``what`` they do)."""
+    return click.option(
+        "--threads",
+        *old,
+        "threads",
+        cls=Aliased,
+        type=click.IntRange(min=1),
+        default=default,
+        show_default=show_default,
+        help=f"Threads: {what}.",
+    )
+
+
+def dtype_option(what: str, *, default: str | None = "auto", show_default: bool | str = True):
+    """``--dtype``: one choice list everywhere, ``auto`` being float16 on a GPU, float32 on the
+    CPU."""
+    return click.option(
+        "--dtype",
+        type=click.Choice(DTYPES),
+        default=default,
+        show_default=show_default,
+        help=f"{what}; auto: float16 on a GPU, float32 on the CPU.",
+    )
+
+
+def default_cpus(limit: int = 8) -> int:
+    """``min(limit, CPUs this process may use)``: the default of thread and process counts."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(limit, cpus))
+
+
+DEVICE_NAMES = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def _device(ctx, param, value: str | None) -> str | None:
+    if value is not None and not DEVICE_NAMES.fullmatch(value):
+        raise click.BadParameter(f"{value!r} is not auto, cpu, cuda, cuda:N or mps")
+    return value
+
+
+def device_option(what: str, *, default: str | None = "auto", show_default: bool | str = True):
+    """``--device``: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, checked before torch is
+    imported."""
+    return click.option(
+        "--device",
+        default=default,
+        show_default=show_default,
+        callback=_device,
+        help=f"{what}: auto, cpu, cuda, cuda:N or mps.",
+    )
+
+
+def default_output(path: Path, option: str = "--out") -> Path:
+    """Where a command writes when ``option`` was not given: beside its input, never over a file
+    that is there already (one line saying how to replace it), checked as an ``--out``."""
+    if path.exists() or path.is_symlink():
+        raise click.ClickException(
+            f"{path}: exists; pass {option} {path} to replace it, or another {option}"
+        )
+    return _check_out(click.get_current_context(silent=True), path, file=True)
+
+
 TORCH_THREADS = click.option(
     "--threads",
     type=click.IntRange(min=1),

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from canvas_data.cli.common import device_option, dtype_option
+
 _OPTIONS = [
     click.option(
         "--model",
@@ -15,17 +17,12 @@ _OPTIONS = [
         "unless the recipe sets stylizers.diffusers.model.",
     ),
     click.option("--revision", help="[diffusers] Hub revision (branch, tag or commit) of --model."),
-    click.option(
-        "--device",
-        help="[diffusers, adain] auto (default: this rank's GPU, LOCAL_RANK, if CUDA is available, "
-        "else cpu), cuda, cuda:N, mps or cpu.",
+    device_option(
+        "[diffusers, adain] Where to run; auto: this rank's GPU (LOCAL_RANK) if CUDA is available",
+        default=None,
+        show_default="auto",
     ),
-    click.option(
-        "--dtype",
-        type=click.Choice(["auto", "float16", "bfloat16", "float32"]),
-        help="[diffusers, adain] Weights and activations; auto: float16 on a GPU, float32 on "
-        "the CPU.",
-    ),
+    dtype_option("[diffusers, adain] Weights and activations", default=None, show_default="auto"),
     click.option(
         "--batch-size",
         type=click.IntRange(min=1),

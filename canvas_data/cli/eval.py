@@ -10,10 +10,10 @@ from __future__ import annotations
 import click
 
 from canvas_data import __version__
-from canvas_data.cli.common import CanvasGroup
+from canvas_data.cli.common import CONTEXT, CanvasGroup
 
 
-@click.group(cls=CanvasGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CanvasGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="canvas-eval")
 def main() -> None:
     """Score (unlearned) text-to-image models on UnlearnCanvas.

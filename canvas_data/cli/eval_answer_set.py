@@ -1,11 +1,11 @@
-"""The answer set of ``canvas-eval``: the options that name its themes, objects and seeds, and
-the benchmark's defaults for what they leave out."""
+"""The answer set of ``canvas-eval``: the options that name its styles (themes), objects and
+seeds, and the benchmark's defaults for what they leave out."""
 
 from __future__ import annotations
 
 import click
 
-from canvas_data.cli.common import names
+from canvas_data.cli.common import objects_option, styles_option
 
 
 def _seeds(ctx, param, value: str | None) -> list[int] | None:
@@ -20,25 +20,19 @@ def _seeds(ctx, param, value: str | None) -> list[int] | None:
 def answer_set_options(fn):
     """The options that say which answers make the set."""
     options = [
-        click.option(
-            "--themes",
-            callback=names,
-            default=None,
-            help="Comma-separated themes (styles, Seed_Images). Default: the "
-            "benchmark's 50 styles and Seed_Images.",
+        styles_option(
+            "Comma-separated styles of the answer set (Seed_Images: the photo class), or `all`.",
+            show_default="the benchmark's 50 styles and Seed_Images",
+            old=("--themes",),
+            dest="themes",
         ),
-        click.option(
-            "--objects",
-            callback=names,
-            default=None,
-            help="Comma-separated objects. Default: all 20.",
-        ),
+        objects_option("Comma-separated objects.", show_default="all 20"),
         click.option(
             "--seeds",
             callback=_seeds,
             default=None,
-            help="Comma-separated seeds. Default: 188,288,588,688,888 (accuracy: the seeds "
-            "present).",
+            show_default="188,288,588,688,888 (accuracy: the seeds present)",
+            help="Comma-separated seeds.",
         ),
     ]
     for option in reversed(options):
@@ -51,4 +45,5 @@ def answer_set(themes, objects, seeds) -> dict:
     from canvas_data.metrics.answers import SEEDS, THEMES
     from canvas_data.taxonomy import OBJECTS_20
 
+    themes = None if themes == "all" else themes
     return {"themes": themes or THEMES, "objects": objects or OBJECTS_20, "seeds": seeds or SEEDS}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import one_line_errors, out_file
+from canvas_data.cli.common import default_output, one_line_errors, out_file
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -16,8 +16,8 @@ from canvas_data.cli.common import one_line_errors, out_file
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     callback=out_file,
-    default=Path("profile.json"),
-    show_default=True,
+    default=None,
+    show_default="profile.json here, if no such file is here",
     help="Result file (JSON).",
 )
 @click.option("--method", default=None, help="The unlearning method (the row in the summary).")
@@ -29,7 +29,7 @@ from canvas_data.cli.common import one_line_errors, out_file
     help="Seconds between two memory polls.",
 )
 @one_line_errors
-def profile(command, out, method, interval):
+def profile(command, out: Path | None, method, interval):
     """Run an unlearning COMMAND and record its wall time and peak memory.
 
     \b
@@ -46,6 +46,7 @@ def profile(command, out, method, interval):
     from canvas_data.atomic import write_json
     from canvas_data.metrics.profile import profile_command, shell_exit_code
 
+    out = out or default_output(Path("profile.json"))  # never over an earlier record
     try:  # a place for the record, before a long run
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -86,12 +87,12 @@ def profile(command, out, method, interval):
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     callback=out_file,
-    default=Path("storage.json"),
-    show_default=True,
+    default=None,
+    show_default="storage.json beside UNLEARNED, if no such file is there",
     help="Result file (JSON).",
 )
 @one_line_errors
-def storage(base, unlearned, method, out):
+def storage(base, unlearned: Path, method, out: Path | None):
     """Bytes of unlearned weights, and of the tensors that differ from the base.
 
     Tensors are compared by name, bit for bit; those that differ (or that the base lacks) are
@@ -101,6 +102,7 @@ def storage(base, unlearned, method, out):
     from canvas_data.metrics.efficiency import human_bytes
     from canvas_data.metrics.storage import storage_report
 
+    out = out or default_output(unlearned.absolute().parent / "storage.json")
     record = storage_report(base, unlearned, method=method)
     try:
         write_json(out, record)

@@ -11,6 +11,8 @@ from canvas_data.cli.common import (
     PROGRESS,
     SHARD_INDEX,
     TORCH_THREADS,
+    device_option,
+    dtype_option,
     one_line_errors,
     out_folder,
     set_torch_threads,
@@ -106,19 +108,8 @@ BATCH_SIZE = _BatchSize()
     help="torch.compile the UNet; kept only if the first batch comes out the same (no pixel "
     "off by more than 2) as without it. Pays off on a GPU for a whole answer set.",
 )
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (this rank's GPU, LOCAL_RANK, if CUDA is available, else the CPU), cuda, "
-    "cuda:N, mps, cpu.",
-)
-@click.option(
-    "--dtype",
-    default="auto",
-    show_default=True,
-    help="auto (float16 on a GPU, float32 on the CPU), float32, float16, bfloat16.",
-)
+@device_option("Where to run; auto: this rank's GPU (LOCAL_RANK) if CUDA is available, else CPU")
+@dtype_option("Weights and activations")
 @click.option(
     "--jpeg-quality",
     type=click.IntRange(1, 100),

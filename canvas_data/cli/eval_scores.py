@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -11,6 +10,10 @@ import click
 from canvas_data.cli.common import (
     PROGRESS,
     TORCH_THREADS,
+    Aliased,
+    default_cpus,
+    device_option,
+    dtype_option,
     one_line_errors,
     out_file,
     set_torch_threads,
@@ -20,19 +23,17 @@ from canvas_data.metrics.scores import CRA_DEFINITIONS, RELEASE_README, WHOLE_TA
 
 SHOWN = 20  # missing, extra or unreadable files printed before "... and N more"
 
-DECODE_WORKERS = click.option(
-    "--workers",
+DECODE_THREADS = click.option(
+    "--decode-threads",
+    "--workers",  # its older spelling, hidden: --workers means processes
+    "workers",
+    cls=Aliased,
     type=click.IntRange(min=1),
-    default=min(8, os.cpu_count() or 1),
+    default=default_cpus(),
     show_default="min(8, CPUs)",
-    help="Threads that decode images.",
+    help="Threads that decode images, beside torch's (--threads).",
 )
-DEVICE = click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (CUDA if available), cpu, cuda, cuda:N.",
-)
+DEVICE = device_option("Where to run; auto: CUDA if available")
 
 
 def _list(title: str, entries: list[str]) -> None:
@@ -131,15 +132,10 @@ def _list(title: str, entries: list[str]) -> None:
     show_default=True,
     help="Images per classifier call.",
 )
-@DECODE_WORKERS
+@DECODE_THREADS
 @TORCH_THREADS
 @DEVICE
-@click.option(
-    "--dtype",
-    default="auto",
-    show_default=True,
-    help="auto (float16 on a GPU, float32 on the CPU), float32, float16, bfloat16.",
-)
+@dtype_option("Classifier weights and activations")
 @PROGRESS
 @one_line_errors
 def accuracy(
@@ -172,8 +168,8 @@ def accuracy(
     --allow-missing.
     """
     from canvas_data.atomic import write_json
-    from canvas_data.classify.classifier import load_classifier
-    from canvas_data.metrics.accuracy import evaluate_answers
+    from canvas_data.classify.run_info import ClassifierInfo
+    from canvas_data.metrics.accuracy import check_answer_set, evaluate_answers
     from canvas_data.metrics.scores import Definitions
     from canvas_data.out_paths import check_out
 
@@ -187,13 +183,23 @@ def accuracy(
     definitions = Definitions(ira_includes_photos, cra_definition)
     if out is None:  # the default: accuracy.json beside the answers of the target, else in them
         check_out(answers / target if target and (answers / target).is_dir() else answers)
+    chosen = answer_set(themes, objects, seeds)
+    check_answer_set(  # before torch is imported: a typo fails in a second
+        ClassifierInfo.read(style_classifier).classes,
+        ClassifierInfo.read(object_classifier).classes,
+        chosen["themes"],
+        chosen["objects"],
+        target,
+        combination_rule,
+    )
     _quiet_transformers()
     set_torch_threads(threads, workers=workers)  # the decode threads run beside torch
     sources, loaded = {}, {}
+    from canvas_data.classify.classifier import load_classifier
+
     for task, run in (("style", style_classifier), ("object", object_classifier)):
         loaded[task] = load_classifier(run, device=device, dtype=dtype)
         sources[task] = {"run": str(run), "classes": loaded[task].classes}
-    chosen = answer_set(themes, objects, seeds)
     result = evaluate_answers(
         answers,
         loaded["style"],
@@ -308,7 +314,7 @@ def _report_accuracy(result: dict) -> None:
     show_default=True,
     help="Images per Inception call.",
 )
-@DECODE_WORKERS
+@DECODE_THREADS
 @TORCH_THREADS
 @DEVICE
 @PROGRESS

@@ -12,6 +12,8 @@ from canvas_data.cli.common import (
     PROGRESS,
     SHARD_INDEX,
     CanvasGroup,
+    device_option,
+    dtype_option,
     names,
     one_line_errors,
     out_file,
@@ -34,20 +36,8 @@ STYLES = click.option(
 OBJECTS = click.option(
     "--objects", callback=names, default=None, help="Comma-separated objects. Default: all."
 )
-DEVICE = click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (this rank's GPU, LOCAL_RANK, if CUDA is available, else the CPU), cpu, cuda, "
-    "cuda:N.",
-)
-DTYPE = click.option(
-    "--dtype",
-    type=click.Choice(["auto", "float32", "float16", "bfloat16"]),
-    default="auto",
-    show_default=True,
-    help="auto: float16 on a GPU, float32 on the CPU.",
-)
+DEVICE = device_option("Where to run (auto: this rank's GPU, LOCAL_RANK, if CUDA is available)")
+DTYPE = dtype_option("Weights and activations")
 RESOLUTION = click.option(
     "--resolution",
     type=click.IntRange(min=8),
@@ -232,13 +222,9 @@ def generate(
     help="Outputs per forward pass.",
 )
 @DEVICE
-@click.option(
-    "--dtype",
-    type=click.Choice(["auto", "float32", "float16", "bfloat16"]),
+@dtype_option(
+    "Of the classifier and the VGG: float32 (the default) as the release computes its losses",
     default="float32",
-    show_default=True,
-    help="Of the classifier and the VGG: float32 as the release computes its losses; auto: "
-    "float16 on a GPU, float32 on the CPU.",
 )
 @PROGRESS
 @one_line_errors

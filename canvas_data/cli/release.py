@@ -72,6 +72,10 @@ def import_hub(
             f"{report.held} rows without a file path could not be matched (listed above); "
             f"they stay held aside in {work}/.import/pending"
         )
+    if report.rejected and not report.placed and not report.files_reused:
+        raise click.ClickException(
+            f"{parquet_dir}: nothing imported, every row or file was rejected (listed above)"
+        )
 
 
 @click.command()
@@ -92,19 +96,33 @@ def import_hub(
 )
 @click.option("--split", "splits", callback=names, help="Comma-separated splits (default: all).")
 @click.option("--sidecars/--no-sidecars", default=True, help="Write provenance {idx}.json files.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Export into OUT even if it holds other files; files of the same name are replaced.",
+)
 @PROGRESS
 @one_line_errors
-def export(folder: Path, layout: str, out: Path, splits, sidecars: bool, progress: bool) -> None:
+def export(
+    folder: Path, layout: str, out: Path, splits, sidecars: bool, overwrite: bool, progress: bool
+) -> None:
     """Write a packed FOLDER back in the release's folder layout.
 
     The images keep their bytes; metadata.jsonl holds one {"file_name", "text"} line per image,
     which `load_dataset("imagefolder", data_dir=OUT)` and diffusers' text-to-image training
-    (--train_data_dir OUT) read. `canvas-build shards --work OUT` packs it again.
+    (--train_data_dir OUT) read. `canvas-build shards --work OUT` packs it again. OUT must be
+    new, empty or an earlier export (which the run resumes), unless --overwrite.
     """
     from canvas_data.pack.export import export_release
 
     report = export_release(
-        folder, out, layout=layout, splits=splits, sidecars=sidecars, progress=progress
+        folder,
+        out,
+        layout=layout,
+        splits=splits,
+        sidecars=sidecars,
+        progress=progress,
+        overwrite=overwrite,
     )
     click.echo(report.summary())
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from canvas_data import __version__
 from canvas_data.cli.common import (
+    CONTEXT,
     PROGRESS,
     TORCH_THREADS,
     CanvasGroup,
     one_line_errors,
     out_folder,
     set_torch_threads,
+    styles_option,
 )
 from canvas_data.cli.train_options import (
     BATCH,
@@ -23,12 +24,15 @@ from canvas_data.cli.train_options import (
     DTYPE,
     OUT,
     RUN,
+    WORKERS,
     needs_training_stack,
+    require_training_stack,
     training_options,
 )
+from canvas_data.errors import InputError, one_line, reading
 
 
-@click.group(cls=CanvasGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CanvasGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="canvas-train")
 def main() -> None:
     """Train, import and apply the reference classifiers of the UnlearnCanvas metrics.
@@ -43,18 +47,24 @@ def main() -> None:
 
 
 def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **opts) -> None:
-    from canvas_data.classify.classifier import DEFAULT_BACKBONE
-    from canvas_data.classify.train import train_classifier
+    """Check the arguments (without torch), then train."""
+    from canvas_data.classify.run_info import DEFAULT_BACKBONE
     from canvas_data.classify.train_settings import TrainSettings, resolve_classes
 
-    names = [s.strip() for s in spec.split(",") if s.strip()]
-    order, classes = resolve_classes(task, names[0] if len(names) == 1 else names, data)
-
+    if isinstance(spec, str) and "," in spec:  # --objects: names separated by commas
+        spec = [s.strip() for s in spec.split(",") if s.strip()]
+    if isinstance(spec, list) and len(spec) == 1:
+        spec = spec[0]
+    spec = "dataset" if spec == "all" else spec  # `all`: the build's taxonomy
+    order, classes = resolve_classes(task, spec, data)
     resume, progress = opts.pop("resume"), opts.pop("progress")
     set_torch_threads(opts.pop("threads"), workers=opts["workers"])
     settings = TrainSettings(
         task=task, classes=classes, order=order, backbone=backbone or DEFAULT_BACKBONE, **opts
     )
+    require_training_stack()
+    from canvas_data.classify.train import train_classifier
+
     result = train_classifier(
         data, out, settings, resume=resume, progress=progress, echo=click.echo
     )
@@ -73,19 +83,18 @@ def _train(task: str, spec: str, data: Path, out: Path, backbone: str | None, **
 @main.command()
 @DATA
 @OUT
-@click.option(
-    "--styles",
-    "spec",
+@styles_option(
+    "Head classes: `dataset` or `all` (the build's taxonomy: the release's 61-way order for a "
+    "release build), `built` (the styles that have training images), alone `60` (the "
+    "release's 61-way head) or `50` (its 51-way head), or comma-separated style names.",
     default="dataset",
-    show_default=True,
-    help="Head classes: `dataset` or `all` (the build's taxonomy: the release's 61-way order for a "
-    "release build), `built` (the styles that have training images), `60` (the release's "
-    "61-way head), `50` (its 51-way head), or comma-separated style names.",
+    heads=True,
+    words=("dataset", "built"),
+    dest="spec",
 )
 @training_options
 @TORCH_THREADS
 @one_line_errors
-@needs_training_stack
 def style(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> None:
     """Fine-tune the style classifier on DATA into the run folder OUT."""
     _train("style", spec, data, out, backbone, **opts)
@@ -99,14 +108,13 @@ def style(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> Non
     "spec",
     default="dataset",
     show_default=True,
-    help="Head classes: `dataset` or `all` (the build's taxonomy: the release's 20 objects for a "
+    help="Head classes: `dataset` (the build's taxonomy: the release's 20 objects for a "
     "release build), `built` (the objects that have training images), `20` (the release's "
     "order), or comma-separated object names.",
 )
 @training_options
 @TORCH_THREADS
 @one_line_errors
-@needs_training_stack
 def object_(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> None:
     """Fine-tune the object classifier on DATA into the run folder OUT."""
     _train("object", spec, data, out, backbone, **opts)
@@ -134,7 +142,13 @@ def object_(data: Path, out: Path, spec: str, backbone: str | None, **opts) -> N
     help="Attention heads (not stored in the weights). Default: width / 64, as "
     "timm's ViTs (16 for ViT-L).",
 )
-@OUT
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    callback=out_folder,
+    required=True,
+    help="Run folder: model.safetensors, config.json, classes.json.",
+)
 @one_line_errors
 @needs_training_stack
 def import_release(
@@ -165,13 +179,7 @@ def import_release(
 @BATCH
 @DEVICE
 @DTYPE
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=min(8, os.cpu_count() or 1),
-    show_default="min(8, CPUs)",
-    help="DataLoader worker processes.",
-)
+@WORKERS
 @TORCH_THREADS
 @PROGRESS
 @one_line_errors
@@ -234,14 +242,40 @@ def predict(
     threads: int | None,
     progress: bool,
 ) -> None:
-    """Classify IMAGES with the classifier in RUN: one line per image, `path<TAB>class<TAB>prob`."""
+    """Classify IMAGES with the classifier in RUN: one line per image, `path<TAB>class<TAB>prob`.
+
+    A file that cannot be read is named on stderr with the reason, the rest are classified, and
+    the command then exits with 1.
+    """
     from canvas_data.classify.classifier import load_classifier
 
     set_torch_threads(threads)
     classifier = load_classifier(run, device=device, dtype=dtype)
-    found = classifier.predict(images, batch_size=batch_size, progress=progress)
-    for path, ranked in zip(images, found.top(top), strict=True):
-        click.echo("\t".join([str(path), *(f"{name}\t{p:.4f}" for name, p in ranked)]))
+    unreadable = 0
+    for start in range(0, len(images), batch_size):  # decoded a batch at a time
+        good = []
+        for path in images[start : start + batch_size]:
+            try:
+                good.append((path, _read_image(path, classifier.info.image_size)))
+            except (OSError, InputError) as err:
+                click.echo(one_line(err), err=True)
+                unreadable += 1
+        if not good:
+            continue
+        found = classifier.predict([im for _, im in good], batch_size=batch_size)
+        for (path, _), ranked in zip(good, found.top(top), strict=True):
+            click.echo("\t".join([str(path), *(f"{name}\t{p:.4f}" for name, p in ranked)]))
+    if unreadable:
+        click.echo(f"{unreadable} of {len(images)} images could not be read", err=True)
+        raise SystemExit(1)
+
+
+def _read_image(path: Path, min_size: int):
+    """An image file as an RGB array; ``ValueError`` or ``OSError`` naming the file."""
+    from canvas_data.images.decode import decode_image
+
+    with reading(path, "an image"):
+        return decode_image(path.read_bytes(), min_size=min_size, name=str(path))
 
 
 if __name__ == "__main__":

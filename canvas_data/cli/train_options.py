@@ -5,28 +5,40 @@ device, dtype and batch size of ``evaluate`` and ``predict``."""
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import click
 
-from canvas_data.cli.common import PROGRESS, out_folder
+from canvas_data.cli.common import (
+    PROGRESS,
+    default_cpus,
+    device_option,
+    dtype_option,
+    out_folder,
+    workers_option,
+)
 
 MISSING = (
     "canvas-train needs transformers, accelerate and safetensors: pip install 'canvas_data[train]'"
 )
 
 
+def require_training_stack() -> None:
+    """Fail with one line when the optional training packages are not installed (importing
+    them imports torch: call this once the arguments are checked)."""
+    for module in ("transformers", "accelerate", "safetensors"):
+        try:
+            __import__(module)
+        except ImportError as err:
+            raise click.ClickException(f"{MISSING} ({err})") from err
+
+
 def needs_training_stack(fn):
-    """Fail with one line when the optional training packages are not installed."""
+    """Check the optional training packages before the command runs."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        for module in ("transformers", "accelerate", "safetensors"):
-            try:
-                __import__(module)
-            except ImportError as err:
-                raise click.ClickException(f"{MISSING} ({err})") from err
+        require_training_stack()
         return fn(*args, **kwargs)
 
     return wrapper
@@ -45,6 +57,14 @@ OUT = click.option(
     required=True,
     help="Run folder: checkpoints/, train.json, then model.safetensors, config.json, "
     "classes.json, metrics.json, confusion.png.",
+)
+
+
+WORKERS = workers_option(
+    "DataLoader processes that read and decode images (0: in this process)",
+    default=default_cpus(),
+    show_default="min(8, CPUs)",
+    minimum=0,
 )
 
 
@@ -149,13 +169,7 @@ def training_options(fn):
             show_default=True,
             help="Seeds the initial head, the data order and the augmentations.",
         ),
-        click.option(
-            "--workers",
-            type=click.IntRange(min=0),
-            default=min(8, os.cpu_count() or 1),
-            show_default="min(8, CPUs)",
-            help="DataLoader worker processes.",
-        ),
+        WORKERS,
         click.option(
             "--resume",
             is_flag=True,
@@ -169,19 +183,8 @@ def training_options(fn):
     return fn
 
 
-DEVICE = click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (CUDA if available), cpu, cuda, cuda:N.",
-)
-DTYPE = click.option(
-    "--dtype",
-    type=click.Choice(["auto", "float32", "float16", "bfloat16"]),
-    default="auto",
-    show_default=True,
-    help="auto: float16 on a GPU, float32 on the CPU.",
-)
+DEVICE = device_option("Where to run; auto: CUDA if available")
+DTYPE = dtype_option("Classifier weights and activations")
 BATCH = click.option(
     "--batch-size",
     type=click.IntRange(min=1),

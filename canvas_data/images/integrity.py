@@ -23,6 +23,8 @@ from collections.abc import Iterator
 
 from PIL import ImageFile
 
+from canvas_data.errors import one_line
+
 try:
     import simplejpeg
 except ImportError:  # pragma: no cover - simplejpeg is a dependency; Pillow alone then
@@ -60,12 +62,12 @@ def check_jpeg_complete(data: bytes) -> None:
     try:
         _, _, colorspace, _ = simplejpeg.decode_jpeg_header(data)
     except ValueError as err:
-        raise IncompleteImage(f"corrupt JPEG header ({_one_line(err)})") from None
+        raise IncompleteImage(f"corrupt JPEG header ({one_line(err)})") from None
     target = {"Gray": "GRAY", "CMYK": "CMYK", "YCCK": "CMYK"}.get(colorspace, "RGB")
     try:
         simplejpeg.decode_jpeg(data, colorspace=target, min_factor=8, strict=True)
     except ValueError as err:
-        text = _one_line(err)
+        text = one_line(err)
         if "unsupported color conversion" in text.lower():
             return  # a colour space turbo cannot convert: Pillow's full decode stands
         kind = "truncated" if "premature end" in text.lower() else "corrupt"
@@ -84,7 +86,3 @@ def strict_loading() -> Iterator[None]:
             yield
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = saved
-
-
-def _one_line(err: Exception) -> str:
-    return " ".join(str(err).split()) or type(err).__name__

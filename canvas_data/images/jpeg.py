@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from canvas_data.errors import one_line
 from canvas_data.images.colour import needs_conversion
 from canvas_data.images.normalize import encode_jpeg, square_resize, to_rgb
 
@@ -164,12 +165,12 @@ def _without_trailer(data: bytes) -> bytes:
 
 
 def _reason(err: Exception) -> str:
-    text = " ".join(str(err).split())
+    text = one_line(err)
     if "cannot identify image file" in text:
         return "not an image (cannot identify image file)"
     if "truncated" in text.lower() or isinstance(err, EOFError):
         return "truncated image data"
-    return f"unreadable image ({text or type(err).__name__})"
+    return f"unreadable image ({text})"
 
 
 def to_jpeg(data: bytes, *, resolution: int | None = None, quality: int = 95) -> bytes:

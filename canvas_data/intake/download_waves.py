@@ -28,6 +28,7 @@ from canvas_data.intake.download import DownloadError, Fetcher, FetchOptions
 from canvas_data.intake.photo_checks import decode_photo
 from canvas_data.intake.source_slots import Slot, build_keys, slot_credit
 from canvas_data.intake.sources_report import DuplicateRow, RowIssue, SourcesReport
+from canvas_data.public_url import public_url
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import seed_photo_path, sidecar_path
@@ -176,8 +177,8 @@ class _Job:
             "style": SEED_STYLE,
             "object": slot.obj,
             "idx": slot.idx,
-            "source_url": slot.row.url,
-            "source_final_url": download.final_url,
+            "source_url": public_url(slot.row.url),
+            "source_final_url": public_url(download.final_url),
             **slot_credit(slot),
             "manifest": self.manifest,
             "source_sha256": hashlib.sha256(download.data).hexdigest(),

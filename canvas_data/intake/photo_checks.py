@@ -19,6 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from canvas_data.errors import one_line
 from canvas_data.images.integrity import (
     IncompleteImage,
     check_jpeg_complete,
@@ -172,10 +173,8 @@ def _decode(im: Image.Image) -> None:
 
 
 def _one_line(err: Exception) -> str:
-    text = " ".join(str(err).split())
-    if isinstance(err, (OSError, SyntaxError, ValueError)):
-        return text or type(err).__name__
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+    """The reason, with the kind of error when the image library raised an unexpected one."""
+    return one_line(err, kind=not isinstance(err, (OSError, SyntaxError, ValueError)))
 
 
 def _orientation(im: Image.Image) -> int:

@@ -137,10 +137,11 @@ def intake_photos(
 def _object_folders(photos_dir: Path, recipe: Recipe, report: IntakeReport) -> dict[str, Path]:
     """Map the build's objects to their sub-folders, reporting everything else."""
     by_lower = {name.lower(): name for name in recipe.taxonomy.objects}
+    entries = [p for p in photos_dir.iterdir() if not p.name.startswith(".")]
+    if not any(p.is_dir() and by_lower.get(p.name.lower()) in recipe.objects for p in entries):
+        raise ValueError(_no_object_folders(photos_dir, entries, recipe))
     found: dict[str, Path] = {}
-    for entry in sorted(photos_dir.iterdir(), key=lambda p: _natural_key(p.name)):
-        if entry.name.startswith("."):
-            continue
+    for entry in sorted(entries, key=lambda p: _natural_key(p.name)):
         if not entry.is_dir():
             _reject(report, entry, "not inside an object folder")
             continue
@@ -160,6 +161,20 @@ def _object_folders(photos_dir: Path, recipe: Recipe, report: IntakeReport) -> d
         else:
             report.duplicate_folders.append(entry.name)
     return found
+
+
+def _no_object_folders(photos_dir: Path, entries: list[Path], recipe: Recipe) -> str:
+    """One line: ``photos_dir`` has no sub-folder named like an object of the build."""
+    folders = sorted(p.name for p in entries if p.is_dir())
+    near = {f: closest(f, recipe.objects) for f in folders}
+    hint = "; ".join(f"{f}/ -> {n}?" for f, n in near.items() if n is not None)
+    objects = ", ".join(recipe.objects[:4]) + (", ..." if len(recipe.objects) > 4 else "")
+    return (
+        f"{photos_dir}: no object folders ({len(entries) - len(folders)} files, "
+        f"{len(folders)} folders, none named like an object of the build: {objects}); put each "
+        f"object's photos in a sub-folder named after it, e.g. {photos_dir / recipe.objects[0]}/"
+        + (f" (folders that look like objects: {hint})" if hint else "")
+    )
 
 
 def _natural_key(name: str) -> tuple[list[Any], str]:

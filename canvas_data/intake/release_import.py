@@ -26,7 +26,6 @@ rerun skips it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from canvas_data.intake.pending_rows import place_pending
 from canvas_data.intake.release_report import ImportReport, report_json
 from canvas_data.intake.release_rows import STATE_DIR, file_tag, import_file
 from canvas_data.recipe import Recipe, save_recipe, workspace_recipe
+from canvas_data.resume_state import read_state
 from canvas_data.taxonomy import OBJECTS_20, STYLES_61, Taxonomy
 
 REPORT_PATH = Path("reports") / "import-hub.json"
@@ -129,7 +129,18 @@ def _row_count(path: Path) -> int:
 
 
 def _read_marker(marker: Path, identity: dict[str, Any]) -> dict[str, Any] | None:
-    if not marker.is_file():
-        return None
-    state = json.loads(marker.read_text())
-    return state if all(state.get(k) == v for k, v in identity.items()) else None
+    """What an earlier run read from a file, if it read the same file; a damaged marker is set
+    aside (``read_state``) and the file read again."""
+    state = read_state(marker, _whole_state)
+    return state if state and all(state.get(k) == v for k, v in identity.items()) else None
+
+
+def _whole_state(state: dict[str, Any]) -> bool:
+    counts = all(type(state.get(k)) is int for k in ("rows", "placed", "reencoded"))
+    rejected = state.get("rejected")
+    lists = isinstance(rejected, list) and isinstance(state.get("pending"), list)
+    return (
+        counts
+        and lists
+        and all(isinstance(r, dict) and {"where", "reason"} <= r.keys() for r in rejected)
+    )

@@ -26,14 +26,14 @@ import pyarrow.parquet as pq
 
 from canvas_data.atomic import write_bytes, write_json
 from canvas_data.images.jpeg import ImageError, check_image, to_jpeg
-from canvas_data.parquet_read import iter_batches, open_parquet
+from canvas_data.parquet_read import ValueTooLarge, iter_batches, open_parquet
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import Item, image_path, sidecar_path
 
 STATE_DIR = ".import"
 SOURCE = "hub-parquet"
-_IDX = re.compile(r"^([1-9][0-9]*)\.(?:jpe?g|png|webp)$", re.IGNORECASE)
+_IDX = re.compile(r"^([1-9][0-9]{0,8})\.(?:jpe?g|png|webp)$", re.IGNORECASE)
 
 
 class RowError(Exception):
@@ -65,6 +65,10 @@ def import_file(
                 {"where": rel, "reason": f"not a release shard: columns {columns}, not image/text"}
             )
             return state
+        wrong = _column_types(pf.schema_arrow)
+        if wrong:
+            state["rejected"].append({"where": rel, "reason": wrong})
+            return state
         for record in release_rows(pf):
             try:
                 _place_row(record, rel, row, work, tax, recipe, state)
@@ -72,6 +76,8 @@ def import_file(
                 state["rejected"].append({"where": f"{rel} row {row}", "reason": str(err)})
             row += 1
             bar.update(1)
+    except ValueTooLarge as err:  # refused before it was read; the rows before it stay
+        state["rejected"].append({"where": f"{rel} row {row}", "reason": f"{path}: {err}"})
     except (OSError, pa.ArrowException) as err:  # the rows before it stay
         reason = f"damaged: {path}: {err}"
         state["rejected"].append({"where": f"{rel} row {row}", "reason": reason})
@@ -82,16 +88,36 @@ def import_file(
     return state
 
 
+def _column_types(schema: pa.Schema) -> str | None:
+    """Why the ``image`` and ``text`` columns are not of the release's types (``None`` if they
+    are): ``text`` a string, ``image`` a struct with ``bytes`` (binary) and ``path`` (string),
+    or binary."""
+    texts = (pa.string(), pa.large_string())
+    binaries = (pa.binary(), pa.large_binary())
+    text, image = schema.field("text").type, schema.field("image").type
+    if text not in texts:
+        return f"column 'text' is {text}, not text (the release's captions are strings)"
+    if image in binaries:
+        return None
+    if not pa.types.is_struct(image) or image.get_field_index("bytes") < 0:
+        return f"column 'image' is {image}, not a struct of bytes and path"
+    if image.field("bytes").type not in binaries:
+        return f"column 'image.bytes' is {image.field('bytes').type}, not binary"
+    if image.get_field_index("path") >= 0 and image.field("path").type not in (*texts, pa.null()):
+        return f"column 'image.path' is {image.field('path').type}, not text"
+    return None
+
+
 def release_rows(pf: pq.ParquetFile) -> Iterator[dict[str, Any]]:
     """The rows (``image`` {bytes, path}, ``text``) of a release file from ``open_parquet``.
 
     pyarrow reads one row group at a time (no pre-buffering) and hands out ``READ_BATCH`` rows
-    at a time, so memory is bounded by the file's largest row group, not by the file.
+    at a time, so memory is bounded by the file's largest row group, not by the file, and no
+    row group or value over the limits of ``canvas_data.limits`` is read (``ValueTooLarge``).
     Raises ``OSError`` or ``pyarrow.ArrowException`` where the file is damaged.
     """
-    for rg in range(pf.num_row_groups):
-        for batch in iter_batches(pf, ["image", "text"], row_groups=[rg]):
-            yield from batch.to_pylist()
+    for batch in iter_batches(pf, ["image", "text"]):
+        yield from batch.to_pylist()
 
 
 def _place_row(
@@ -161,7 +187,7 @@ def _idx_from_path(stored: str | None, style: str, obj: str, tax: Taxonomy) -> i
     if not stored:
         return None
     parts = re.split(r"[\\/]+", stored.strip())
-    match = _IDX.match(parts[-1])
+    match = _IDX.fullmatch(parts[-1])
     if not match:
         return None
     if len(parts) >= 3:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from canvas_data.intake.sources_report import RowIssue, SourcesReport, reject_row
 from canvas_data.intake.url_manifest import ManifestRow
+from canvas_data.public_url import public_url
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE
 
@@ -82,7 +83,7 @@ def slot_credit(slot: Slot) -> dict[str, Any]:
     return {
         "author": row.author,
         "licence": row.licence,
-        "source_page": row.source_page,
+        "source_page": public_url(row.source_page),
         "manifest_row": row.row,
     }
 

@@ -17,6 +17,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from canvas_data.intake.photos import REPORT_PATH
+from canvas_data.public_url import public_url, redact_urls
 
 _SUMMARY_FAILURES = 10
 
@@ -29,6 +30,10 @@ class RowIssue:
     url: str | None
     object: str | None
     reason: str
+
+    def __post_init__(self) -> None:  # recorded without credentials or signed-URL secrets
+        object.__setattr__(self, "url", public_url(self.url))
+        object.__setattr__(self, "reason", redact_urls(self.reason))
 
     def line(self) -> str:
         return f"row {self.row} {self.url or '(no url)'}: {self.reason}"
@@ -44,6 +49,9 @@ class DuplicateRow:
     duplicate_of: str  # the key of the photo it repeats
     distance: int  # bits between their perceptual hashes
     kept: bool  # written anyway (keep_duplicates)
+
+    def __post_init__(self) -> None:  # recorded without credentials or signed-URL secrets
+        object.__setattr__(self, "url", public_url(self.url))
 
 
 @dataclass

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from canvas_data.errors import reading
+
 REQUIRED = ("url", "object")
 OPTIONAL = ("author", "licence", "source_page")
 _ALIASES = {"license": "licence"}
@@ -52,13 +54,16 @@ def read_manifest(path: Path) -> Manifest:
         raise ValueError(f"manifest {path.name}: unknown format {suffix or '(none)'} ({known})")
     manifest = Manifest(path, [])
     columns: set[str] | None = None
-    for row, record in enumerate(reader(path), start=1):
-        if isinstance(record, str):
-            manifest.unreadable[row] = record
-            continue
-        record = _normalise_keys(record)
-        columns = set(record) if columns is None else columns | set(record)
-        manifest.rows.append(_row(row, record))
+    # a failure that stops the reader (bytes that are not UTF-8, a CSV field over the csv
+    # module's limit, a Parquet column of another type) is one line naming the file
+    with reading(path, f"a URL manifest in {suffix[1:].upper()}"):
+        for row, record in enumerate(reader(path), start=1):
+            if isinstance(record, str):
+                manifest.unreadable[row] = record
+                continue
+            record = _normalise_keys(record)
+            columns = set(record) if columns is None else columns | set(record)
+            manifest.rows.append(_row(row, record))
     missing = [c for c in REQUIRED if columns is not None and c not in columns]
     if missing:
         raise ValueError(f"manifest {path.name} has no {' or '.join(map(repr, missing))} column")
@@ -114,6 +119,9 @@ def _jsonl_records(path: Path) -> Iterator[dict[str, Any] | str]:
                 record = json.loads(line)
             except ValueError as err:
                 yield f"not JSON ({err})"
+                continue
+            except RecursionError:
+                yield "not JSON this reader takes (nested too deep)"
                 continue
             yield record if isinstance(record, dict) else "not a JSON object"
 

@@ -33,6 +33,7 @@ from canvas_data.intake.photos import REPORT_PATH
 from canvas_data.intake.source_slots import Slot, build_keys, plan_slots, slot_credit
 from canvas_data.intake.sources_report import DuplicateRow, RowIssue, SourcesReport, reject_row
 from canvas_data.intake.url_manifest import read_manifest
+from canvas_data.public_url import public_url
 from canvas_data.recipe import RECIPE_FILE, Recipe, save_recipe
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import photo_indices, seed_photo_path, sidecar_path
@@ -93,7 +94,7 @@ def _placed(
             continue
         out = seed_photo_path(work, slot.obj, slot.idx)
         meta = _read_json(sidecar_path(out))
-        want = {"source_url": slot.row.url, **build_keys(recipe)}
+        want = {"source_url": public_url(slot.row.url), **build_keys(recipe)}
         if not (out.is_file() and meta and all(meta.get(k) == want[k] for k in _IDENTITY)):
             continue
         credit = slot_credit(slot)

@@ -18,6 +18,7 @@ from datasets import Image as HFImage
 from canvas_data.loading.examples import Seeded, build_example
 from canvas_data.loading.tasks import Pool, Selection, StyleTransfer, Task, example_rng, parse_key
 from canvas_data.loading.transforms import ImageTransform
+from canvas_data.pack.shard_index import MissingSample
 from canvas_data.taxonomy import RELEASE, Taxonomy
 
 NEEDED = ("__key__", "jpg")
@@ -40,7 +41,7 @@ class KeyStore:
 
     def read(self, key: str) -> bytes:
         if key not in self.row:
-            raise KeyError(f"no sample {key!r} in this split")
+            raise MissingSample(f"no sample {key!r} in this split")
         return _image_bytes(self.ds[self.row[key]]["jpg"], key)
 
 

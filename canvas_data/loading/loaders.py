@@ -165,13 +165,13 @@ def load(
         return hf_view(source, task, selection, made, split=split, seed=seed)
     root = Path(source)
     manifest = load_manifest(root)
-    selection.check(manifest_taxonomy(manifest), manifest.get("splits", {}))
+    selection.check(manifest_taxonomy(manifest), manifest["splits"])
     cache = None
     if cache_dir is not None:
         cache = DecodeCache.for_dataset(Path(cache_dir), root, made.decode_size)
     splits = {selection.split}
     if isinstance(task, StyleTransfer) and task.reference_split:
-        if task.reference_split not in manifest.get("splits", {}):
+        if task.reference_split not in manifest["splits"]:
             raise ValueError(f"{root}: no {task.reference_split!r} split for style references")
         splits.add(task.reference_split)
     if streaming:

@@ -15,12 +15,19 @@ from typing import Any
 import webdataset as wds
 from torch.utils.data import IterableDataset
 
+from canvas_data.errors import one_line
 from canvas_data.loading.cache import DecodeCache
 from canvas_data.loading.examples import Seeded, build_example
 from canvas_data.loading.tasks import Pool, Selection, Task, example_rng, parse_key
 from canvas_data.loading.transforms import ImageTransform, worker_seed
-from canvas_data.pack.shard_index import ShardIndex, load_manifest, manifest_taxonomy, split_shards
-from canvas_data.pack.tar_samples import tar_samples
+from canvas_data.pack.shard_index import (
+    MissingSample,
+    ShardIndex,
+    load_manifest,
+    manifest_taxonomy,
+    split_shards,
+)
+from canvas_data.pack.tar_samples import IMAGE_EXT, tar_samples
 from canvas_data.workspace import Item
 
 
@@ -72,6 +79,7 @@ class CanvasStream(Seeded, IterableDataset):
             held = {index.shard_of(k) for k in index.split_keys[selection.split] if self._has(k)}
             wanted = [(e, n) for e, n in wanted if e["file"] in held]
         self.urls = [e["file"] for e, n in wanted if n]
+        self.expected = {e["file"]: e["samples"] for e, _ in wanted}
         if self.pool is not None:
             self.num_samples = self._count_jobs()
         else:
@@ -121,8 +129,8 @@ class CanvasStream(Seeded, IterableDataset):
                     example = build_example(
                         self.task, item, job, read, self.transform, sample["jpg"], self.cache
                     )
-                except (ValueError, KeyError) as err:
-                    raise ValueError(f"{url}: {err}") from err
+                except (ValueError, MissingSample) as err:  # the data's fault, not a bug
+                    raise ValueError(f"{url}: {one_line(err)}") from err
                 yield example
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -145,7 +153,9 @@ class CanvasStream(Seeded, IterableDataset):
         if self.shuffle:
             seed = worker_seed(self.seed, self.epoch, rank, worker)
             stages.append(wds.shuffle(len(urls), seed=seed))
-        stages.append(partial(tar_samples, taxonomy=self.taxonomy, select=_is_image))
+        stages.append(
+            partial(tar_samples, taxonomy=self.taxonomy, select=_is_image, expected=self.expected)
+        )
         stages.append(wds.select(self._keep))
         if self.shuffle:
             seed = worker_seed(self.seed, self.epoch, rank, worker, 1)
@@ -164,8 +174,8 @@ def _shard_list(urls: list[str], resampled: bool, seed: int) -> Any:
     return wds.ResampledShards(urls, seed=seed, worker_seed=lambda: 0, deterministic=True)
 
 
-def _is_image(name: str) -> bool:
-    return name.endswith(".jpg")
+def _is_image(ext: str) -> bool:
+    return ext == IMAGE_EXT
 
 
 def _no_partners(key: str) -> bytes:

@@ -153,14 +153,35 @@ def classify_files(
     return answers, unreadable
 
 
-def _check_classes(classifier: ImageClassifier, names: Sequence[str], what: str) -> None:
-    lacking = [n for n in names if n not in set(classifier.classes)]
+def check_answer_set(
+    style_classes: Sequence[str],
+    object_classes: Sequence[str],
+    themes: Sequence[str],
+    objects: Sequence[str],
+    target: str | None,
+    combination_rule: str = "both",
+) -> tuple[str, str] | None:
+    """Check what an answer set asks of the classifiers before any is loaded: a known target
+    and combination rule, a class for every theme and object. Returns the ``Style:Object`` pair
+    of a combination target (else ``None``). ``ValueError`` (one line) otherwise."""
+    pair = parse_combination(target, themes, objects) if target else None
+    if combination_rule not in RULES:
+        raise ValueError(f"unknown combination rule {combination_rule!r}; use {', '.join(RULES)}")
+    if target and not pair:
+        target_domain(target, themes, objects)
+    _check_classes(style_classes, themes, STYLE)
+    _check_classes(object_classes, objects, OBJECT)
+    return pair
+
+
+def _check_classes(classes: Sequence[str], names: Sequence[str], what: str) -> None:
+    lacking = [n for n in names if n not in set(classes)]
     if lacking:
         more = f" and {len(lacking) - 5} more" if len(lacking) > 5 else ""
         raise ValueError(
             f"the {what} classifier has no class for {', '.join(lacking[:5])}{more} (it has "
-            f"{len(classifier.classes)}: {', '.join(classifier.classes[:5])}, ...); pass "
-            f"--themes/--objects to score a smaller answer set"
+            f"{len(classes)}: {', '.join(classes[:5])}, ...); pass "
+            f"--styles/--objects to score a smaller answer set"
         )
 
 
@@ -201,12 +222,11 @@ def evaluate_answers(
     Errors (``ValueError``, one line): an unknown target, classifiers without the set's classes,
     more than 5% of the expected images missing unless ``allow_missing``.
     """
-    pair = parse_combination(target, themes, objects) if target else None
-    if combination_rule not in RULES:
-        raise ValueError(f"unknown combination rule {combination_rule!r}; use {', '.join(RULES)}")
+    pair = check_answer_set(
+        style_classifier.classes, object_classifier.classes, themes, objects, target,
+        combination_rule,
+    )  # fmt: skip
     domain = COMBINATION if pair else target_domain(target, themes, objects) if target else None
-    _check_classes(style_classifier, themes, STYLE)
-    _check_classes(object_classifier, objects, OBJECT)
     scan = scan_answers(
         answers, themes, objects, seeds, target=target, fine_cells=[pair] if pair else ()
     )

@@ -48,7 +48,7 @@ PROMPTS: dict[str, str | None] = {
     "canonical": None,  # canvas_data.taxonomy.caption: "An Architectures image in photo style"
     **{name: name for name in RELEASE_TEXTS},
 }
-_SEED = re.compile(r"^(?P<stem>.+)_seed_?(?P<seed>[0-9]+)$")  # on name_key(stem)
+_SEED = re.compile(r"^(?P<stem>.+)_seed_?(?P<seed>[0-9]{1,9})$")  # on name_key(stem)
 _SEPARATORS = re.compile(r"[\s_\-]+")
 _TARGET_DEPTH = 3  # how deep below the given folder a folder named after the target is looked for
 NAMING = "{Theme}_{Object}_seed{seed}.jpg (or _seed_{seed}; .jpeg, .png, .webp)"
@@ -149,7 +149,7 @@ def parse_name(name: str, themes: Iterable[str], objects: Iterable[str]) -> Answ
     path = Path(name)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return None
-    match = _SEED.match(name_key(path.stem))
+    match = _SEED.fullmatch(name_key(path.stem))
     if not match:
         return None
     stem, themes, objects = match["stem"], _by_key(themes), _by_key(objects)

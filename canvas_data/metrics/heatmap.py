@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from canvas_data.atomic import write_bytes
+from canvas_data.escape import literal_plot_text
 
 DPI = 100
 _INK, _GREY, _EMPTY = "#141414", "#787878", "#e8e8e8"
@@ -55,6 +56,7 @@ def _grid(rows: Sequence[HeatRow], names: Sequence[str], kind: str) -> np.ndarra
     return np.array([[np.nan if v is None else v for v in row] for row in values], dtype=float)
 
 
+@literal_plot_text
 def heatmap_png(
     rows: Sequence[HeatRow], themes: Sequence[str], objects: Sequence[str], title: str = ""
 ) -> bytes:

@@ -185,8 +185,8 @@ def render(
     return "\n".join(parts) + "\n"
 
 
-def write_report(path: Path, *args, **kwargs) -> Path:
-    """Write the page (``render``'s arguments) to ``path``, atomically; returns ``path``."""
+def write_report(path: Path, page: str) -> Path:
+    """Write ``page`` (made by :func:`render`) to ``path``, atomically; returns ``path``."""
     path = Path(path)
-    write_text(path, render(*args, **kwargs))
+    write_text(path, page)
     return path

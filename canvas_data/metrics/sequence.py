@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
-
+from canvas_data.escape import csv_row, literal_plot_text, markdown_cell, markdown_text
 from canvas_data.metrics.accuracy import RESULT_KIND
+from canvas_data.metrics.result_types import check_accuracy_result
 from canvas_data.metrics.scores import DOMAINS, Definitions, Judged, forgetting_scores
 
 SEQUENCE_KIND = "canvas-eval sequence"
@@ -150,55 +150,10 @@ def read_result_file(path: Path) -> Any:
         raise ValueError(f"{path}: cannot read the result ({err.strerror})") from None
 
 
-class _StatedDefinitions(BaseModel):
-    """The ``definitions`` an accuracy result states (the fields that are read back)."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    cra_definition: str | None = None
-    ira_includes_photos: bool | None = None
-    cra_on_all_images: bool | None = None
-
-
-class _AccuracyFields(BaseModel):
-    """The fields of an accuracy result that ``summarize`` reads, with their types; the file is
-    someone else's, so a wrong type is the file's fault, said in one line."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    method: str | None = None
-    target: str | None = None
-    domain: str | None = None
-    definitions: _StatedDefinitions | None = None
-    scores: dict[str, float | None] | None = None
-
-    @model_validator(mode="after")
-    def _scores_of_the_target(self) -> _AccuracyFields:
-        if self.target and self.domain in DOMAINS:
-            lacking = [k for k in ("UA", "IRA", "CRA") if k not in (self.scores or {})]
-            if lacking:
-                raise ValueError(f"scores: no {', '.join(lacking)} for target {self.target}")
-        return self
-
-
-def check_accuracy_result(path: Path, result: Mapping[str, Any]) -> None:
-    """Refuse an accuracy result whose fields read back have the wrong type (``ValueError``:
-    ``PATH: not a valid accuracy result (field: reason)``)."""
-    try:
-        _AccuracyFields.model_validate(result)
-    except ValidationError as err:
-        e = err.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in e["loc"])
-        raise ValueError(
-            f"{path}: not a valid accuracy result ({where + ': ' if where else ''}{e['msg']})"
-        ) from None
-
-
 def _read(path: Path) -> dict[str, Any]:
     result = read_result_file(path)
     if not isinstance(result, dict) or result.get("kind") != RESULT_KIND:
         raise ValueError(f"{path}: not written by `canvas-eval accuracy`")
-    check_accuracy_result(path, result)
     if result.get("target") and result.get("domain") == "combination":
         raise ValueError(
             f"{path}: {result['target']} is a combination (finer-scale) target; a step of a "
@@ -233,6 +188,7 @@ def _read(path: Path) -> dict[str, Any]:
             raise ValueError(
                 f"{path}: prediction {n} lacks one of {', '.join(fields)} (or has the wrong type)"
             )
+    check_accuracy_result(path, result)
     return result
 
 
@@ -291,14 +247,14 @@ def to_markdown(run: SequenceRun) -> str:
     """Rows = steps, columns = UA of each target (blank before it is forgotten), mean UA, IRA, CRA
     (values in %)."""
     targets = run.targets
-    head = "| step | forgets | " + " | ".join(f"UA {t}" for t in targets)
+    head = "| step | forgets | " + " | ".join(f"UA {markdown_cell(t)}" for t in targets)
     head += " | mean UA | IRA | CRA |"
     rule = "|---:|---|" + "---:|" * (len(targets) + 3)
-    lines = [f"Sequential unlearning: {run.method}", "", head, rule]
+    lines = [f"Sequential unlearning: {markdown_text(run.method)}", "", head, rule]
     for s in run.steps:
         cells = [_pct(s.ua[t]) if t in s.ua else "" for t in targets]
         cells += [_pct(s.mean_ua), _pct(s.ira), _pct(s.cra)]
-        lines.append(f"| {s.step} | {s.target} | " + " | ".join(cells) + " |")
+        lines.append(f"| {s.step} | {markdown_cell(s.target)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -307,7 +263,7 @@ def to_csv(run: SequenceRun) -> str:
     fields = ["step", "target", *(f"UA_{t}" for t in run.targets), "mean_UA", "IRA", "CRA"]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
+    writer.writerow(csv_row({f: f for f in fields}))  # the header: targets' names are outside text
     for s in run.steps:
         row: dict[str, Any] = {"step": s.step, "target": s.target}
         for t in run.targets:
@@ -315,10 +271,11 @@ def to_csv(run: SequenceRun) -> str:
             row[f"UA_{t}"] = "" if v is None else 100 * v
         for key, v in (("mean_UA", s.mean_ua), ("IRA", s.ira), ("CRA", s.cra)):
             row[key] = "" if v is None else 100 * v
-        writer.writerow(row)
+        writer.writerow(csv_row(row))
     return buf.getvalue()
 
 
+@literal_plot_text
 def curves_png(run: SequenceRun) -> bytes:
     """The curves as PNG bytes: UA of each target from the step it is forgotten, IRA and CRA
     (dashed), in % against the step (matplotlib, Agg backend)."""

@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from canvas_data.atomic import write_bytes, write_json, write_text
+from canvas_data.escape import csv_row, markdown_cell
 from canvas_data.metrics import efficiency as eff
 from canvas_data.metrics.accuracy import RESULT_KIND
 from canvas_data.metrics.heatmap import HeatRow, save_heatmap
+from canvas_data.metrics.result_types import check_accuracy_result
 from canvas_data.metrics.scores import (
     DOMAINS,
     OBJECT,
@@ -36,7 +38,7 @@ from canvas_data.metrics.scores import (
     Scores,
     average_over_targets,
 )
-from canvas_data.metrics.sequence import check_accuracy_result, method_of, read_result_file
+from canvas_data.metrics.sequence import method_of, read_result_file
 
 FID_KIND = "canvas-eval fid"
 COLUMNS = ("UA", "IRA", "CRA")
@@ -158,7 +160,7 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
         fid = "—" if r["FID"] is None else f"{r['FID']:.2f}"
         counts = f"{r['style_targets']} / {r['object_targets']}"
         cells += [fid, counts, *(eff.cell(r, key) for key, _, _ in extra)]
-        lines.append(f"| {r['method']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {markdown_cell(r['method'])} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -180,7 +182,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
                 out[f"{d}_{c}"] = "" if v is None else 100 * v
         out["FID"] = "" if r["FID"] is None else r["FID"]
         out.update({name: eff.csv_value(r, key) for key, _, name in extra})
-        writer.writerow(out)
+        writer.writerow(csv_row(out))
     return buf.getvalue()
 
 
@@ -280,10 +282,11 @@ def summarize(
         heatmaps.append((title, path))
     curves = _write_sequences(runs, out, written)
     if html is not None:
-        from canvas_data.metrics.report_html import Figure, write_report
+        from canvas_data.metrics.report_html import Figure, render, write_report
 
         figures = [Figure(title, path.read_bytes()) for title, path in heatmaps]
-        written["html"] = write_report(html, rows, figures, curves, transfer=transfer_rows)
+        page = render(rows, figures, curves, transfer=transfer_rows)
+        written["html"] = write_report(html, page)
     return written
 
 

@@ -37,7 +37,7 @@ from canvas_data.pack.manifest import (
     shard_file,
 )
 from canvas_data.pack.sample_keys import KeyOwners
-from canvas_data.pack.tar_samples import iter_samples
+from canvas_data.pack.tar_samples import count_error, iter_samples
 from canvas_data.taxonomy import Taxonomy
 
 LAYOUTS = ("release",)
@@ -69,9 +69,16 @@ def export_release(
     splits: Sequence[str] | None = None,
     sidecars: bool = True,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> ExportReport:
-    """Write the packed folder ``packed`` back in the release's folder layout under ``out``."""
+    """Write the packed folder ``packed`` back in the release's folder layout under ``out``.
+
+    ``out`` must be missing, empty or an earlier export (which the run resumes) unless
+    ``overwrite``: ``ValueError`` naming what it holds, before anything is written.
+    """
     packed, out = Path(packed), Path(out)
+    if not overwrite:
+        _check_target(out)
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
     refuse_inside(out, packed, "--out", "the packed folder")
@@ -104,7 +111,7 @@ def export_release(
                 _claim(owners, line["file_name"].removesuffix(".jpg"), file, shard["split"])
         else:
             done = {"sha256": shard["sha256"], "sidecars": sidecars, "lines": []}
-            for key, data, text, provenance in _samples(file, fmt, taxonomy):
+            for key, data, text, provenance in _samples(file, fmt, taxonomy, shard["samples"]):
                 try:  # what a `.jpg` of the release's layout must be: a whole JPEG
                     check_image(data, "header")
                 except ImageError as err:
@@ -129,8 +136,13 @@ def export_release(
     return report
 
 
-def _samples(path: Path, fmt: str, taxonomy: Taxonomy) -> Iterator[tuple[str, bytes, str, Any]]:
+def _samples(
+    path: Path, fmt: str, taxonomy: Taxonomy, expected: int
+) -> Iterator[tuple[str, bytes, str, Any]]:
     """``(key, jpeg bytes, caption, provenance)`` of each sample of one shard, one at a time.
+
+    A shard that holds another number of samples than ``expected`` (its manifest's count)
+    raises ``ValueError`` naming it, after its last sample.
 
     Keys are checked against the layout (``check_key``): a tar member or Parquet row whose key is
     not ``{Style}/{Object}/{idx}`` of the taxonomy, or a member that is not a regular file, raises
@@ -139,7 +151,9 @@ def _samples(path: Path, fmt: str, taxonomy: Taxonomy) -> Iterator[tuple[str, by
     if fmt == "parquet":
         from canvas_data.parquet_read import iter_rows
 
+        rows = 0
         for row in iter_rows(path, columns=["image", "caption", "key"]):
+            rows += 1
             try:
                 check_key(row["key"], taxonomy)
             except UnsafeEntry as err:
@@ -148,8 +162,10 @@ def _samples(path: Path, fmt: str, taxonomy: Taxonomy) -> Iterator[tuple[str, by
             if not isinstance(image.get("bytes"), bytes):
                 raise ValueError(f"{path}: row {row['key']!r}: no image bytes")
             yield row["key"], image["bytes"], row["caption"], None
+        if rows != expected:
+            raise ValueError(count_error(path, rows, expected))
         return
-    for sample in iter_samples(path, taxonomy):
+    for sample in iter_samples(path, taxonomy, expected=expected):
         missing = [m for m in ("jpg", "json", "txt") if m not in sample]
         if missing:
             raise ValueError(f"{path}: sample {sample['__key__']!r} has no {missing} members")
@@ -181,3 +197,16 @@ def _read_marker(path: Path) -> dict[str, Any]:
         isinstance(x, dict) and isinstance(x.get("file_name"), str) for x in lines
     )
     return done if ok else {}
+
+
+def _check_target(out: Path) -> None:
+    """Refuse an ``out`` that holds files other than an earlier export's (one with ``.export/``)."""
+    if not out.is_dir() or (out / STATE_DIR).is_dir():
+        return
+    names = sorted(p.name for p in out.iterdir())
+    if names:
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise ValueError(
+            f"{out} holds other files ({shown}), not an earlier export; choose another --out "
+            "or pass --overwrite (files of the same name are replaced)"
+        )

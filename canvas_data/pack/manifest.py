@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from canvas_data.errors import reading
-from canvas_data.pack.manifest_schema import validate_manifest
+from canvas_data.pack.manifest_schema import manifest_spec, validate_manifest
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import Item
 
@@ -33,7 +33,7 @@ SHARD_FILES = {"webdataset": ("data", ".tar"), "parquet": ("parquet", ".parquet"
 SUFFIXES = {"shards": ".tar", "parquet": ".parquet"}  # manifest list -> file suffix
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # pipe:, file:, http:, s3:, C:
-_IDX = re.compile(r"^[1-9][0-9]*$")
+_IDX = re.compile(r"^[1-9][0-9]{0,8}$")  # at most 9 digits: no int() of 5,000 digits
 
 
 class UnsafeEntry(ValueError):
@@ -121,7 +121,8 @@ def check_key(key: Any, taxonomy: Taxonomy) -> Item:
         raise UnsafeEntry(f"key {key!r}: object {obj!r} is not in the manifest's taxonomy")
     if not _IDX.fullmatch(idx):
         raise UnsafeEntry(
-            f"key {key!r}: idx {idx!r} is not a positive integer (digits, no leading zero)"
+            f"key {key[:80]!r}: idx {idx[:20]!r} is not a positive integer (at most 9 digits,"
+            " no leading zero)"
         )
     return Item(style, obj, int(idx))
 
@@ -131,10 +132,5 @@ def manifest_taxonomy(manifest: dict[str, Any]) -> Taxonomy:
 
     Raises ``ValueError`` for names that are not plain names (letters, digits, ``_``, ``-``).
     """
-    tax = manifest.get("taxonomy") or {}
-    if not isinstance(tax, dict):
-        raise ValueError(f"{MANIFEST}: 'taxonomy' is not a mapping")
-    try:
-        return Taxonomy.from_spec(tax.get("styles", "release-61"), tax.get("objects", "release-20"))
-    except TypeError as err:
-        raise ValueError(f"{MANIFEST}: 'taxonomy' names are not lists of names ({err})") from err
+    tax = manifest_spec(manifest, MANIFEST).taxonomy
+    return Taxonomy.from_spec(tax.styles, tax.objects)

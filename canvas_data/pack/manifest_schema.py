@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from canvas_data.errors import InputError
+from canvas_data.errors import InputError, validation_line
 
 SPLITS = ("train", "test")
 
@@ -46,18 +46,33 @@ class TaxonomyEntry(_Strict):
 
 
 class ManifestSpec(_Strict):
+    """A manifest as its readers see it: a field a manifest leaves out (or sets to ``null``)
+    has the default below."""
+
     name: str | None = None
-    toolkit_version: str | None = None
+    toolkit_version: str = "unknown"
     taxonomy: TaxonomyEntry
     formats: list[str] | None = None
     splits: dict[Split, Count]
-    backends: dict[str, Count] | None = None
+    backends: dict[str, Count] = {}  # paintings per stylizer backend
     shards: list[ShardEntry]
-    parquet: list[ShardEntry] | None = None
+    parquet: list[ShardEntry] = []
     counts: dict[Split, dict[str, dict[str, Count]]]
-    missing: list[Any] | None = None
-    unreadable: list[dict[str, Any]] | None = None
-    extra: list[Any] | None = None
+    missing: list[Any] = []
+    unreadable: list[dict[str, Any]] = []
+    extra: list[Any] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_left_out(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or cls._required(k)}
+        return data
+
+    @classmethod
+    def _required(cls, key: Any) -> bool:
+        field = cls.model_fields.get(key) if isinstance(key, str) else None
+        return field is None or field.is_required()
 
     @model_validator(mode="after")
     def _each_file_once(self) -> ManifestSpec:
@@ -72,26 +87,17 @@ class ManifestSpec(_Strict):
 
 def validate_manifest(manifest: Any, path: Path | str) -> dict[str, Any]:
     """``manifest`` unchanged when it fits the schema; ``InputError`` ``PATH: FIELD: reason``."""
-    try:
-        ManifestSpec.model_validate(manifest)
-    except ValidationError as err:
-        raise InputError(f"{path}: not a valid packed folder's manifest: {_faults(err)}") from None
+    manifest_spec(manifest, path)
     return manifest
 
 
-def _faults(err: ValidationError, limit: int = 3) -> str:
-    """The first ``limit`` faults as ``field.path: reason`` (values cut short), on one line."""
-    lines = []
-    for e in err.errors(include_url=False):
-        where = ".".join(str(p) for p in e["loc"]) or "manifest"
-        if e["type"] == "missing":
-            lines.append(f"{where}: missing")
-            continue
-        got = repr(e["input"])
-        got = got if len(got) <= 60 else got[:57] + "..."
-        msg = e["msg"].removeprefix("Value error, ")
-        lines.append(
-            f"{where}: {msg}" if e["type"] == "value_error" else f"{where}: {msg}, got {got}"
-        )
-    more = len(lines) - limit
-    return "; ".join(lines[:limit]) + (f" (and {more} more)" if more > 0 else "")
+def manifest_spec(manifest: Any, path: Path | str = "manifest.json") -> ManifestSpec:
+    """``manifest`` (a mapping read from ``path``, or made by the packer) as its checked model,
+    every field it leaves out at its default; ``InputError`` ``PATH: FIELD: reason``."""
+    if isinstance(manifest, ManifestSpec):
+        return manifest
+    try:
+        return ManifestSpec.model_validate(manifest)
+    except ValidationError as err:
+        faults = validation_line(err, root="manifest")
+        raise InputError(f"{path}: not a valid packed folder's manifest: {faults}") from None

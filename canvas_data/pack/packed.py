@@ -21,8 +21,10 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from canvas_data.atomic import write_text
+from canvas_data.escape import csv_row
 from canvas_data.pack.manifest import UnsafeEntry, entry_path, manifest_taxonomy, shard_file
 from canvas_data.pack.tar_samples import check_member, member_error
+from canvas_data.public_url import public_url
 from canvas_data.taxonomy import SEED_STYLE, Taxonomy
 
 SAMPLES_CSV = "samples.csv"
@@ -85,6 +87,8 @@ class Provenance:
                     name: _one_line(prov.get(name)) or ""
                     for name in ("author", "licence", "source_page", "source_url")
                 }
+                for name in ("source_page", "source_url"):  # a sidecar written by anyone
+                    self.photo_credits[key][name] = public_url(self.photo_credits[key][name])
             return
         if not prov:
             self.backends["unknown"] += 1
@@ -269,7 +273,7 @@ def samples_csv(index: PackedIndex) -> str:
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in index.rows:
-        writer.writerow({k: v for k, v in asdict(row).items() if k in CSV_COLUMNS})
+        writer.writerow(csv_row({k: v for k, v in asdict(row).items() if k in CSV_COLUMNS}))
     return buf.getvalue()
 
 

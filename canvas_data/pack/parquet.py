@@ -37,7 +37,7 @@ from canvas_data.pack.manifest import (
     shard_file,
 )
 from canvas_data.pack.sample_keys import KeyOwners
-from canvas_data.parquet_read import iter_rows
+from canvas_data.parquet_read import ValueTooLarge, iter_rows
 from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import Taxonomy
 from canvas_data.workspace import sha256_file
@@ -192,33 +192,39 @@ def verify_parquet(out: Path, manifest: dict[str, Any], *, progress: bool = True
             )
             continue
         rows = 0
-        for row in iter_rows(path):
-            rows += 1
-            try:
-                item = check_key(row["key"], tax)
-            except UnsafeEntry as err:
-                problems.append(f"{path}: row {row['key']!r}: {err}")
-                continue
-            repeat = owners.claim(row["key"], path, entry["split"])
-            if repeat:
-                problems.append(repeat)
-            style, obj = item.style, item.obj
-            try:
-                check_image(row["image"]["bytes"], "decode", jpeg_only=False)
-            except ImageError as err:
-                problems.append(f"{path}: row {row['key']}: {err}")
-                continue
-            labels = (row["style"], row["object"])
-            if not (0 <= labels[0] < len(tax.styles) and 0 <= labels[1] < len(tax.objects)):
-                problems.append(f"{path}: row {row['key']}: labels {labels} outside the taxonomy")
-            elif tax.styles[row["style"]] != style or tax.objects[row["object"]] != obj:
-                problems.append(f"{path}: row {row['key']}: labels disagree with its key")
-            elif row["split"] != entry["split"]:
-                problems.append(
-                    f"{path}: row {row['key']}: split {row['split']!r} in a {entry['split']} shard"
-                )
-            else:
-                found.setdefault(entry["split"], Counter())[(style, obj)] += 1
+        try:
+            for row in iter_rows(path):
+                rows += 1
+                try:
+                    item = check_key(row["key"], tax)
+                except UnsafeEntry as err:
+                    problems.append(f"{path}: row {row['key']!r}: {err}")
+                    continue
+                repeat = owners.claim(row["key"], path, entry["split"])
+                if repeat:
+                    problems.append(repeat)
+                style, obj = item.style, item.obj
+                try:
+                    check_image(row["image"]["bytes"], "decode", jpeg_only=False)
+                except ImageError as err:
+                    problems.append(f"{path}: row {row['key']}: {err}")
+                    continue
+                labels = (row["style"], row["object"])
+                if not (0 <= labels[0] < len(tax.styles) and 0 <= labels[1] < len(tax.objects)):
+                    problems.append(
+                        f"{path}: row {row['key']}: labels {labels} outside the taxonomy"
+                    )
+                elif tax.styles[row["style"]] != style or tax.objects[row["object"]] != obj:
+                    problems.append(f"{path}: row {row['key']}: labels disagree with its key")
+                elif row["split"] != entry["split"]:
+                    problems.append(
+                        f"{path}: row {row['key']}: split {row['split']!r}"
+                        f" in a {entry['split']} shard"
+                    )
+                else:
+                    found.setdefault(entry["split"], Counter())[(style, obj)] += 1
+        except ValueTooLarge as err:  # a value over its limit: refused before it is read
+            problems.append(str(err))
         bar.update(rows)
         if rows != entry["samples"]:
             problems.append(f"{path}: {rows} rows, the manifest says {entry['samples']}")

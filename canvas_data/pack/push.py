@@ -3,8 +3,10 @@
 ``plan_push`` lists what would go (the same file filter the upload uses: everything but hidden
 files and folders such as ``.pack/``) and checks that the card is what the Hub expects: YAML
 ``configs`` whose ``data_files`` match files of the folder, ``dataset_info`` features that
-``datasets`` can read, no loading script, every shard of the manifest present at its size, and no
-folder or file over the Hub's limits. ``push_folder`` then uploads with ``huggingface_hub``:
+``datasets`` can read, no loading script, every shard of the manifest present at its size, no
+folder or file over the Hub's limits, only regular files (no symbolic link, whatever it points
+to), and the folder as ``verify`` finds it (hashes, members, samples). ``push_folder`` then
+uploads with ``huggingface_hub``:
 ``upload_large_folder`` where the installed version has it, else ``upload_folder`` (which, with
 ``hf_xet``, commits in batches and resumes when rerun); both skip what is already uploaded.
 """
@@ -12,6 +14,8 @@ folder or file over the Hub's limits. ``push_folder`` then uploads with ``huggin
 from __future__ import annotations
 
 import fnmatch
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,16 +44,52 @@ class PushPlan:
         return f"{len(self.files)} files, {self.total_bytes / 1e6:,.1f} MB"
 
 
-def plan_push(folder: Path) -> PushPlan:
-    """The files a push of ``folder`` uploads, and the problems that would make it a bad repo."""
+def plan_push(folder: Path, *, verify: bool = True) -> PushPlan:
+    """The files a push of ``folder`` uploads, and the problems that would make it a bad repo.
+
+    Only regular files inside the folder go: a symbolic link (to a file or a folder, inside or
+    outside) or a FIFO or device is a problem naming it, never followed. With ``verify`` the
+    folder is also checked as ``canvas-build verify`` checks it (every shard's size and sha256,
+    every member and sample) before anything is uploaded.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
-    every = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    chosen = list(filter_repo_objects(every, ignore_patterns=IGNORE))
+    chosen, not_regular = _regular_files(folder)
     plan = PushPlan(folder, [(rel, (folder / rel).stat().st_size) for rel in chosen])
-    plan.problems = check_card(folder, chosen) + _check_manifest(folder, chosen) + _limits(plan)
+    plan.problems = (
+        not_regular + check_card(folder, chosen) + _check_manifest(folder, chosen) + _limits(plan)
+    )
+    if verify and not plan.problems:
+        from canvas_data.pack.parquet import verify_packed
+
+        plan.problems += verify_packed(folder, progress=False).problems
     return plan
+
+
+def _regular_files(folder: Path) -> tuple[list[str], list[str]]:
+    """(the regular files a push uploads, relative; one problem per link or special file).
+
+    Hidden files and folders are left out (``IGNORE``); links are neither followed nor listed."""
+    files, problems = [], []
+    for dirpath, dirnames, filenames in os.walk(folder):  # links to folders are not entered
+        base = Path(dirpath)
+        for name in sorted(dirnames) + sorted(filenames):
+            path = base / name
+            rel = path.relative_to(folder).as_posix()
+            if not list(filter_repo_objects([rel], ignore_patterns=IGNORE)):
+                continue
+            if path.is_symlink():
+                problems.append(
+                    f"{path}: a symbolic link (to {os.readlink(path)}); only regular files inside"
+                    " the folder are uploaded"
+                )
+            elif name in filenames and not stat.S_ISREG(path.lstat().st_mode):
+                problems.append(f"{path}: not a regular file (a FIFO, socket or device)")
+            elif name in filenames:
+                files.append(rel)
+        dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
+    return sorted(files), problems
 
 
 def check_card(folder: Path, files: list[str]) -> list[str]:

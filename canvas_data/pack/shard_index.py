@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from canvas_data.errors import InputError
 from canvas_data.pack.manifest import (
     MANIFEST,
     UnsafeEntry,
@@ -20,15 +21,21 @@ from canvas_data.pack.manifest import (
     manifest_taxonomy,
     shard_file,
 )
-from canvas_data.pack.tar_samples import check_member, member_error
+from canvas_data.pack.tar_samples import IMAGE_EXT, check_member, member_error
 
-IMAGE_MEMBER = "jpg"
+
+class MissingSample(InputError, KeyError):
+    """A sample key that a packed folder (or a split) does not hold: the data is at fault, not
+    the code, so the command lines report it as bad input; a ``KeyError`` for lookups by key."""
+
+
+IMAGE_MEMBER = IMAGE_EXT
 
 
 def _sort_key(key: str) -> tuple[str, int]:
     """Natural order: ``Monet/Cats/2`` before ``Monet/Cats/10``."""
     head, _, idx = key.rpartition("/")
-    return (head, int(idx)) if idx.isdigit() else (key, -1)
+    return (head, int(idx)) if idx.isdigit() and len(idx) < 19 else (key, -1)
 
 
 def split_shards(root: Path, manifest: dict[str, Any], split: str) -> list[dict[str, Any]]:
@@ -53,7 +60,7 @@ class ShardIndex:
         self.root = Path(root)
         self.manifest = load_manifest(self.root)
         self.taxonomy = manifest_taxonomy(self.manifest)
-        splits = splits or tuple(self.manifest.get("splits", {}))
+        splits = splits or tuple(self.manifest["splits"])
         self.files: list[str] = []
         self._where: dict[str, tuple[int, int, int]] = {}  # key -> (file no, offset, size)
         self.split_keys: dict[str, list[str]] = {}
@@ -103,7 +110,7 @@ class ShardIndex:
         try:
             number, offset, size = self._where[key]
         except KeyError:
-            raise KeyError(f"{self.root}: no sample {key!r} in the indexed splits") from None
+            raise MissingSample(f"{self.root}: no sample {key!r} in the indexed splits") from None
         with open(self.files[number], "rb") as f:
             f.seek(offset)
             data = f.read(size)

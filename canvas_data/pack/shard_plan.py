@@ -20,7 +20,7 @@ from canvas_data.recipe import Recipe
 from canvas_data.taxonomy import SEED_STYLE, STYLES_61
 from canvas_data.workspace import Item, image_path, photo_indices
 
-_MEMBER = re.compile(r"^[1-9][0-9]*\.(jpg|json)$")  # an image of a cell, or its sidecar
+_MEMBER = re.compile(r"^[1-9][0-9]{0,8}\.(jpg|json)$")  # an image of a cell, or its sidecar
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,8 @@ def _extra_files(work: Path, styles: Sequence[str], recipe: Recipe) -> list[str]
                 extra.extend(
                     f"{style}/{sub.name}/{f.name}"
                     for f in sorted(sub.iterdir())
-                    if not f.name.startswith(".") and not (f.is_file() and _MEMBER.match(f.name))
+                    if not f.name.startswith(".")
+                    and not (f.is_file() and _MEMBER.fullmatch(f.name))
                 )
     return extra
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from canvas_data.pack.manifest import DONE_DIR, SHARD_FILES
 from canvas_data.pack.shard_formats import FORMATS, sample_record, writer_class
 from canvas_data.pack.shard_plan import Sample
 from canvas_data.recipe import Recipe
+from canvas_data.resume_state import read_state
 from canvas_data.taxonomy import SEED_STYLE
 from canvas_data.workspace import sha256_file, sidecar_path
 
@@ -51,10 +51,17 @@ def _done_entry(out: Path, fmt: str, name: str, fingerprint: str) -> dict | None
     path, done = _shard_path(out, fmt, name), _done_path(out, fmt, name)
     if not (done.is_file() and path.is_file()):
         return None
-    entry = json.loads(done.read_text())
+    entry = read_state(done, _whole_entry)  # a damaged marker is set aside: written again
+    if entry is None:
+        return None
     if entry.get("fingerprint") == fingerprint and entry.get("bytes") == path.stat().st_size:
         return entry
     return None
+
+
+def _whole_entry(entry: dict) -> bool:
+    """What a done-marker holds: the inputs' fingerprint and the shard's size."""
+    return isinstance(entry.get("fingerprint"), str) and type(entry.get("bytes")) is int
 
 
 def pack_one(

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,48 +90,66 @@ class PackReport:
         )
 
 
+@dataclass(frozen=True)
+class PackOptions:
+    """How a workspace is packed, checked when made (``ValueError`` for an unknown format or
+    image check).
+
+    ``max_samples`` and ``max_bytes`` (image bytes) bound a shard, default: the recipe's
+    ``shards`` section; ``styles`` (``"50"``, ``"60"`` or names) and ``resolution`` (pixels, a
+    square) pack a variant (``canvas_data.pack.variants``); ``formats`` picks WebDataset tars,
+    Parquet files or both; ``check`` is how closely each image is checked (``header``,
+    ``decode`` or ``none``, ``canvas_data.images.jpeg``).
+    """
+
+    max_samples: int | None = None
+    max_bytes: int | None = None
+    styles: str | tuple[str, ...] | None = None
+    resolution: int | None = None
+    formats: tuple[str, ...] = ("webdataset",)
+    check: str = "header"
+
+    def __post_init__(self) -> None:
+        formats = tuple(dict.fromkeys(self.formats))
+        unknown = [f for f in formats if f not in FORMATS]
+        if unknown or not formats:
+            raise ValueError(f"unknown formats {unknown}; choose from {', '.join(FORMATS)}")
+        if self.check not in CHECKS:
+            raise ValueError(f"unknown image check {self.check!r}; choose from {', '.join(CHECKS)}")
+        object.__setattr__(self, "formats", formats)
+        if self.styles is not None and not isinstance(self.styles, str):
+            object.__setattr__(self, "styles", tuple(self.styles))
+
+
 def pack_shards(
     work: Path,
     out: Path,
+    options: PackOptions | None = None,
     *,
     recipe: Recipe | None = None,
-    max_samples: int | None = None,
-    max_bytes: int | None = None,
-    styles: str | Sequence[str] | None = None,
-    resolution: int | None = None,
-    formats: Sequence[str] = ("webdataset",),
-    check: str = "header",
     progress: bool = True,
     finish: Finish | None = None,
 ) -> PackReport:
-    """Pack the workspace into ``out``: shards, ``manifest.json``, ``recipe.yaml``. Resumes per
-    shard.
+    """Pack the workspace into ``out``: shards, ``manifest.json``, ``recipe.yaml``, as
+    ``options`` say (default: :class:`PackOptions`). Resumes per shard.
 
-    ``styles`` (``"50"``, ``"60"`` or names) and ``resolution`` pack a variant
-    (``canvas_data.pack.variants``); ``formats`` picks WebDataset tars, Parquet files or both;
-    ``check`` is how closely each image is checked (``header``, ``decode`` or ``none``).
     ``finish(out, manifest, recipe, written)`` runs last, while the folder is still locked:
     ``written`` is the sample index of the tars written now
     (``canvas_data.pack.packed.read_index``).
     :func:`canvas_data.pipeline.pack_dataset` passes the dataset card's writer.
     """
     work, out = Path(work), Path(out)
-    formats = tuple(dict.fromkeys(formats))
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise ValueError(f"unknown formats {unknown}; choose from {', '.join(FORMATS)}")
-    if check not in CHECKS:
-        raise ValueError(f"unknown image check {check!r}; choose from {', '.join(CHECKS)}")
+    options = options or PackOptions()
+    formats, check = options.formats, options.check
     base = recipe or workspace_recipe(work)
     record = read_record(work)
     check_recipe(work, record, base, "shards")
-    recipe = variant_recipe(base, styles=styles, resolution=resolution)
+    recipe = variant_recipe(base, styles=options.styles, resolution=options.resolution)
     started = time.perf_counter()
-    limits = recipe.data.get("shards", {})
-    max_samples = int(max_samples or limits.get("max_samples", 1000))
-    max_bytes = int(max_bytes or limits.get("max_bytes", 1_000_000_000))
+    max_samples = options.max_samples or recipe.spec.shards.max_samples
+    max_bytes = options.max_bytes or recipe.spec.shards.max_bytes
     # what the build asked for, unless --styles names the styles to pack
-    cells = record.asked(recipe) if record is not None and styles is None else None
+    cells = record.asked(recipe) if record is not None and options.styles is None else None
     # (None: the recipe's styles and objects, as for a copy of the release)
     inv = inventory(work, recipe, cells)
     if not inv.samples:

@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from canvas_data.limits import MAX_IMAGE_BYTES, MAX_TEXT_BYTES, too_large
 from canvas_data.pack.manifest import UnsafeEntry, check_key
 from canvas_data.taxonomy import Taxonomy
 
-_MEMBER = re.compile(r"^((?:.*/|)[^.]+)[.]([^/]*)$")  # webdataset's key/extension split
-_EXT = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_MEMBER = re.compile(r"((?:.*/|)[^.]+)[.]([^/]*)")  # webdataset's key/extension split (fullmatch)
+_EXT = re.compile(r"[a-z0-9][a-z0-9._-]*")  # as the writer writes them: lower case (fullmatch)
+IMAGE_EXT = "jpg"
 _KINDS = (
     (tarfile.TarInfo.issym, "a symbolic link"),
     (tarfile.TarInfo.islnk, "a hard link"),
@@ -29,20 +31,32 @@ _KINDS = (
 
 
 def check_member(member: tarfile.TarInfo, taxonomy: Taxonomy) -> tuple[str, str]:
-    """``(key, extension)`` of a tar member; ``UnsafeEntry`` with the reason when the member is
-    not a regular file or its name is not ``{Style}/{Object}/{idx}.{ext}`` of ``taxonomy``."""
+    """``(key, extension)`` of a tar member, from its header alone (no data is read).
+
+    The one rule every reader of a tar shard applies (verify, export, both loaders, the card's
+    index): ``UnsafeEntry`` with the reason when the member is not a regular file (a link,
+    folder, device or a sparse file), its name is not ``{Style}/{Object}/{idx}.{ext}`` of
+    ``taxonomy`` with a lower-case extension, or it declares more bytes than such a member may
+    hold (``MAX_IMAGE_BYTES`` for the ``jpg`` image, ``MAX_TEXT_BYTES`` for the others).
+    """
     for test, kind in _KINDS:
         if test(member):
             raise UnsafeEntry(f"{kind}, not a regular file")
     if not member.isreg():
         raise UnsafeEntry("not a regular file")
-    match = _MEMBER.match(member.name)
+    if member.issparse():
+        raise UnsafeEntry("a sparse file, not a plain regular file")
+    match = _MEMBER.fullmatch(member.name)
     if not match:
         raise UnsafeEntry("name is not {Style}/{Object}/{idx}.{ext}")
     check_key(match[1], taxonomy)
-    ext = match[2].lower()
+    ext = match[2]
     if not _EXT.fullmatch(ext):
-        raise UnsafeEntry(f"extension {ext!r} is not letters, digits, '.', '_' or '-'")
+        raise UnsafeEntry(f"extension {ext!r} is not lower-case letters, digits, '.', '_' or '-'")
+    limit = MAX_IMAGE_BYTES if ext == IMAGE_EXT else MAX_TEXT_BYTES
+    reason = too_large(member.size, limit)
+    if reason:
+        raise UnsafeEntry(reason)
     return match[1], ext
 
 
@@ -57,11 +71,15 @@ def iter_samples(
     *,
     select: Callable[[str], bool] | None = None,
     on_problem: Callable[[str], None] | None = None,
+    expected: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The samples of one tar file, in file order, each member read once. A sample's members are
     adjacent, and a key that comes back after other samples is a bad member.
 
-    ``select(member name)`` keeps only some members (the others are checked, not read).
+    ``select(extension)`` keeps only some members (the others are checked, not read).
+    ``expected``: the number of samples the manifest gives the shard; a shard that holds
+    another number (a damaged header ends a tar early without an error) raises ``ValueError``
+    naming it once its end is reached (or passes the message to ``on_problem``).
     A bad member raises ``UnsafeEntry`` naming ``path`` and the member, or, with ``on_problem``,
     is passed to it as that one-line message and skipped. A repeat (a key that comes back after
     other samples, or a second member of one extension) is reported once per run of adjacent
@@ -98,7 +116,7 @@ def iter_samples(
                         continue
                     seen.add(key)
                     run_exts.add(ext)
-                    if select is not None and not select(member.name):
+                    if select is not None and not select(ext):
                         continue
                     data = tar.extractfile(member).read()
                     tar.members = []  # a stream: keep no headers
@@ -111,6 +129,16 @@ def iter_samples(
             raise ValueError(f"{path}: not a readable tar ({type(err).__name__}: {err})") from err
     if sample is not None:
         yield sample
+    if expected is not None and len(seen) != expected:
+        message = count_error(path, len(seen), expected)
+        if on_problem is None:
+            raise ValueError(message)
+        on_problem(message)
+
+
+def count_error(path: Path | str, found: int, expected: int) -> str:
+    """The one line for a shard that holds another number of samples than its manifest says."""
+    return f"{path}: {found} samples, the manifest says {expected} (damaged or changed shard)"
 
 
 def _bad_member(
@@ -129,8 +157,14 @@ def tar_samples(
     sources: Iterable[dict[str, Any]],
     taxonomy: Taxonomy,
     select: Callable[[str], bool] | None = None,
+    expected: dict[str, int] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """A webdataset pipeline stage: ``{"url": file}`` items (file paths already checked by
-    ``canvas_data.pack.manifest.shard_file``) in, the samples of each file out."""
+    ``canvas_data.pack.manifest.shard_file``) in, the samples of each file out.
+
+    ``expected`` maps a file to its manifest's sample count: a file read to its end with
+    another count raises ``ValueError`` naming it."""
     for source in sources:
-        yield from iter_samples(source["url"], taxonomy, select=select)
+        url = source["url"]
+        count = expected.get(url) if expected is not None else None
+        yield from iter_samples(url, taxonomy, select=select, expected=count)

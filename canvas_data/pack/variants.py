@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from canvas_data.recipe import Recipe
 from canvas_data.suggest import unknown_names
-from canvas_data.taxonomy import STYLE_ORDERS, STYLES_50, STYLES_60
+from canvas_data.taxonomy import STYLES_50, STYLES_60
 
 HEADS = {"50": ("release-51", STYLES_50), "60": ("release-61", STYLES_60)}
 
@@ -38,8 +38,8 @@ def variant_recipe(
     pack.setdefault("base", recipe.name)
     if isinstance(styles, str) and styles in HEADS:
         order, head = HEADS[styles]
-        data.setdefault("taxonomy", {})["styles"] = order
-        data.setdefault("build", {})["styles"] = [s for s in recipe.styles if s in head]
+        _section(data, "taxonomy")["styles"] = order
+        _section(data, "build")["styles"] = [s for s in recipe.styles if s in head]
         pack["styles"] = styles
     elif styles is not None:
         names = [styles] if isinstance(styles, str) else list(styles)
@@ -48,18 +48,24 @@ def variant_recipe(
             heads = " or ".join(HEADS)
             valid = recipe.taxonomy.painted_styles
             raise ValueError(f"{unknown_names('style', unknown, valid)} (or {heads})")
-        data.setdefault("build", {})["styles"] = [
+        _section(data, "build")["styles"] = [
             s for s in recipe.taxonomy.painted_styles if s in set(names)
         ]
         pack["styles"] = sorted(set(names))
     if resolution is not None:
         if resolution < 8:
             raise ValueError(f"resolution {resolution} is too small (8 px at least)")
-        data.setdefault("build", {})["resolution"] = int(resolution)
+        _section(data, "build")["resolution"] = int(resolution)
         pack["resolution"] = int(resolution)
     data["pack"] = pack
     data["name"] = _variant_name(pack)
     return Recipe(name=data["name"], data=data, source=recipe.source)
+
+
+def _section(data: dict, key: str) -> dict:
+    """``data[key]``, made a mapping of its own when the recipe leaves it out or empty."""
+    data[key] = dict(data.get(key) or {})
+    return data[key]
 
 
 def _variant_name(pack: dict) -> str:
@@ -75,17 +81,4 @@ def _variant_name(pack: dict) -> str:
 
 def pack_resolution(recipe: Recipe) -> int | None:
     """The size images are re-encoded to when packing with ``recipe``, or None to keep bytes."""
-    value = (recipe.data.get("pack") or {}).get("resolution")
-    return int(value) if value else None
-
-
-def parse_styles(value: str | None) -> str | list[str] | None:
-    """The ``--styles`` option: ``50``, ``60`` or a comma-separated list of style names."""
-    if not value:
-        return None
-    value = value.strip()
-    if value in HEADS:
-        return value
-    if value in STYLE_ORDERS:
-        return {"release-51": "50", "release-61": "60"}[value]
-    return [v.strip() for v in value.split(",") if v.strip()]
+    return recipe.spec.pack.resolution if recipe.spec.pack is not None else None

@@ -103,10 +103,9 @@ class AdaINStylizer(Stylizer):
 
     def references_folder(self, style: str) -> Path | None:
         """Where ``style``'s references are: its recipe entry's folder, else REFERENCES/{Style}."""
-        try:
+        named = None
+        if self.recipe.defines(style):
             named = self.recipe.style(style).extra.get("references")
-        except KeyError:
-            named = None
         if named:
             return Path(named).expanduser()
         if self.settings.references:

@@ -5,7 +5,10 @@ id; optionally a ControlNet fed with the seed photo's edges, to keep the object 
 an IP-Adapter fed with a few reference images per style. The model is loaded once per process;
 items of one style share a prompt and are painted in batches. Each item draws its noise from its
 own CPU generator seeded with the item's seed, so an item starts from the same noise whatever
-batch, rank or device paints it.
+batch, rank or device paints it. Painted one at a time on the CPU in float32, an item is the same
+bytes on any rank or rerun; in a batch, the matrix kernels (MKL, oneDNN) round in an order that
+depends on the batch's size, the item's place in it and the thread count, so its pixels may
+differ from the lone painting's by about one level (of 255) before JPEG.
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def loaded_weight_files(folder: Path) -> list[Path]:
             hits = [
                 p
                 for p in sub.iterdir()
-                if p.suffix == suffix and _DEFAULT_WEIGHTS.match(p.name.removesuffix(suffix))
+                if p.suffix == suffix and _DEFAULT_WEIGHTS.fullmatch(p.name.removesuffix(suffix))
             ]
             if hits:
                 found += hits

@@ -21,6 +21,7 @@ from PIL import Image
 from canvas_data import __version__
 from canvas_data.atomic import WriteError, write_bytes, write_json
 from canvas_data.build_record import run_settings, settings_digest
+from canvas_data.errors import InputError
 from canvas_data.locks import claim, release
 from canvas_data.stylizers.base import Stylizer
 from canvas_data.taxonomy import SEED_STYLE
@@ -103,8 +104,8 @@ def _paint_claimed(stylizer: Stylizer, work: Path, items: list[Item]) -> list[tu
     recipe = stylizer.recipe
     try:
         spec = recipe.style(items[0].style)
-    except KeyError as err:
-        return failures + [(item.key, f"KeyError: {err}") for item, _, _ in ready]
+    except InputError as err:
+        return failures + [(item.key, str(err)) for item, _, _ in ready]
     seeds = [item_seed(recipe.seed, item) for item, _, _ in ready]
     try:
         painted = stylizer.stylize_batch([photo for _, photo, _ in ready], spec, seeds)

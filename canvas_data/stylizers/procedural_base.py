@@ -64,9 +64,9 @@ def registrar(registry: dict[str, Op]) -> Callable[..., Callable[[OpFn], OpFn]]:
 def _check_value(key: str, value: Any, default: Any, check: tuple | None) -> None:
     if not _same_kind(value, default):
         raise ValueError(f"parameter {key!r} must be like {default!r}, got {value!r}")
-    if isinstance(value, str) and key.endswith("color") and not _HEX.match(value):
+    if isinstance(value, str) and key.endswith("color") and not _HEX.fullmatch(value):
         raise ValueError(f"parameter {key!r} must be a hex colour like '#a0b1c2', got {value!r}")
-    if key.endswith("colors") and (len(value) < 2 or not all(_HEX.match(c) for c in value)):
+    if key.endswith("colors") and (len(value) < 2 or not all(_HEX.fullmatch(c) for c in value)):
         raise ValueError(f"parameter {key!r} must list two or more hex colours, got {value!r}")
     if not check:
         return

@@ -31,8 +31,9 @@ from canvas_data.build_record import (
     stale_paintings,
     write_record,
 )
+from canvas_data.locks import remove_free_claims
 from canvas_data.recipe import Recipe, workspace_recipe
-from canvas_data.stylizers.paint_items import Outcome, is_done, paint_batch
+from canvas_data.stylizers.paint_items import LOCKS, Outcome, is_done, item_lock_path, paint_batch
 from canvas_data.stylizers.photo_pool import run_pool
 from canvas_data.stylizers.registry import get_stylizer, stylizer_class
 from canvas_data.suggest import unknown_names
@@ -82,22 +83,54 @@ def plan_items(
     return sorted(Item(s, o, i) for s in styles for o in objects for i in photos[o])
 
 
+@dataclass(frozen=True)
+class StylizeOptions:
+    """What a stylize run paints and how (``canvas-build stylize``'s options).
+
+    ``backend`` is a registered stylizer (``canvas_data.stylizers.registry``); ``styles`` and
+    ``objects`` narrow the recipe's (default: all of them); ``workers`` is the processes of a
+    CPU stylizer (default: the cores); this run paints share ``shard_index`` of ``num_shards``
+    (``canvas_data.work_share``); ``stylizer`` holds the backend's own options, over the
+    recipe's ``stylizers.<backend>`` (for ``diffusers``: the fields of ``DiffusionSettings``).
+    """
+
+    backend: str = "procedural"
+    styles: tuple[str, ...] | None = None
+    objects: tuple[str, ...] | None = None
+    workers: int | None = None
+    num_shards: int = 1
+    shard_index: int = 0
+    stylizer: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("styles", "objects"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> StylizeOptions:
+        """Options from keywords: those named like a field set it, the rest are the
+        stylizer's own options (``workers=2, model="..."``)."""
+        known = cls.__dataclass_fields__
+        own = {k: v for k, v in fields.items() if k in known and k != "stylizer"}
+        rest = {k: v for k, v in fields.items() if k not in known}
+        return cls(**own, stylizer={**fields.get("stylizer", {}), **rest})
+
+
 def stylize_workspace(
     work: Path,
+    options: StylizeOptions | None = None,
     *,
-    backend: str = "procedural",
     recipe: Recipe | None = None,
-    styles: Sequence[str] | None = None,
-    objects: Sequence[str] | None = None,
-    workers: int | None = None,
-    num_shards: int = 1,
-    shard_index: int = 0,
     progress: bool = True,
     repaint_stale: bool = False,
-    **options: Any,
+    **fields: Any,
 ) -> StylizeReport:
     """Paint the workspace's seed photos in the recipe's styles, skipping finished items.
 
+    ``options`` say what and how (default: :class:`StylizeOptions`); a call that makes none may
+    give its fields, and the stylizer's options, as keywords (``workers=2``).
     Runs that share a workspace share its work: each item is claimed (a lock under
     ``WORK/.locks/``) while it is painted, an item another run holds is left to it and checked
     again at the end, so no item is painted twice. A file that cannot be written (disk full,
@@ -109,6 +142,12 @@ def stylize_workspace(
     ``BuildConflict`` unless ``repaint_stale``, which repaints the paintings whose seed photo or
     settings changed since (without it they are left and counted in ``stale_left``).
     """
+    if fields:
+        if options is not None:
+            raise TypeError(f"stylize_workspace: {', '.join(fields)} given with options")
+        options = StylizeOptions.from_fields(fields)
+    options = options or StylizeOptions()
+    backend, styles, objects = options.backend, options.styles, options.objects
     work = Path(work)
     recipe = recipe or workspace_recipe(work)
     started = time.perf_counter()
@@ -120,7 +159,7 @@ def stylize_workspace(
             "(run `canvas-build sources` first)"
         )
     asked_styles = _subset(styles, recipe.styles, "style")
-    settings = run_settings(recipe, backend, options)
+    settings = run_settings(recipe, backend, options.stylizer)
     with record_lock(work):  # before painting: a killed run still remembers what was asked
         record = read_record(work)
         check_recipe(work, record, recipe, "stylize")
@@ -130,7 +169,7 @@ def stylize_workspace(
             asked_styles, _subset(objects, recipe.objects, "object"), settings
         )
         write_record(work, record)
-    items = shard_of_work(planned, num_shards, shard_index)
+    items = shard_of_work(planned, options.num_shards, options.shard_index)
     _remove_partials(work, items)
     stale = stale_paintings(work, recipe, record, items)
     if repaint_stale:
@@ -148,9 +187,10 @@ def stylize_workspace(
             if not todo:
                 break
             if batched:
-                runs = _run_batched(todo, work, recipe, backend, options, wait)
+                runs = _run_batched(todo, work, recipe, backend, options.stylizer, wait)
             else:
-                runs = run_pool(_photo_tasks(todo, wait), work, recipe, backend, options, workers)
+                tasks = _photo_tasks(todo, wait)
+                runs = run_pool(tasks, work, recipe, backend, options.stylizer, options.workers)
             busy: list[Item] = []
             with contextlib.closing(runs):  # an interrupt here stops the pool at once too
                 for outcome in runs:
@@ -163,6 +203,7 @@ def stylize_workspace(
     finally:
         bar.close()
         _remove_partials(work, items)  # those of workers stopped by Ctrl-C or an error
+        _remove_free_claims(work, items)  # the lock files such workers left
     report.seconds = time.perf_counter() - started
     return report
 
@@ -195,6 +236,16 @@ def _remove_partials(work: Path, items: list[Item]) -> None:
         for p in folder.glob(f".*{PARTIAL}*"):
             if folder / p.name[1:].split(PARTIAL)[0] in targets and leftover(p):
                 p.unlink(missing_ok=True)
+
+
+def _remove_free_claims(work: Path, items: list[Item]) -> None:
+    """Remove the lock files of ``items`` that no process holds (the folder stays: another run
+    may be making a claim in it)."""
+    folder = work / LOCKS
+    if not folder.is_dir():
+        return
+    mine = {item_lock_path(work, it) for it in items}
+    remove_free_claims([p for p in folder.iterdir() if p in mine])
 
 
 def _run_batched(

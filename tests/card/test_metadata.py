@@ -1,4 +1,5 @@
-"""A repacked folder is never answered from a stale ``datasets`` cache.
+"""The card's YAML header: its licence is the recipe's, as the Hub's identifier; and a repacked
+folder is never answered from a stale ``datasets`` cache.
 
 ``datasets`` keys a local folder's cache by its card (configs, ``dataset_info``) and file
 patterns, not by the files' contents; the card therefore names the data it describes.
@@ -10,9 +11,12 @@ import shutil
 import numpy as np
 import pytest
 import yaml
+from click.testing import CliRunner
+from conftest import packed_folder
 from datasets import load_dataset
 from PIL import Image
 
+from canvas_data.cli.build import main
 from canvas_data.pipeline import pack_dataset
 
 KEY = "Van_Gogh/Cats/1"
@@ -73,3 +77,38 @@ def test_an_unchanged_repack_keeps_the_card(tmp_path, tiny_painted):
     before = (out / "README.md").read_text()
     pack_dataset(work, out, recipe=recipe, progress=False)
     assert (out / "README.md").read_text() == before
+
+
+def header(folder) -> dict:
+    text = (folder / "README.md").read_text()
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory):
+    return packed_folder(tmp_path_factory.mktemp("card"))
+
+
+@pytest.mark.parametrize(
+    "declared, expected",
+    [
+        ("cc-by-4.0", "cc-by-4.0"),
+        ("CC-BY-NC-SA-4.0", "cc-by-nc-sa-4.0"),
+        ("Apache-2.0", "apache-2.0"),
+        ("free for research, ask before other uses", "other"),
+        ("MIT OR Apache-2.0", "other"),  # an expression, no single identifier
+        (None, "other"),
+    ],
+)
+def test_the_recipes_license_reaches_the_yaml_header(packed, tmp_path, declared, expected):
+    recipe = yaml.safe_load((packed / "recipe.yaml").read_text())
+    recipe.pop("license", None)
+    if declared:
+        recipe["license"] = declared
+    path = tmp_path / "licensed.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    done = CliRunner().invoke(main, ["card", str(packed), "--recipe", str(path)])
+    assert done.exit_code == 0, done.output
+    assert header(packed)["license"] == expected
+    if declared:  # and the text says the same terms
+        assert declared in (packed / "README.md").read_text()

@@ -157,3 +157,27 @@ def test_evaluation_metrics_per_class(tmp_path):
     data = json.loads(metrics.read_text())
     assert data["top1"] == pytest.approx(4 / 6) and data["n"] == 6
     assert data["confusion"][2] == [1, 0, 2, 0] and png.is_file()
+
+
+@pytest.mark.slow
+def test_the_default_backbone_without_network_says_how_to_get_it(tmp_path):
+    """No --model, no network, an empty cache: one line naming the backbone, how to download
+    it, and the --model way around."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import packed_folder
+
+    data = packed_folder(tmp_path)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    done = subprocess.run(
+        [sys.executable, "-m", "canvas_data.cli.train", "style", "--data", str(data), "--out",
+         str(tmp_path / "run"), "--epochs", "1", "--workers", "0", "--no-progress"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "google/vit-large-patch16-224-in21k" in lines[0]
+    assert "hf download" in lines[0] and "--model" in lines[0]

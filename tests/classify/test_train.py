@@ -22,7 +22,8 @@ from canvas_data.cli.train import main  # noqa: E402
 from canvas_data.pipeline import run_demo  # noqa: E402
 from canvas_data.taxonomy import OBJECTS_20, STYLES_51, STYLES_61  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+# a demo build, then training: slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
 STYLES = [
     "Monet",

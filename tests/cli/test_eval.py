@@ -4,6 +4,7 @@ the table and heat maps."""
 
 from __future__ import annotations
 
+import io
 import json
 from fractions import Fraction
 
@@ -342,6 +343,16 @@ def contents(folder):
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.jpg")}
 
 
+def max_level_difference(a: dict[str, bytes], b: dict[str, bytes]) -> int:
+    """The largest pixel difference (0..255) between the same-named JPEGs of two sets."""
+
+    def pixels(data):
+        with Image.open(io.BytesIO(data)) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.int16)
+
+    return max(int(np.abs(pixels(a[k]) - pixels(b[k])).max()) for k in a)
+
+
 def test_generate_resumes_splits_and_keeps_one_set_one_generation(tmp_path, pipeline, runs):
     whole = tmp_path / "whole"
     run = generate(whole, pipeline, "--batch-size", "3")
@@ -372,7 +383,13 @@ def test_generate_resumes_splits_and_keeps_one_set_one_generation(tmp_path, pipe
         assert run.exit_code == 0 and "generated 2 images" in run.output, run.output
     run = generate(whole, pipeline)
     assert "generated 1 images" in run.output
-    assert contents(parts) == contents(whole)  # alone, in batches, on two ranks: same bytes
+    # the same images alone, in batches, on two ranks: CPU matrix kernels round by batch shape,
+    # so a batched image may differ from the lone one by a level in a few pixels (and JPEG spreads
+    # that over its block); different seeds differ by far more
+    assert sorted(contents(parts)) == sorted(contents(whole))
+    assert max_level_difference(contents(parts), contents(whole)) <= 8
+    first, second = sorted(contents(whole))[:2]
+    assert max_level_difference({"x": contents(whole)[first]}, {"x": contents(whole)[second]}) > 8
 
     nested = tmp_path / "nested"
     run = generate(nested, pipeline, "--per-theme-folders", "--prompt", "release")

@@ -394,6 +394,30 @@ def test_natural_order_duplicates_and_stale(tmp_path: Path) -> None:
     assert seed_photo_path(work, "Cats", 3).is_file()  # reported, never deleted
 
 
+@pytest.mark.parametrize("layout", ["flat", "wrong folders"])
+def test_a_folder_without_object_folders_is_one_line_before_any_warning(tmp_path, layout):
+    from click.testing import CliRunner
+
+    from canvas_data.cli.build import main
+
+    photos = tmp_path / "photos"
+    folder = photos if layout == "flat" else photos / "cat"
+    folder.mkdir(parents=True)
+    if layout == "wrong folders":
+        (photos / "holiday").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)).save(folder / f"{i}.jpg")
+    args = ["sources", "--photos", str(photos), "--work", str(tmp_path / "work")]
+    done = CliRunner().invoke(main, [*args, "--recipe", "demo", "--no-progress"])
+    assert done.exit_code == 1
+    assert done.output.count("\n") == 1 and "warning" not in done.output, done.output
+    assert done.output.startswith(f"Error: {photos}: no object folders")
+    if layout == "wrong folders":
+        assert "cat/ -> Cats?" in done.output
+    assert not (tmp_path / "work" / "Seed_Images").exists()
+
+
 # Photo file names that are not UTF-8 (legal on Linux) reach every stage: the seed photo's
 # provenance names the file with the odd bytes escaped, and stylize, shards, verify and export
 # work on; an unusable photo with such a name is reported and skipped, not a crash.

@@ -8,9 +8,14 @@ import json
 import subprocess
 import sys
 
+import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
 from release_data import jpeg, write_release_parquet
 
+from canvas_data.cli.build import main
+from canvas_data.intake.release_import import import_hub_parquet
 from canvas_data.intake.release_rows import release_rows
 from canvas_data.pack.parquet import ParquetShardWriter
 from canvas_data.parquet_read import open_parquet
@@ -107,3 +112,75 @@ def test_parquet_shards_are_written_in_small_pages(tmp_path):
     result = run_alone(READ, path)
     assert result["rows"] == IMAGES
     assert result["peak"] < path.stat().st_size / 2, (result, path.stat().st_size)
+
+
+# --- columns of another type, and an import that placed nothing ---
+
+
+IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+
+
+def image(i=1):
+    return {"bytes": jpeg(i), "path": f"Monet/Cats/{i}.jpg"}
+
+
+TABLES = {
+    "text as int64": lambda: pa.table(
+        {"image": pa.array([image()], IMAGE), "text": pa.array([42], pa.int64())}
+    ),
+    "text as a struct": lambda: pa.table(
+        {
+            "image": pa.array([image()], IMAGE),
+            "text": pa.array([{"a": "A Cats image in Monet style"}]),
+        }
+    ),
+    "image as int64": lambda: pa.table(
+        {"image": pa.array([7], pa.int64()), "text": ["A Cats image in Monet style"]}
+    ),
+    "image bytes as text": lambda: pa.table(
+        {
+            "image": pa.array(
+                [{"bytes": "not bytes", "path": "a/b/1.jpg"}],
+                pa.struct([("bytes", pa.string()), ("path", pa.string())]),
+            ),
+            "text": ["A Cats image in Monet style"],
+        }
+    ),
+    "path as int": lambda: pa.table(
+        {
+            "image": pa.array(
+                [{"bytes": jpeg(1), "path": 3}],
+                pa.struct([("bytes", pa.binary()), ("path", pa.int32())]),
+            ),
+            "text": ["A Cats image in Monet style"],
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TABLES))
+def test_columns_of_another_type_reject_the_file_naming_the_column(tmp_path, kind):
+    path = tmp_path / "hub" / "train-00000.parquet"
+    path.parent.mkdir()
+    pq.write_table(TABLES[kind](), path)
+    report = import_hub_parquet(path.parent, tmp_path / "work", progress=False)
+    assert report.placed == 0
+    [(where, reason)] = report.rejected
+    assert where == "train-00000.parquet"
+    assert "column 'image" in reason or "column 'text'" in reason
+    run = CliRunner().invoke(
+        main, ["import-hub", str(path.parent), "--work", str(tmp_path / "w2"), "--no-progress"]
+    )
+    assert run.exit_code == 1, run.output
+    assert "train-00000.parquet" in run.output and "nothing imported" in run.output
+
+
+def test_an_import_with_some_rows_placed_exits_zero(tmp_path):
+    path = tmp_path / "hub" / "train-00000.parquet"
+    rows = [{"image": image(1), "text": "A Cats image in Monet style"},
+            {"image": image(2), "text": "no caption at all"}]  # fmt: skip
+    write_release_parquet(path, rows)
+    run = CliRunner().invoke(
+        main, ["import-hub", str(path.parent), "--work", str(tmp_path / "w"), "--no-progress"]
+    )
+    assert run.exit_code == 0, run.output

@@ -398,7 +398,7 @@ def test_cli_downloads_from_a_manifest(server, tmp_path):
     [
         ([], "exactly one of --photos FOLDER or --manifest FILE"),
         (["--photos", "{tmp}", "--manifest", "{tmp}/m.csv"], "exactly one of"),
-        (["--photos", "{tmp}", "--workers", "2"], "--workers only apply with --manifest"),
+        (["--photos", "{tmp}", "--workers", "2"], "--threads only apply with --manifest"),
     ],
 )
 def test_cli_wants_exactly_one_source(tmp_path, extra, message):

@@ -230,6 +230,7 @@ dist.destroy_process_group()
 """
 
 
+@pytest.mark.slow
 def test_a_real_two_process_group_under_torchrun_covers_each_sample_once(built, tmp_path):
     """torchrun, a gloo process group, 2 ranks x 2 DataLoader workers: streaming and map-style."""
     script, result = tmp_path / "ddp.py", tmp_path / "result.json"

@@ -49,6 +49,7 @@ def test_the_build_has_many_train_shards(many_shards):
     assert sum(s["split"] == "train" for s in manifest["shards"]) >= 8
 
 
+@pytest.mark.slow
 def test_same_seed_same_order_in_fresh_processes(many_shards):
     first = keys_in_fresh_process(many_shards, seed=0)
     second = keys_in_fresh_process(many_shards, seed=0)
@@ -56,12 +57,14 @@ def test_same_seed_same_order_in_fresh_processes(many_shards):
     assert first == second
 
 
+@pytest.mark.slow
 def test_another_seed_or_epoch_draws_another_order(many_shards):
     base = keys_in_fresh_process(many_shards, seed=0)
     assert keys_in_fresh_process(many_shards, seed=1) != base
     assert keys_in_fresh_process(many_shards, seed=0, epoch=1) != base
 
 
+@pytest.mark.slow
 def test_workers_repeat_too(many_shards):
     first = keys_in_fresh_process(many_shards, seed=3, workers=2)
     second = keys_in_fresh_process(many_shards, seed=3, workers=2)

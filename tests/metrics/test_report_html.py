@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import io
 import re
-import shutil
 
 import pytest
+from browser import BROWSER_ARGS, chromium
 from click.testing import CliRunner
 from PIL import Image
 from test_sequence import STEPS, result, write_steps
@@ -15,14 +15,8 @@ from test_sequence import STEPS, result, write_steps
 from canvas_data.atomic import write_json
 from canvas_data.cli.eval import main
 
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 # method -> (style UA, FID or None); IRA and CRA are 0.5 everywhere.
 METHODS = {"ESD": (0.5, 60.0), "FMN <&>": (0.9, None), "UCE": (0.7, 40.0)}
-
-
-def chromium() -> str | None:
-    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
 
 
 def make_report(tmp_path):

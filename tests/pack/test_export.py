@@ -89,3 +89,23 @@ def test_export_of_a_split_it_lacks_is_a_one_line_error(tmp_path):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1 and "no split ['validation']" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_export_into_a_folder_holding_other_files_refuses_unless_overwrite(tmp_path):
+    release = make_release(tmp_path / "release")
+    packed, out = tmp_path / "packed", tmp_path / "mine"
+    pack_dataset(release, packed, recipe=load_recipe(release_recipe(tmp_path)), progress=False)
+    out.mkdir()
+    (out / "notes.txt").write_text("the user's")
+    args = ["export", str(packed), "--out", str(out), "--no-progress"]
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 1 and refused.output.count("\n") == 1
+    assert f"{out} holds other files (notes.txt)" in refused.output
+    assert "--overwrite" in refused.output and sorted(p.name for p in out.iterdir()) == [
+        "notes.txt"
+    ]
+    done = CliRunner().invoke(main, [*args, "--overwrite"])
+    assert done.exit_code == 0, done.output
+    assert (out / "notes.txt").read_text() == "the user's" and (out / "metadata.jsonl").is_file()
+    again = CliRunner().invoke(main, args)  # an earlier export: resumed without --overwrite
+    assert again.exit_code == 0, again.output

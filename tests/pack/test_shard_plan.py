@@ -10,7 +10,7 @@ from canvas_data.cli.build import main
 from canvas_data.images.jpeg import ImageError, check_image
 from canvas_data.pack.verify import verify_shards
 from canvas_data.pipeline import pack_dataset
-from canvas_data.recipe import load_recipe
+from canvas_data.recipe import Recipe, load_recipe
 from canvas_data.taxonomy import STYLES_61
 
 
@@ -105,8 +105,9 @@ def test_packing_ten_times_more_images_does_not_grow_peak_memory(tmp_path):
         release = make_release(tmp_path / f"release-{photos}", styles=styles, photos=photos, size=8)
         for path in release.rglob("*.jpg"):
             path.write_bytes(image)
-        recipe = load_recipe(release_recipe(tmp_path, styles=styles))
-        recipe.data["build"]["photos_per_object"] = photos
+        kept = load_recipe(release_recipe(tmp_path, styles=styles))
+        build = {**kept.data["build"], "photos_per_object": photos}
+        recipe = Recipe(kept.name, {**kept.data, "build": build}, kept.source)
         pack_dataset(release, tmp_path / f"warm-up-{photos}", recipe=recipe, progress=False)
         sizes.append(sum(p.stat().st_size for p in release.rglob("*.jpg")))
         peaks.append(_peak_while_packing(release, tmp_path / f"out-{photos}", recipe))

@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import webdataset as wds
 from datasets import load_dataset
 from PIL import Image
@@ -141,3 +142,13 @@ def test_pack_shards_writes_no_card_and_calls_finish_last(tiny_work, tmp_path):
     assert len(calls) == 1
     assert calls[0][0] == out and calls[0][1] == report.samples
     assert calls[0][3]  # the index of the tars just written
+
+
+def test_pack_options_are_checked_when_made():
+    from canvas_data.pack.shards import PackOptions
+
+    with pytest.raises(ValueError, match=r"unknown formats \['zip'\]; choose from webdataset"):
+        PackOptions(formats=("zip",))
+    with pytest.raises(ValueError, match="unknown image check 'full'"):
+        PackOptions(check="full")
+    assert PackOptions(formats=["parquet", "parquet"], styles=["Monet"]).formats == ("parquet",)

@@ -8,9 +8,10 @@ from datasets import load_dataset
 from release_data import make_release, manifest, release_recipe, tar_samples
 
 from canvas_data.cli.build import main
+from canvas_data.cli.common import parse_styles
 from canvas_data.pack.parquet import ParquetShardWriter, verify_packed
 from canvas_data.pack.shard_formats import sample_record
-from canvas_data.pack.variants import parse_styles, variant_recipe
+from canvas_data.pack.variants import variant_recipe
 from canvas_data.parquet_read import iter_rows
 from canvas_data.pipeline import pack_dataset
 from canvas_data.recipe import load_recipe
@@ -43,7 +44,8 @@ def test_fifty_style_head_uses_the_51_way_order(tmp_path):
 
 def test_variant_recipe_and_styles_option():
     full = load_recipe("unlearncanvas")
-    assert parse_styles("50") == "50" and parse_styles("Monet, Winter") == ["Monet", "Winter"]
+    assert parse_styles("50", heads=True) == "50"
+    assert parse_styles("Monet, Winter") == ["Monet", "Winter"]
     fifty = variant_recipe(full, styles="50")
     assert len(fifty.styles) == 50 and fifty.taxonomy.styles == STYLES_51
     assert variant_recipe(fifty, styles="60").taxonomy.styles == STYLES_61

@@ -1,5 +1,6 @@
 """The diffusers stylizer, run for real on the CPU with tiny random-weight pipelines."""
 
+import io
 import json
 import os
 import signal
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -27,6 +29,10 @@ from canvas_data.stylizers.runner import plan_items, stylize_workspace  # noqa: 
 from canvas_data.workspace import image_path, item_seed, sidecar_path  # noqa: E402
 
 FAST = {"device": "cpu", "steps": 4, "strength": 0.5, "resolution": 32}
+# A batch changes the CPU matrix kernels' summation order (by its size, the item's place in it and
+# the thread count): a painting in a batch may differ from the same painted alone by rounding.
+BATCH_TOLERANCE = 2  # max |pixel difference| (0..255) of the painted images; measured: 1
+JPEG_TOLERANCE = 8  # the same after JPEG at quality 95, which spreads a flipped level; measured: 3
 
 
 @pytest.fixture(scope="module")
@@ -84,33 +90,46 @@ def test_outputs_land_in_the_layout_with_provenance_and_a_rerun_does_nothing(
     assert {p: p.stat().st_mtime_ns for p in tiny_work.rglob("*") if p.is_file()} == before
 
 
-def test_same_bytes_alone_in_a_batch_and_on_two_ranks(tmp_path, tiny_recipe, models):
+def pixel_difference(a, b) -> int:
+    """Largest |difference| of two images' values (0..255); JPEG bytes are decoded first."""
+    a, b = (Image.open(io.BytesIO(x)) if isinstance(x, bytes) else x for x in (a, b))
+    return int(np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).max())
+
+
+def test_same_bytes_alone_on_two_ranks_and_close_in_a_batch(tmp_path, tiny_recipe, models):
     from conftest import fill_seed_photos
 
-    whole, parts = tmp_path / "whole", tmp_path / "parts"
-    fill_seed_photos(whole, tiny_recipe)
-    fill_seed_photos(parts, tiny_recipe)
+    alone, parts, batched = tmp_path / "alone", tmp_path / "parts", tmp_path / "batched"
+    for work in (alone, parts, batched):
+        fill_seed_photos(work, tiny_recipe)
     subset = {"styles": ["Monet", "Winter"], "objects": ["Cats"]}
     run = {"backend": "diffusers", "model": str(models["sd"]), "progress": False, **subset, **FAST}
-    stylize_workspace(whole, batch_size=5, **run)
+    stylize_workspace(alone, batch_size=1, **run)
+    stylize_workspace(batched, batch_size=5, **run)
     shares = []
     for rank in range(2):
         before = set(paintings(parts))
         report = stylize_workspace(parts, batch_size=1, num_shards=2, shard_index=rank, **run)
         shares.append(set(paintings(parts)) - before)
         assert report.written == len(shares[-1]) > 0
-    assert not shares[0] & shares[1] and shares[0] | shares[1] == set(paintings(whole))
-    assert paintings(whole) == paintings(parts) and len(paintings(whole)) == 6
+    assert not shares[0] & shares[1] and shares[0] | shares[1] == set(paintings(alone))
+    assert paintings(alone) == paintings(parts) and len(paintings(alone)) == 6
+    one, five = paintings(alone), paintings(batched)
+    assert five.keys() == one.keys()
+    assert all(pixel_difference(five[name], one[name]) <= JPEG_TOLERANCE for name in one)
 
     stylizer = get_stylizer("diffusers", tiny_recipe, model=str(models["sd"]), **FAST)
     spec = tiny_recipe.style("Monet")
-    photo = Image.open(whole / "Seed_Images" / "Cats" / "1.jpg").convert("RGB")
-    alone = stylizer.stylize(photo, spec, 7)
+    photo = Image.open(alone / "Seed_Images" / "Cats" / "1.jpg").convert("RGB")
+    by_itself = stylizer.stylize(photo, spec, 7)
+    assert stylizer.stylize(photo, spec, 7).tobytes() == by_itself.tobytes()
     batch = stylizer.stylize_batch([photo, photo, photo], spec, [3, 7, 3])
-    assert alone.tobytes() == batch[1].tobytes() and batch[0].tobytes() == batch[2].tobytes()
-    assert batch[0].tobytes() != batch[1].tobytes()
+    assert pixel_difference(by_itself, batch[1]) <= BATCH_TOLERANCE
+    assert pixel_difference(batch[0], batch[2]) <= BATCH_TOLERANCE
+    assert pixel_difference(batch[0], batch[1]) > JPEG_TOLERANCE  # another seed: another image
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_with_nothing_lost_or_repeated(tmp_path, tiny_recipe, models):
     from conftest import fill_seed_photos
 

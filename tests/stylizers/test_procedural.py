@@ -221,6 +221,7 @@ def features(img: Image.Image) -> np.ndarray:
     return np.concatenate([np.ravel(p) for p in parts]).astype(np.float64)
 
 
+@pytest.mark.slow
 def test_styles_are_separable(recipe, stylizer):
     """A nearest-centroid classifier fitted on some photos tells the 60 styles apart on others.
 

@@ -1,18 +1,22 @@
-"""A stylizer from outside the package, added with ``register``, paints a workspace, with
-worker processes where they can import it and in the calling process where they cannot."""
+"""A stylizer from outside the package, added with ``register``, paints a workspace with worker
+processes however it was defined: in a module, in the main script (guarded or not), or in a
+session (``python -c``, standard input, a notebook)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
+from conftest import fill_seed_photos, write_recipe
 
+from canvas_data.recipe import load_recipe
 from canvas_data.stylizers.runner import plan_items
 from canvas_data.workspace import image_path
 
-PLUGIN = """
+# The documented "Your own stylizer" example, as written: a module and an unguarded script.
+MY_STYLIZERS = """\
+# my_stylizers.py
 from PIL import ImageOps
 from canvas_data.stylizers.base import Stylizer
 from canvas_data.stylizers.registry import register
@@ -24,54 +28,74 @@ class Invert(Stylizer):
     def stylize(self, photo, style, seed):
         return ImageOps.invert(photo.convert("RGB"))
 """
-
-RUN = """
-import sys
-from pathlib import Path
+SCRIPT = """\
+import my_stylizers  # noqa: F401 (registers "invert")
 from canvas_data.stylizers.runner import stylize_workspace
 
-report = stylize_workspace(Path(sys.argv[1]), backend="invert", workers=int(sys.argv[2]),
-                           progress=False)
-print(report.summary())
-sys.exit(1 if report.failed else 0)
+print(stylize_workspace("WORK", backend="invert").summary())
 """
+PLUGIN = MY_STYLIZERS.replace("# my_stylizers.py\n", "")
+RUN = SCRIPT.replace('import my_stylizers  # noqa: F401 (registers "invert")\n', "")
 
-CANNOT = "worker processes cannot import it"
+
+@pytest.fixture
+def folder(tmp_path):
+    """A fresh folder holding a workspace WORK of 2 objects x 3 seed photos, 4 styles."""
+    recipe = load_recipe(write_recipe(tmp_path))
+    fill_seed_photos(tmp_path / "WORK", recipe)
+    return tmp_path
 
 
-def paint(work, workers, code, env=None):
-    return subprocess.run(
-        [sys.executable, "-c", code, str(work), str(workers)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
+def check_painted(done, folder):
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and "BrokenProcessPool" not in done.stderr
+    assert "stylized 24 images" in done.stdout and "0 failed" in done.stdout
+    recipe = load_recipe(folder / "WORK" / "recipe.yaml")
+    for item in plan_items(recipe, folder / "WORK"):
+        assert image_path(folder / "WORK", item).is_file(), item
+
+
+def run_script(folder, code: str, workers: int = 2, *, stdin: bool = False):
+    code = code.replace('backend="invert")', f'backend="invert", workers={workers})')
+    if stdin:
+        args = {"args": [sys.executable, "-"], "input": code}
+    else:
+        (folder / "run.py").write_text(code)
+        args = {"args": [sys.executable, "run.py"]}
+    return subprocess.run(**args, cwd=folder, capture_output=True, text=True, timeout=300)
+
+
+def test_the_documented_example_runs_as_written_from_an_unguarded_script(folder):
+    """Spawned workers would run the unguarded script again (three tracebacks and a
+    BrokenProcessPool); the pool's workers run no main script."""
+    (folder / "my_stylizers.py").write_text(MY_STYLIZERS)
+    check_painted(run_script(folder, SCRIPT), folder)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["script", "guarded script", "stdin"])
+def test_a_stylizer_defined_in_the_main_script_paints_with_workers(folder, where):
+    """The class is sent by value (cloudpickle), so no worker needs to import it."""
+    code = PLUGIN + RUN
+    if where == "guarded script":
+        body = "".join("    " + line + "\n" for line in code.splitlines())
+        code = 'if __name__ == "__main__":\n' + body
+    done = run_script(folder, code, stdin=where == "stdin")
+    check_painted(done, folder)
+
+
+@pytest.mark.slow
+def test_workers_paint_in_other_processes(folder):
+    """Painted by the pool's processes, not by the calling one."""
+    logged = PLUGIN.replace(
+        '        return ImageOps.invert(photo.convert("RGB"))',
+        "        import os\n"
+        '        with open("pids.log", "a") as log:\n'
+        '            log.write(f"{os.getpid()}\\n")\n'
+        '        return ImageOps.invert(photo.convert("RGB"))',
     )
-
-
-def assert_painted(work, recipe):
-    for item in plan_items(recipe, work):
-        assert image_path(work, item).is_file(), item
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_a_stylizer_from_an_importable_module_paints_with_worker_processes(
-    tiny_work, tiny_recipe, tmp_path, workers
-):
-    """The pool's processes get the class by reference and import its module themselves, even
-    when the script imported it where they never look (here: ``python -c``)."""
-    (tmp_path / "invert_plugin.py").write_text(PLUGIN)
-    done = paint(tiny_work, workers, "import invert_plugin\n" + RUN, {"PYTHONPATH": str(tmp_path)})
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert CANNOT not in done.stderr
-    assert_painted(tiny_work, tiny_recipe)
-
-
-def test_a_stylizer_defined_in_a_session_paints_in_that_process_with_a_warning(
-    tiny_work, tiny_recipe
-):
-    """Defined in ``python -c`` (as in a notebook), no fresh process can import the class: the
-    run paints in the calling process and says so, instead of breaking the pool."""
-    done = paint(tiny_work, 2, PLUGIN + RUN)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert CANNOT in done.stderr and "painting in this process" in done.stderr
-    assert_painted(tiny_work, tiny_recipe)
+    done = run_script(folder, logged + RUN + "import os\nprint('parent', os.getpid())\n")
+    check_painted(done, folder)
+    parent = done.stdout.split("parent ")[1].split()[0]
+    pids = set((folder / "pids.log").read_text().split())
+    assert pids and parent not in pids

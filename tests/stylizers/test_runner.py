@@ -13,7 +13,12 @@ from PIL import Image
 from canvas_data.cli.build import main
 from canvas_data.recipe import load_recipe
 from canvas_data.stylizers.paint_items import is_done
-from canvas_data.stylizers.runner import plan_items, shard_of_work, stylize_workspace
+from canvas_data.stylizers.runner import (
+    StylizeOptions,
+    plan_items,
+    shard_of_work,
+    stylize_workspace,
+)
 from canvas_data.workspace import image_path, sidecar_path
 
 
@@ -83,6 +88,7 @@ def test_unreadable_seed_photo_is_reported_and_the_rest_goes_on(tiny_work):
     assert "cannot read seed photo" in report.failed[0][1]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_with_nothing_lost_or_repeated(tmp_path, tiny_recipe):
     from conftest import fill_seed_photos
 
@@ -117,6 +123,20 @@ def test_stylize_with_nothing_planned_fails_in_one_line(tmp_path):
     assert "nothing to stylize" in line and "canvas-build sources" in line
     with pytest.raises(ValueError, match="nothing to stylize"):
         stylize_workspace(work, recipe=load_recipe(recipe), progress=False)
+
+
+def test_keywords_split_into_the_runs_fields_and_the_stylizers_options():
+    options = StylizeOptions.from_fields(
+        {"backend": "diffusers", "workers": 2, "styles": ["Monet"], "model": "m", "steps": 4}
+    )
+    assert (options.backend, options.workers, options.styles) == ("diffusers", 2, ("Monet",))
+    assert options.stylizer == {"model": "m", "steps": 4}
+    assert options.objects is None and options.num_shards == 1
+
+
+def test_options_and_keywords_together_are_refused(tmp_path):
+    with pytest.raises(TypeError, match="workers given with options"):
+        stylize_workspace(tmp_path, StylizeOptions(), workers=2)
 
 
 def test_other_stylizer_settings_are_refused_then_repaint_the_style(tiny_work):
