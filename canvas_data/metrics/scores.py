@@ -265,7 +265,7 @@ def target_domain(target: str, themes: Iterable[str], objects: Iterable[str]) ->
         return STYLE
     if target in set(objects):
         return OBJECT
-    valid = [*themes, *objects]
+    valid = [t for t in themes if t != SEED_STYLE] + objects  # Seed_Images is refused above
     raise ValueError(
         f"target {target!r} is neither a theme nor an object of this answer set"
         f"{did_you_mean(target, valid)}; valid targets: {', '.join(valid)}"

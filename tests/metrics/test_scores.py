@@ -245,3 +245,8 @@ def test_an_unknown_target_lists_the_valid_ones():
     message = str(err.value)
     assert "(did you mean 'Van_Gogh'?)" in message
     assert "valid targets: Van_Gogh, Monet, Cats, Dogs" in message
+
+
+def test_the_valid_targets_named_leave_out_the_photo_class():
+    with pytest.raises(ValueError, match="valid targets: Van_Gogh, Cats$"):
+        target_domain("Winter", ["Van_Gogh", "Seed_Images"], ["Cats"])
