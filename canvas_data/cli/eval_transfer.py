@@ -281,5 +281,6 @@ def score(
         f"{method}: ViT loss {overall['vit_loss']['mean']:.4g}, style loss "
         f"{overall['style_loss']['mean']:.4g}, content loss {overall['content_loss']['mean']:.4g}, "
         f"style accuracy {overall['style_accuracy']['accuracy']:.1%} over {images['scored']} "
-        f"outputs ({images['missing']} missing, {images['unreadable']} unreadable) -> {out}"
+        f"outputs ({images['missing']} missing, {images['unreadable']} unreadable, "
+        f"{images['extra']} extra files not scored) -> {out}"
     )

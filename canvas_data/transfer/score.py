@@ -12,6 +12,7 @@ unreadable outputs are listed, not scored.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -157,6 +158,7 @@ def score_transfers(
     present, missing, unreadable = [], [], []
     for t in triplets:
         (present if (answers / t.name).is_file() else missing).append(t)
+    extra = _extra_files(answers, triplets)
     if not present:
         raise ValueError(
             f"{answers}: none of the {len(triplets)} expected outputs is there "
@@ -208,12 +210,37 @@ def score_transfers(
             "scored": len(rows),
             "missing": len(missing),
             "unreadable": len(unreadable),
+            "extra": len(extra),
         },
         "missing": [t.name for t in missing],
         "unreadable": unreadable,
+        "extra": extra,
         "seconds": time.perf_counter() - start,
         "outputs": rows,
     }
+
+
+OUTPUT_NAME = re.compile(r"^(?P<object>.+)_test\d+_ref\d+\.jpg$")
+
+
+def _extra_files(answers: Path, triplets: Sequence[Triplet]) -> list[str]:
+    """Files in the folders of the scored styles that are not expected outputs (a wrong
+    extension, a reference or test index the data lacks, anything else), by name relative to
+    ``answers``; outputs of objects not asked (``--objects``) are not extra."""
+    expected = {t.name for t in triplets}
+    asked = {t.obj for t in triplets}
+    extra = []
+    for style in sorted({t.style for t in triplets}):
+        folder = answers / style
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            name = f"{style}/{path.name}"
+            match = OUTPUT_NAME.match(path.name)
+            if name in expected or (match and match["object"] not in asked):
+                continue
+            extra.append(name)
+    return sorted(extra)
 
 
 def _score_batch(batch, index, classifier, vgg, blocks, side, settings) -> list[dict[str, Any]]:

@@ -42,7 +42,7 @@ def test_the_ground_truth_has_no_style_or_vit_loss(setup, tmp_path):
     result = score_transfers(tmp_path, data, run, vgg, SETTINGS, method="oracle")
     assert result["kind"] == "canvas-eval style-transfer score" and result["method"] == "oracle"
     assert result["images"] == {"expected": len(triplets), "scored": len(triplets),
-                                "missing": 0, "unreadable": 0}  # fmt: skip
+                                "missing": 0, "unreadable": 0, "extra": 0}  # fmt: skip
     rows = result["outputs"]
     assert all(r["vit_loss"] == 0.0 and r["style_loss"] == 0.0 for r in rows)
     assert all(r["content_loss"] > 0 for r in rows)
@@ -102,3 +102,16 @@ def test_styles_the_data_lacks_are_one_line_not_an_internal_error(setup, tmp_pat
     data, run, vgg = setup
     with pytest.raises(ValueError, match="no style-transfer triplets"):
         score_transfers(tmp_path, data, run, vgg, SETTINGS, styles=["Cubism"])
+
+
+def test_files_that_are_not_expected_outputs_are_listed_as_extra(setup, tmp_path):
+    data, run, vgg = setup
+    triplets = _copies(data, tmp_path, "reference", ["Winter"])
+    stray = ["Winter/Cats_test3_ref9.jpg", "Winter/Cats_test3_ref1.png", "Winter/notes.txt"]
+    for name in stray:
+        (tmp_path / name).write_bytes((tmp_path / triplets[0].name).read_bytes())
+    result = score_transfers(tmp_path, data, run, vgg, SETTINGS, styles=["Winter"],
+                             objects=["Cats"])  # fmt: skip
+    assert result["extra"] == sorted(stray)  # Winter/Human_* are not asked, not extra
+    assert result["images"]["extra"] == 3
+    assert result["images"]["scored"] == len([t for t in triplets if t.obj == "Cats"])
