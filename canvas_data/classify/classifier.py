@@ -98,6 +98,8 @@ def build_model(
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if Path(backbone).exists():
             raise ValueError(f"{backbone}: cannot load a ViT backbone: {reason}") from err
+        if _is_local_path(backbone):  # a Hub id is NAME or ORG/NAME
+            raise ValueError(f"{backbone}: cannot load a ViT backbone: no such folder") from err
         raise ValueError(
             f"{backbone}: not in the Hugging Face cache and not downloadable here ({reason}); "
             f"get it once with `hf download {backbone}` where there is network (HF_HOME "
@@ -320,3 +322,9 @@ def load_classifier(
             f"{len(info.classes)}"
         )
     return Classifier(model, info, device=device, dtype=dtype)
+
+
+def _is_local_path(name: str) -> bool:
+    """Whether a ``--model`` value can only mean a local path (absolute, ``./``, ``~``, or more
+    than one ``/``), never a Hub id (``NAME`` or ``ORG/NAME``)."""
+    return Path(name).is_absolute() or name.startswith((".", "~")) or name.count("/") > 1
