@@ -285,7 +285,7 @@ def shards(work, out, recipe, max_samples, max_bytes, resolution, styles, fmt, c
     options = PackOptions(
         max_samples=max_samples,
         max_bytes=max_bytes,
-        styles=None if styles == "all" else STYLE_ORDERS.get(styles, styles),
+        styles=_pack_styles(styles),
         resolution=resolution,
         formats=("webdataset", "parquet") if fmt == "both" else (fmt,),
         check=check,
@@ -419,3 +419,11 @@ main.add_command(card)
 
 if __name__ == "__main__":
     main()
+
+
+def _pack_styles(styles: str | list[str] | None) -> str | list[str] | None:
+    """``--styles`` of ``shards``: a list of names, a class order's name (``release-51`` is
+    ``50``), or ``all`` (``None``: what the build holds)."""
+    if isinstance(styles, str):
+        return None if styles == "all" else STYLE_ORDERS.get(styles, styles)
+    return styles

@@ -18,15 +18,17 @@ FOLDER = click.argument("folder", type=click.Path(exists=True, file_okay=False, 
 
 
 def _image_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
-    """An image file to write: a suffix Pillow can write, a place that can be written."""
+    """An image file to write: a place that can be written (checked first, as every output
+    is), with a suffix Pillow can write."""
     from canvas_data.card.preview import image_format
 
+    value = out_file(ctx, param, value)
     if value is not None:
         try:
             image_format(value)
         except ValueError as err:
             raise click.BadParameter(str(err)) from None
-    return out_file(ctx, param, value)
+    return value
 
 
 @click.command()

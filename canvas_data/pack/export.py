@@ -77,11 +77,11 @@ def export_release(
     ``overwrite``: ``ValueError`` naming what it holds, before anything is written.
     """
     packed, out = Path(packed), Path(out)
-    if not overwrite:
-        _check_target(out)
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose from {', '.join(LAYOUTS)}")
-    refuse_inside(out, packed, "--out", "the packed folder")
+    refuse_inside(out, packed, "--out", "the packed folder")  # even with --overwrite
+    if not overwrite:
+        _check_target(out)
     manifest_path = packed / MANIFEST
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{manifest_path}: missing, not a packed folder")

@@ -150,9 +150,13 @@ def photos(tmp_path: Path) -> Path:
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int]]:
-    """Every file and folder under ``root``: its sha256 (files) and mtime."""
+    """Every file and folder under ``root``: its sha256 (files) and mtime. ``.locks/`` is left
+    out: a run takes a lock there and removes its file when done, so only the folder's mtime moves.
+    """
     out = {}
     for p in sorted(root.rglob("*")):
+        if p.relative_to(root).parts[0] == ".locks":
+            continue
         digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
         out[str(p.relative_to(root))] = (digest, p.stat().st_mtime_ns)
     return out

@@ -200,15 +200,15 @@ def test_target_needs_names_that_say_what_an_image_shows(tmp_path, inception):
     assert json.loads((answers / "fid.json").read_text())["target"] == "Monet"
 
 
-# The help and the README say what the TorchScript Inception file is.
+# The help and the metrics reference say what the TorchScript Inception file is.
 
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+METRICS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "reference" / "metrics.md"
 
 
 def test_fid_says_the_torchscript_file_is_a_program():
     help_text = " ".join(CliRunner().invoke(main, ["fid", "--help"]).output.split())
     assert "a program" in help_text and "runs its code" in help_text
     assert "weights-only" in help_text and "weights_only=True" in help_text
-    section = README.read_text().split("### How this FID differs", 1)[1].split("\n## ", 1)[0]
+    section = METRICS_PAGE.read_text().split("## How this FID differs", 1)[1].split("\n## ", 1)[0]
     assert "It is not only weights: `torch.jit.load` runs the code" in " ".join(section.split())
